@@ -1,0 +1,3 @@
+fn main() {
+    println!("kafka-sandbox {}", sandbox_core::VERSION);
+}
