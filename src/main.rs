@@ -1,3 +1,34 @@
-fn main() {
-    println!("kafka-sandbox {}", sandbox_core::VERSION);
+//! `kafka-sandbox`: a thin command line over `sandbox-core`.
+//!
+//! Every command reads its input, calls the core, and prints text or `--json`.
+//! Exit codes: 0 ok, 1 an expectation or invariant failed, 2 bad input (message on stderr).
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cli;
+mod cmd;
+
+#[derive(Parser)]
+#[command(
+    name = "kafka-sandbox",
+    version,
+    about = "A deterministic simulator of Apache Kafka"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print `{"murmur2": <i32>, "partition": <n>}` for a key, as Kafka's producer picks it.
+    Partition(cmd::partition::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Partition(args) => cmd::partition::run(args),
+    };
+    cli::finish(result)
 }

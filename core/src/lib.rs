@@ -1,3 +1,7 @@
 //! Kafka Sandbox core: a deterministic simulation of Apache Kafka.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+//!
+//! See ARCHITECTURE.md at the repository root for the map of modules.
+pub mod producer;
+pub mod sim;
 
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

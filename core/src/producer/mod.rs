@@ -1,0 +1,2 @@
+//! The Kafka producer: partitioner, record accumulator (batching), sender, idempotence.
+pub mod partitioner;

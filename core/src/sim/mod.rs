@@ -1,0 +1,2 @@
+//! The simulation kernel: virtual time, the event queue, seeded randomness, trace digests.
+pub mod rng;
