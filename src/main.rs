@@ -5,6 +5,8 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+#[allow(dead_code)]
+// read_input and CheckFailed serve the commands that read files (run, assign, schema...)
 mod cli;
 mod cmd;
 

@@ -56,7 +56,7 @@ pub fn run(args: Args) -> CliResult {
 
 fn parse_hex(text: &str) -> Result<Vec<u8>, CliError> {
     let digits: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(CliError::BadInput(format!(
             "--key-hex: odd number of hex digits ({})",
             digits.len()
