@@ -44,6 +44,16 @@ pub fn read_input(path: &str) -> Result<String, CliError> {
 pub fn print_json<T: serde::Serialize>(value: &T) -> CliResult {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::BadInput(format!("cannot encode output as JSON: {e}")))?;
-    println!("{text}");
+    out(&text);
     Ok(())
+}
+
+/// Prints one line on stdout. A closed pipe (`| head`) ends the program quietly, as Unix
+/// tools do, instead of panicking.
+pub fn out(line: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "{line}").is_err() {
+        std::process::exit(0);
+    }
 }

@@ -23,6 +23,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a scenario and print a summary (exit 1 if an expectation or invariant fails).
+    Run(cmd::run::Args),
+    /// Run every scenario in a directory and compare golden digests.
+    Check(cmd::check::Args),
     /// Print `{"murmur2": <i32>, "partition": <n>}` for a key, as Kafka's producer picks it.
     Partition(cmd::partition::Args),
 }
@@ -30,6 +34,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => cmd::run::run(args),
+        Command::Check(args) => cmd::check::run(args),
         Command::Partition(args) => cmd::partition::run(args),
     };
     cli::finish(result)

@@ -1,2 +1,4 @@
 //! One module per subcommand.
+pub mod check;
 pub mod partition;
+pub mod run;

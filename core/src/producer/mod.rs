@@ -1,2 +1,6 @@
 //! The Kafka producer: partitioner, record accumulator (batching), sender, idempotence.
+pub mod client;
 pub mod partitioner;
+pub mod workload;
+
+pub use client::Producer;

@@ -51,7 +51,7 @@ pub fn partition_for_key(key: &[u8], num_partitions: u32) -> u32 {
 /// when all `num_partitions` partitions have a leader: the simulation's producer with client
 /// index 0 and this seed makes the same draw (see `StickyPartitioner`).
 pub fn sticky_first_choice(seed: u64, num_partitions: u32) -> u32 {
-    let mut rng = crate::sim::rng::SimRng::new(seed, crate::sim::rng::Stream::Client(0));
+    let mut rng = crate::sim::rng::SimRng::new(seed, crate::sim::rng::Stream::Partitioner(0));
     rng.below(u64::from(num_partitions)) as u32
 }
 

@@ -1,2 +1,5 @@
 //! The simulation kernel: virtual time, the event queue, seeded randomness, trace digests.
+pub mod digest;
+pub mod queue;
 pub mod rng;
+pub mod time;

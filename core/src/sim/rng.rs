@@ -15,8 +15,13 @@ pub enum Stream {
     Network,
     /// Random fault schedules (`sweep`).
     Faults,
-    /// One client's own choices (sticky partitions, key and value generators), by client index.
+    /// One client's own choices (retry jitter, which broker to ask), by client node.
     Client(u32),
+    /// A producer's built-in sticky partitioner, by producer index. Kept apart from the
+    /// producer's other draws so `kafka-sandbox partition --null-key` can predict it.
+    Partitioner(u32),
+    /// The KRaft controller (replica placement).
+    Controller,
     /// One broker's own choices, by broker id.
     Broker(u32),
     /// Data generators that are not tied to one client.
@@ -31,6 +36,8 @@ impl Stream {
             Stream::Data => 3,
             Stream::Client(i) => (1 << 32) | u64::from(i),
             Stream::Broker(i) => (2 << 32) | u64::from(i),
+            Stream::Partitioner(i) => (3 << 32) | u64::from(i),
+            Stream::Controller => 4,
         }
     }
 }

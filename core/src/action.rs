@@ -1,0 +1,248 @@
+//! Actions: everything a scenario timeline or a user can do to the simulation. Each is
+//! applied as one explicit step, and user actions are logged so a run is reproducible from
+//! scenario + seed + action log.
+use crate::config::ConfigValue;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// A producer application sends `count` records (key/value patterns, a pace).
+    Produce {
+        producer: String,
+        topic: String,
+        #[serde(default = "one")]
+        count: u64,
+        #[serde(default = "null_key")]
+        key: String,
+        #[serde(default = "default_value")]
+        value: String,
+        /// Milliseconds between records; 0 sends as fast as the producer's buffer allows.
+        #[serde(default)]
+        interval_ms: f64,
+        #[serde(default)]
+        partition: Option<u32>,
+    },
+    /// One record with a literal key and value (the UI's produce form).
+    Send {
+        producer: String,
+        topic: String,
+        #[serde(default)]
+        key: Option<String>,
+        #[serde(default)]
+        value: Option<String>,
+        #[serde(default)]
+        partition: Option<u32>,
+    },
+    /// `producer.flush()`.
+    Flush {
+        producer: String,
+    },
+    /// The broker process dies (its page cache, so every written record, survives).
+    Crash {
+        broker: u32,
+    },
+    /// The broker's machine loses power: unflushed records are lost.
+    PowerLoss {
+        broker: u32,
+    },
+    /// A crashed or powered-off broker starts again.
+    Restart {
+        broker: u32,
+    },
+    CrashController,
+    RestartController,
+    /// A producer or consumer process dies.
+    CrashClient {
+        client: String,
+    },
+    RestartClient {
+        client: String,
+    },
+    /// Cut the network between groups of nodes (both directions).
+    Partition {
+        groups: Vec<Vec<String>>,
+    },
+    /// Cut links one way: messages from `from` to `to` are lost.
+    Cut {
+        from: Vec<String>,
+        to: Vec<String>,
+    },
+    /// Cut a node off from every other node.
+    Isolate {
+        node: String,
+    },
+    /// Restore links: all of them, or those touching `nodes`.
+    Heal {
+        #[serde(default)]
+        nodes: Option<Vec<String>>,
+    },
+    /// Set latency, jitter, drop and duplication on links.
+    Link {
+        from: Vec<String>,
+        to: Vec<String>,
+        #[serde(default)]
+        latency_ms: Option<f64>,
+        #[serde(default)]
+        jitter_ms: Option<f64>,
+        #[serde(default)]
+        drop: Option<f64>,
+        #[serde(default)]
+        duplicate: Option<f64>,
+        /// Apply to the reverse direction too (default true).
+        #[serde(default = "yes")]
+        both_ways: bool,
+    },
+    /// Delay every follower fetch of a broker (a slow disk or a long GC pause).
+    SlowFollower {
+        broker: u32,
+        delay_ms: f64,
+    },
+    /// `kafka-configs --alter` on a topic.
+    SetTopicConfig {
+        topic: String,
+        name: String,
+        value: ConfigValue,
+    },
+    /// Change a producer or consumer config (takes effect for what it does next).
+    SetClientConfig {
+        client: String,
+        name: String,
+        value: ConfigValue,
+    },
+    /// `kafka-topics --create`.
+    CreateTopic {
+        name: String,
+        partitions: u32,
+        replication_factor: u32,
+        #[serde(default)]
+        config: std::collections::BTreeMap<String, ConfigValue>,
+    },
+    /// `kafka-leader-election --election-type preferred|unclean`.
+    ElectLeaders {
+        #[serde(default)]
+        partition: Option<String>,
+        #[serde(default)]
+        unclean: bool,
+    },
+    /// `consumer.assign([...])`.
+    Assign {
+        consumer: String,
+        partitions: Vec<String>,
+    },
+    /// `consumer.seek(partition, offset)`.
+    Seek {
+        consumer: String,
+        partition: String,
+        offset: u64,
+    },
+    /// A comment that shows up in the trace.
+    Note {
+        text: String,
+    },
+}
+
+fn one() -> u64 {
+    1
+}
+fn null_key() -> String {
+    "null".into()
+}
+fn default_value() -> String {
+    "{producer}-{i}".into()
+}
+fn yes() -> bool {
+    true
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Action::*;
+        match self {
+            Produce {
+                producer,
+                topic,
+                count,
+                key,
+                interval_ms,
+                ..
+            } => {
+                write!(
+                    f,
+                    "{producer} produces {count} to {topic} (key {key}, every {interval_ms}ms)"
+                )
+            }
+            Send {
+                producer,
+                topic,
+                key,
+                value,
+                ..
+            } => write!(
+                f,
+                "{producer} sends {}={} to {topic}",
+                key.as_deref().unwrap_or("null"),
+                value.as_deref().unwrap_or("null")
+            ),
+            Flush { producer } => write!(f, "{producer}.flush()"),
+            Crash { broker } => write!(f, "crash broker {broker}"),
+            PowerLoss { broker } => write!(f, "power loss on broker {broker}"),
+            Restart { broker } => write!(f, "restart broker {broker}"),
+            CrashController => write!(f, "crash controller"),
+            RestartController => write!(f, "restart controller"),
+            CrashClient { client } => write!(f, "crash {client}"),
+            RestartClient { client } => write!(f, "restart {client}"),
+            Partition { groups } => write!(
+                f,
+                "partition network {}",
+                groups
+                    .iter()
+                    .map(|g| format!("[{}]", g.join(",")))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ),
+            Cut { from, to } => write!(f, "cut {} -> {}", from.join(","), to.join(",")),
+            Isolate { node } => write!(f, "isolate {node}"),
+            Heal { nodes: None } => write!(f, "heal network"),
+            Heal { nodes: Some(n) } => write!(f, "heal links of {}", n.join(",")),
+            Link { from, to, .. } => write!(f, "set links {} -> {}", from.join(","), to.join(",")),
+            SlowFollower { broker, delay_ms } => {
+                write!(f, "broker {broker} fetches {delay_ms}ms late")
+            }
+            SetTopicConfig { topic, name, value } => write!(f, "topic {topic}: {name}={value}"),
+            SetClientConfig {
+                client,
+                name,
+                value,
+            } => write!(f, "{client}: {name}={value}"),
+            CreateTopic {
+                name,
+                partitions,
+                replication_factor,
+                ..
+            } => {
+                write!(
+                    f,
+                    "create topic {name} ({partitions} partitions, RF {replication_factor})"
+                )
+            }
+            ElectLeaders { partition, unclean } => write!(
+                f,
+                "elect {} leaders for {}",
+                if *unclean { "unclean" } else { "preferred" },
+                partition.as_deref().unwrap_or("all partitions")
+            ),
+            Assign {
+                consumer,
+                partitions,
+            } => write!(f, "{consumer}.assign({})", partitions.join(",")),
+            Seek {
+                consumer,
+                partition,
+                offset,
+            } => write!(f, "{consumer}.seek({partition}, {offset})"),
+            Note { text } => write!(f, "note: {text}"),
+        }
+    }
+}

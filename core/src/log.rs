@@ -1,0 +1,733 @@
+//! One replica's partition log (Kafka's `UnifiedLog`): batches in offset order, the log end
+//! offset (LEO), the high watermark (HW), the log start offset, the leader epoch cache
+//! (KIP-101), the idempotent producers' state, segments, and what has reached the disk.
+use crate::error::ErrorCode;
+use crate::record::{BatchData, LogBatch, NO_PRODUCER_ID};
+use crate::sim::time::SimTime;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+/// One entry of the leader epoch cache: `epoch` started at `start_offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochEntry {
+    pub epoch: u32,
+    pub start_offset: u64,
+}
+
+/// Metadata of one batch an idempotent producer wrote, for duplicate detection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqBatch {
+    pub first_seq: i32,
+    pub last_seq: i32,
+    pub base_offset: u64,
+}
+
+/// What the log remembers of one idempotent producer (`ProducerStateEntry`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerState {
+    pub epoch: i16,
+    /// The last few batches (Kafka keeps 5), oldest first.
+    pub batches: VecDeque<SeqBatch>,
+}
+
+/// Kafka keeps the metadata of this many batches per producer for duplicate detection.
+pub const PRODUCER_BATCHES_KEPT: usize = 5;
+
+/// The verdict on an incoming batch from an idempotent producer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SequenceCheck {
+    /// Append it.
+    Append,
+    /// A retry of a batch already in the log at this base offset: answer success, do not append.
+    Duplicate { base_offset: u64 },
+    /// Refuse it.
+    Reject(ErrorCode),
+}
+
+/// A log segment: the unit that retention deletes and the cleaner compacts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub base_offset: u64,
+    pub created: SimTime,
+    pub bytes: u64,
+    /// Largest record timestamp in the segment (retention.ms measures from it).
+    pub max_timestamp: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartitionLog {
+    batches: VecDeque<LogBatch>,
+    log_start_offset: u64,
+    leo: u64,
+    hw: u64,
+    epochs: Vec<EpochEntry>,
+    producers: BTreeMap<i64, ProducerState>,
+    /// Records below this offset have reached the disk and survive a power loss.
+    flushed_offset: u64,
+    /// When the oldest unflushed record was written.
+    unflushed_since: Option<SimTime>,
+    segments: Vec<Segment>,
+    size_bytes: u64,
+}
+
+impl Default for PartitionLog {
+    fn default() -> Self {
+        PartitionLog {
+            batches: VecDeque::new(),
+            log_start_offset: 0,
+            leo: 0,
+            hw: 0,
+            epochs: Vec::new(),
+            producers: BTreeMap::new(),
+            flushed_offset: 0,
+            unflushed_since: None,
+            segments: vec![Segment {
+                base_offset: 0,
+                created: SimTime::ZERO,
+                bytes: 0,
+                max_timestamp: -1,
+            }],
+            size_bytes: 0,
+        }
+    }
+}
+
+/// Log-structure facts that must hold after every operation (checked by the invariants).
+#[derive(Clone, Debug, PartialEq)]
+pub enum LogFault {
+    /// A batch does not start at the end of the previous one (offsets not strictly increasing).
+    NonIncreasingOffsets { previous_next: u64, base: u64 },
+}
+
+impl PartitionLog {
+    /// An empty log whose first offset is `offset` (a follower starting over at the leader's
+    /// log start offset).
+    pub fn starting_at(offset: u64) -> Self {
+        let mut log = PartitionLog {
+            log_start_offset: offset,
+            leo: offset,
+            hw: offset,
+            flushed_offset: offset,
+            ..Default::default()
+        };
+        log.segments[0].base_offset = offset;
+        log
+    }
+
+    pub fn log_end_offset(&self) -> u64 {
+        self.leo
+    }
+    pub fn high_watermark(&self) -> u64 {
+        self.hw
+    }
+    pub fn log_start_offset(&self) -> u64 {
+        self.log_start_offset
+    }
+    pub fn flushed_offset(&self) -> u64 {
+        self.flushed_offset
+    }
+    pub fn size_bytes(&self) -> u64 {
+        self.size_bytes
+    }
+    pub fn batches(&self) -> &VecDeque<LogBatch> {
+        &self.batches
+    }
+    pub fn epochs(&self) -> &[EpochEntry] {
+        &self.epochs
+    }
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+    pub fn producers(&self) -> &BTreeMap<i64, ProducerState> {
+        &self.producers
+    }
+    /// The latest leader epoch in the cache.
+    pub fn latest_epoch(&self) -> Option<u32> {
+        self.epochs.last().map(|e| e.epoch)
+    }
+    /// The epoch of the last batch in the log (a follower's `lastFetchedEpoch`).
+    pub fn last_batch_epoch(&self) -> Option<u32> {
+        self.batches.back().map(|b| b.leader_epoch)
+    }
+    /// Chain digest of the batch ending just before `offset`, if the log has it.
+    pub fn chain_before(&self, offset: u64) -> Option<(u64, u64)> {
+        let idx = self.batch_index_containing(offset.checked_sub(1)?)?;
+        let b = &self.batches[idx];
+        (b.next_offset() == offset).then_some((b.base_offset, b.chain))
+    }
+    fn last_chain(&self) -> u64 {
+        self.batches.back().map(|b| b.chain).unwrap_or(0)
+    }
+    pub fn record_count(&self) -> u64 {
+        self.batches
+            .iter()
+            .map(|b| b.data.records.len() as u64)
+            .sum()
+    }
+
+    /// Index of the batch holding `offset` (or the first batch after it, if compacted away).
+    fn batch_index_containing(&self, offset: u64) -> Option<usize> {
+        let idx = self.batches.partition_point(|b| b.last_offset() < offset);
+        (idx < self.batches.len()).then_some(idx)
+    }
+
+    /// The record at `offset`, if the log holds it.
+    pub fn record_at(&self, offset: u64) -> Option<&crate::record::Record> {
+        let idx = self.batch_index_containing(offset)?;
+        let b = &self.batches[idx];
+        if offset < b.base_offset {
+            return None;
+        }
+        let delta = (offset - b.base_offset) as u32;
+        let i = b.data.records.partition_point(|r| r.offset_delta < delta);
+        b.data.records.get(i).filter(|r| r.offset_delta == delta)
+    }
+
+    /// Sets the HW; it never exceeds the LEO nor goes below the log start offset.
+    pub fn set_high_watermark(&mut self, hw: u64) {
+        self.hw = hw.clamp(self.log_start_offset, self.leo);
+    }
+
+    /// Judges a batch from an idempotent producer against the producer's state.
+    pub fn check_sequence(&self, data: &BatchData) -> SequenceCheck {
+        if data.producer_id == NO_PRODUCER_ID {
+            return SequenceCheck::Append;
+        }
+        let first = data.base_sequence;
+        let last = data.last_sequence();
+        match self.producers.get(&data.producer_id) {
+            // A producer the log has no state for may start at any sequence (its state may
+            // have expired or been truncated away), as `ProducerAppendInfo.checkSequence`.
+            None => SequenceCheck::Append,
+            Some(state) => {
+                if data.producer_epoch < state.epoch {
+                    return SequenceCheck::Reject(ErrorCode::INVALID_PRODUCER_EPOCH);
+                }
+                if data.producer_epoch > state.epoch {
+                    return if first == 0 {
+                        SequenceCheck::Append
+                    } else {
+                        SequenceCheck::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+                    };
+                }
+                if let Some(dup) = state
+                    .batches
+                    .iter()
+                    .find(|b| b.first_seq == first && b.last_seq == last)
+                {
+                    return SequenceCheck::Duplicate {
+                        base_offset: dup.base_offset,
+                    };
+                }
+                let expected = state
+                    .batches
+                    .back()
+                    .map(|b| b.last_seq.wrapping_add(1))
+                    .unwrap_or(0);
+                if first == expected {
+                    SequenceCheck::Append
+                } else {
+                    SequenceCheck::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+                }
+            }
+        }
+    }
+
+    fn update_producer_state(&mut self, batch: &LogBatch) {
+        let data = &batch.data;
+        if data.producer_id == NO_PRODUCER_ID {
+            return;
+        }
+        let state = self
+            .producers
+            .entry(data.producer_id)
+            .or_insert_with(|| ProducerState {
+                epoch: data.producer_epoch,
+                batches: VecDeque::new(),
+            });
+        if data.producer_epoch != state.epoch {
+            state.epoch = data.producer_epoch;
+            state.batches.clear();
+        }
+        if state.batches.len() == PRODUCER_BATCHES_KEPT {
+            state.batches.pop_front();
+        }
+        state.batches.push_back(SeqBatch {
+            first_seq: data.base_sequence,
+            last_seq: data.last_sequence(),
+            base_offset: batch.base_offset,
+        });
+    }
+
+    fn maybe_roll(&mut self, now: SimTime, batch_bytes: u64, segment_bytes: u64, segment_ms: u64) {
+        let active = self
+            .segments
+            .last()
+            .expect("a log always has an active segment");
+        let full = active.bytes > 0 && active.bytes + batch_bytes > segment_bytes;
+        let old = active.bytes > 0 && now.since(active.created).as_ms() >= segment_ms;
+        if full || old {
+            self.segments.push(Segment {
+                base_offset: self.leo,
+                created: now,
+                bytes: 0,
+                max_timestamp: -1,
+            });
+        }
+    }
+
+    fn push_batch(
+        &mut self,
+        batch: LogBatch,
+        now: SimTime,
+        seg: (u64, u64),
+    ) -> Result<(), LogFault> {
+        if batch.base_offset != self.leo {
+            return Err(LogFault::NonIncreasingOffsets {
+                previous_next: self.leo,
+                base: batch.base_offset,
+            });
+        }
+        let bytes = u64::from(batch.data.size_bytes);
+        self.maybe_roll(now, bytes, seg.0, seg.1);
+        let active = self.segments.last_mut().expect("active segment");
+        active.bytes += bytes;
+        active.max_timestamp = active.max_timestamp.max(batch.data.max_timestamp);
+        self.size_bytes += bytes;
+        if self
+            .epochs
+            .last()
+            .map(|e| batch.leader_epoch > e.epoch)
+            .unwrap_or(true)
+        {
+            self.epochs.push(EpochEntry {
+                epoch: batch.leader_epoch,
+                start_offset: batch.base_offset,
+            });
+        }
+        self.update_producer_state(&batch);
+        self.leo = batch.next_offset();
+        if self.unflushed_since.is_none() {
+            self.unflushed_since = Some(now);
+        }
+        self.batches.push_back(batch);
+        Ok(())
+    }
+
+    /// The leader appends a producer's batch at the LEO, stamping its epoch and chain.
+    /// `seg` is (`segment.bytes`, `segment.ms`).
+    pub fn append_as_leader(
+        &mut self,
+        data: Arc<BatchData>,
+        leader_epoch: u32,
+        now: SimTime,
+        seg: (u64, u64),
+    ) -> LogBatch {
+        let base_offset = self.leo;
+        let chain = chain_digest(self.last_chain(), base_offset, leader_epoch, &data);
+        let batch = LogBatch {
+            base_offset,
+            leader_epoch,
+            append_time: now.as_ms() as i64,
+            chain,
+            data,
+        };
+        // The leader assigns base_offset = LEO itself, so this cannot be out of order.
+        let pushed = self.push_batch(batch.clone(), now, seg);
+        debug_assert!(pushed.is_ok());
+        batch
+    }
+
+    /// A follower appends batches fetched from the leader. Batches that do not continue the
+    /// log are refused with the fault (the caller records an invariant violation).
+    pub fn append_as_follower(
+        &mut self,
+        batches: &[LogBatch],
+        now: SimTime,
+        seg: (u64, u64),
+    ) -> Result<usize, LogFault> {
+        let mut appended = 0;
+        for b in batches {
+            if b.next_offset() <= self.leo {
+                continue; // already have it (the fetch started mid-batch)
+            }
+            self.push_batch(b.clone(), now, seg)?;
+            appended += 1;
+        }
+        Ok(appended)
+    }
+
+    /// Batches holding offsets from `from` up to (not including) `max_offset`, at most
+    /// `max_bytes` (always at least one batch, as Kafka does, so a large batch cannot stall).
+    pub fn read(&self, from: u64, max_offset: u64, max_bytes: u32) -> Vec<LogBatch> {
+        let mut out = Vec::new();
+        if from >= max_offset {
+            return out;
+        }
+        let Some(start) = self.batch_index_containing(from) else {
+            return out;
+        };
+        let mut bytes = 0u64;
+        for b in self.batches.range(start..) {
+            if b.next_offset() > max_offset {
+                break;
+            }
+            let size = u64::from(b.data.size_bytes);
+            if !out.is_empty() && bytes + size > u64::from(max_bytes) {
+                break;
+            }
+            bytes += size;
+            out.push(b.clone());
+        }
+        out
+    }
+
+    /// Removes every record at or above `offset` (Kafka's `truncateTo`). Returns how many
+    /// records were removed.
+    pub fn truncate_to(&mut self, offset: u64) -> u64 {
+        if offset >= self.leo {
+            return 0;
+        }
+        let mut removed = 0u64;
+        while let Some(last) = self.batches.back() {
+            if last.base_offset >= offset {
+                removed += last.data.records.len() as u64;
+                self.batches.pop_back();
+            } else if last.last_offset() >= offset {
+                // Split: keep the records below `offset` (rare: only after a torn write).
+                let mut data = (*last.data).clone();
+                let keep_delta = (offset - last.base_offset) as u32;
+                let before = data.records.len();
+                data.records.retain(|r| r.offset_delta < keep_delta);
+                removed += (before - data.records.len()) as u64;
+                let mut b = last.clone();
+                b.data = Arc::new(data);
+                *self.batches.back_mut().expect("non-empty") = b;
+                break;
+            } else {
+                break;
+            }
+        }
+        self.leo = offset.max(self.log_start_offset);
+        self.hw = self.hw.min(self.leo);
+        self.flushed_offset = self.flushed_offset.min(self.leo);
+        self.epochs.retain(|e| e.start_offset < self.leo);
+        self.segments
+            .retain(|s| s.base_offset < self.leo || s.base_offset == self.log_start_offset);
+        if self.segments.is_empty() {
+            self.segments.push(Segment {
+                base_offset: self.leo,
+                created: SimTime::ZERO,
+                bytes: 0,
+                max_timestamp: -1,
+            });
+        }
+        self.recompute_derived();
+        removed
+    }
+
+    /// Rebuilds sizes and producer state from the batches (after truncation or cleaning).
+    fn recompute_derived(&mut self) {
+        self.producers.clear();
+        let batches = std::mem::take(&mut self.batches);
+        for b in &batches {
+            self.update_producer_state(b);
+        }
+        self.batches = batches;
+        self.size_bytes = self
+            .batches
+            .iter()
+            .map(|b| u64::from(b.data.size_bytes))
+            .sum();
+        for i in 0..self.segments.len() {
+            let lo = self.segments[i].base_offset;
+            let hi = self
+                .segments
+                .get(i + 1)
+                .map(|s| s.base_offset)
+                .unwrap_or(u64::MAX);
+            let (mut bytes, mut ts) = (0u64, -1i64);
+            for b in self
+                .batches
+                .iter()
+                .filter(|b| b.base_offset >= lo && b.base_offset < hi)
+            {
+                bytes += u64::from(b.data.size_bytes);
+                ts = ts.max(b.data.max_timestamp);
+            }
+            self.segments[i].bytes = bytes;
+            self.segments[i].max_timestamp = ts;
+        }
+    }
+
+    /// The end offset of `epoch` as this replica knows it (OffsetsForLeaderEpoch): the start
+    /// of the first later epoch, or the LEO if `epoch` is the latest. Returns the largest
+    /// epoch <= the requested one with its end offset, or `None` if the log has no such epoch.
+    pub fn end_offset_for_epoch(&self, epoch: u32) -> Option<(u32, u64)> {
+        let idx = self.epochs.partition_point(|e| e.epoch <= epoch);
+        if idx == 0 {
+            return None;
+        }
+        let found = self.epochs[idx - 1];
+        let end = self
+            .epochs
+            .get(idx)
+            .map(|e| e.start_offset)
+            .unwrap_or(self.leo);
+        Some((found.epoch, end))
+    }
+
+    /// Records the start of a new leader epoch at the LEO (when this replica becomes leader).
+    pub fn assign_epoch_start(&mut self, epoch: u32) {
+        if self.epochs.last().map(|e| epoch > e.epoch).unwrap_or(true) {
+            self.epochs.push(EpochEntry {
+                epoch,
+                start_offset: self.leo,
+            });
+        }
+    }
+
+    /// Start offset of `epoch` in the cache, if present.
+    pub fn epoch_start_offset(&self, epoch: u32) -> Option<u64> {
+        self.epochs
+            .iter()
+            .find(|e| e.epoch == epoch)
+            .map(|e| e.start_offset)
+    }
+
+    /// fsync: everything written so far survives a power loss.
+    pub fn flush(&mut self) {
+        self.flushed_offset = self.leo;
+        self.unflushed_since = None;
+    }
+
+    pub fn unflushed_since(&self) -> Option<SimTime> {
+        self.unflushed_since
+    }
+
+    pub fn unflushed_records(&self) -> u64 {
+        self.leo - self.flushed_offset.min(self.leo)
+    }
+
+    /// A power loss: what was not flushed is gone. Returns the number of records lost.
+    pub fn lose_unflushed(&mut self) -> u64 {
+        let lost = self.truncate_to(self.flushed_offset);
+        self.unflushed_since = None;
+        lost
+    }
+
+    /// Moves the log start offset forward (retention), dropping whole batches below it.
+    pub fn advance_log_start(&mut self, offset: u64) {
+        let offset = offset.min(self.hw);
+        if offset <= self.log_start_offset {
+            return;
+        }
+        while self
+            .batches
+            .front()
+            .map(|b| b.next_offset() <= offset)
+            .unwrap_or(false)
+        {
+            let b = self.batches.pop_front().expect("front exists");
+            self.size_bytes -= u64::from(b.data.size_bytes);
+        }
+        self.log_start_offset = offset;
+        self.segments.retain(|s| s.base_offset >= offset);
+        if self
+            .segments
+            .first()
+            .map(|s| s.base_offset > offset)
+            .unwrap_or(true)
+        {
+            self.segments.insert(
+                0,
+                Segment {
+                    base_offset: offset,
+                    created: SimTime::ZERO,
+                    bytes: 0,
+                    max_timestamp: -1,
+                },
+            );
+        }
+        self.recompute_derived();
+    }
+
+    /// Deletes whole segments (oldest first) as `retention.ms`/`retention.bytes` require,
+    /// never the active one nor anything at or above the HW. Returns segments removed.
+    pub fn apply_retention(
+        &mut self,
+        now_ms: i64,
+        retention_ms: i64,
+        retention_bytes: i64,
+    ) -> usize {
+        let mut removed = 0;
+        let mut size = self.size_bytes as i64;
+        while self.segments.len() > 1 {
+            let seg = &self.segments[0];
+            let next_base = self.segments[1].base_offset;
+            if next_base > self.hw {
+                break;
+            }
+            let expired = retention_ms >= 0
+                && seg.max_timestamp >= 0
+                && now_ms - seg.max_timestamp > retention_ms;
+            let too_big = retention_bytes >= 0 && size - seg.bytes as i64 >= retention_bytes;
+            if !(expired || too_big) {
+                break;
+            }
+            size -= seg.bytes as i64;
+            self.advance_log_start(next_base);
+            removed += 1;
+        }
+        removed
+    }
+
+    /// Replaces the batch list (the log cleaner's output). Offsets are unchanged.
+    pub fn replace_batches(&mut self, batches: VecDeque<LogBatch>) {
+        self.batches = batches;
+        self.recompute_derived();
+    }
+
+    /// Restores the derived HW after a restart: a broker checkpoints its HW periodically;
+    /// we keep the last one, bounded by the recovered LEO.
+    pub fn recover(&mut self) {
+        self.hw = self.hw.min(self.leo);
+    }
+}
+
+/// The chain digest of a log prefix ending with a batch: two replicas that hold batches with
+/// the same chain at the same offset hold identical logs up to there.
+pub fn chain_digest(prev: u64, base_offset: u64, epoch: u32, data: &BatchData) -> u64 {
+    let mut h = crate::sim::digest::StableHasher::new();
+    h.write_u64(prev);
+    h.write_u64(base_offset);
+    h.write_u64(u64::from(epoch));
+    h.write_u64(data.producer_id as u64);
+    h.write_u64(data.base_sequence as u64);
+    h.write_u64(data.records.len() as u64);
+    if let (Some(first), Some(last)) = (data.records.first(), data.records.last()) {
+        h.write_u64(first.id.0);
+        h.write_u64(last.id.0);
+    }
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Blob, Record, RecordId, NO_SEQUENCE};
+
+    fn data(ids: std::ops::Range<u64>, pid: i64, seq: i32) -> Arc<BatchData> {
+        let records: Vec<Record> = ids
+            .enumerate()
+            .map(|(i, id)| Record {
+                id: RecordId(id),
+                offset_delta: i as u32,
+                timestamp: 0,
+                key: Some(Blob::text("k")),
+                value: None,
+                headers: vec![],
+            })
+            .collect();
+        Arc::new(BatchData {
+            producer_id: pid,
+            producer_epoch: 0,
+            base_sequence: seq,
+            size_bytes: 100,
+            max_timestamp: 0,
+            records,
+        })
+    }
+    const SEG: (u64, u64) = (1 << 30, u64::MAX);
+
+    #[test]
+    fn leader_append_assigns_dense_offsets_and_epochs() {
+        let mut log = PartitionLog::default();
+        let b1 = log.append_as_leader(data(0..3, -1, NO_SEQUENCE), 0, SimTime(0), SEG);
+        let b2 = log.append_as_leader(data(3..5, -1, NO_SEQUENCE), 1, SimTime(0), SEG);
+        assert_eq!((b1.base_offset, b2.base_offset), (0, 3));
+        assert_eq!(log.log_end_offset(), 5);
+        assert_eq!(log.end_offset_for_epoch(0), Some((0, 3)));
+        assert_eq!(log.end_offset_for_epoch(1), Some((1, 5)));
+        assert_eq!(log.end_offset_for_epoch(7), Some((1, 5)));
+    }
+
+    #[test]
+    fn truncation_drops_records_epochs_and_rebuilds_producer_state() {
+        let mut log = PartitionLog::default();
+        log.append_as_leader(data(0..3, 7, 0), 0, SimTime(0), SEG);
+        log.append_as_leader(data(3..5, 7, 3), 1, SimTime(0), SEG);
+        log.set_high_watermark(5);
+        assert_eq!(log.truncate_to(4), 1);
+        assert_eq!((log.log_end_offset(), log.high_watermark()), (4, 4));
+        assert_eq!(log.epochs().len(), 2);
+        assert_eq!(log.truncate_to(3), 1);
+        assert_eq!(log.epochs().len(), 1);
+        // The producer's next expected sequence is 3 again.
+        assert_eq!(
+            log.check_sequence(&data(9..11, 7, 3)),
+            SequenceCheck::Append
+        );
+    }
+
+    #[test]
+    fn idempotent_retry_is_a_duplicate_and_gaps_are_out_of_order() {
+        let mut log = PartitionLog::default();
+        let d = data(0..2, 9, 0);
+        log.append_as_leader(d.clone(), 0, SimTime(0), SEG);
+        assert_eq!(
+            log.check_sequence(&d),
+            SequenceCheck::Duplicate { base_offset: 0 }
+        );
+        assert_eq!(
+            log.check_sequence(&data(5..6, 9, 5)),
+            SequenceCheck::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
+        );
+        assert_eq!(log.check_sequence(&data(2..3, 9, 2)), SequenceCheck::Append);
+    }
+
+    #[test]
+    fn follower_refuses_a_batch_that_does_not_continue_the_log() {
+        let mut leader = PartitionLog::default();
+        let b1 = leader.append_as_leader(data(0..2, -1, NO_SEQUENCE), 0, SimTime(0), SEG);
+        let b2 = leader.append_as_leader(data(2..4, -1, NO_SEQUENCE), 0, SimTime(0), SEG);
+        let mut f = PartitionLog::default();
+        assert!(f
+            .append_as_follower(std::slice::from_ref(&b2), SimTime(0), SEG)
+            .is_err());
+        assert_eq!(f.append_as_follower(&[b1, b2], SimTime(0), SEG), Ok(2));
+        assert_eq!(f.chain_before(4), leader.chain_before(4));
+    }
+
+    #[test]
+    fn power_loss_keeps_only_flushed_records() {
+        let mut log = PartitionLog::default();
+        log.append_as_leader(data(0..2, -1, NO_SEQUENCE), 0, SimTime(0), SEG);
+        log.flush();
+        log.append_as_leader(data(2..5, -1, NO_SEQUENCE), 0, SimTime(0), SEG);
+        assert_eq!(log.lose_unflushed(), 3);
+        assert_eq!(log.log_end_offset(), 2);
+    }
+
+    #[test]
+    fn retention_deletes_whole_old_segments_below_the_high_watermark() {
+        let mut log = PartitionLog::default();
+        let seg = (150, u64::MAX); // ~one batch per segment
+        for i in 0..4u64 {
+            let mut d = (*data(i * 2..i * 2 + 2, -1, NO_SEQUENCE)).clone();
+            d.max_timestamp = i as i64 * 1000;
+            log.append_as_leader(Arc::new(d), 0, SimTime(0), seg);
+        }
+        assert_eq!(log.segments().len(), 4);
+        log.set_high_watermark(4);
+        // Segments end at 2,4,6: only those entirely below HW=4 may go.
+        let removed = log.apply_retention(10_000, 5_000, -1);
+        assert_eq!(removed, 2);
+        assert_eq!(log.log_start_offset(), 4);
+        assert_eq!(
+            log.read(0, 8, 1 << 20).first().map(|b| b.base_offset),
+            Some(4)
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! Messages between nodes: the Kafka requests and responses the simulation models.
+//!
+//! Field names follow the Kafka protocol where one exists. A few fields are the sandbox's
+//! own bookkeeping (marked) and carry no meaning in real Kafka.
+use crate::cluster::metadata::{ClientTopicMeta, MetadataDelta, PartitionState};
+use crate::config::{Acks, IsolationLevel};
+use crate::error::ErrorCode;
+use crate::record::{BatchData, LogBatch, TopicPartition};
+use crate::sim::time::Dur;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProducePartition {
+    pub tp: TopicPartition,
+    pub batch: Arc<BatchData>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducePartitionResponse {
+    pub tp: TopicPartition,
+    pub error: Option<ErrorCode>,
+    pub base_offset: Option<u64>,
+    /// Sandbox bookkeeping: the ISR (as broker bit mask) when the write completed, so the
+    /// loss invariant knows which replicas held an acknowledged record.
+    pub isr_mask: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchPartition {
+    pub tp: TopicPartition,
+    pub fetch_offset: u64,
+    pub current_leader_epoch: Option<u32>,
+    /// KIP-320: the epoch of the fetcher's last batch, for divergence detection.
+    pub last_fetched_epoch: Option<u32>,
+    pub max_bytes: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FetchPartitionResponse {
+    pub tp: TopicPartition,
+    pub error: Option<ErrorCode>,
+    pub high_watermark: u64,
+    pub log_start_offset: u64,
+    /// Set when the fetcher's log diverges from the leader's: (epoch, end offset).
+    pub diverging_epoch: Option<(u32, u64)>,
+    pub batches: Vec<LogBatch>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    // ---- clients and brokers ----
+    ProduceRequest {
+        corr: u64,
+        acks: Acks,
+        timeout: Dur,
+        partitions: Vec<ProducePartition>,
+    },
+    ProduceResponse {
+        corr: u64,
+        partitions: Vec<ProducePartitionResponse>,
+    },
+    FetchRequest {
+        corr: u64,
+        /// The follower broker's id, or `None` for a consumer.
+        replica_id: Option<u32>,
+        max_wait: Dur,
+        isolation: IsolationLevel,
+        partitions: Vec<FetchPartition>,
+    },
+    FetchResponse {
+        corr: u64,
+        partitions: Vec<FetchPartitionResponse>,
+    },
+    MetadataRequest {
+        corr: u64,
+    },
+    MetadataResponse {
+        corr: u64,
+        brokers: Vec<u32>,
+        topics: Vec<ClientTopicMeta>,
+    },
+    InitProducerIdRequest {
+        corr: u64,
+    },
+    InitProducerIdResponse {
+        corr: u64,
+        error: Option<ErrorCode>,
+        producer_id: i64,
+        producer_epoch: i16,
+    },
+    ListOffsetsRequest {
+        corr: u64,
+        tp: TopicPartition,
+        /// -2 earliest, -1 latest (Kafka's sentinel timestamps).
+        timestamp: i64,
+    },
+    ListOffsetsResponse {
+        corr: u64,
+        tp: TopicPartition,
+        error: Option<ErrorCode>,
+        offset: u64,
+    },
+    // ---- brokers and the KRaft controller ----
+    BrokerHeartbeat {
+        broker: u32,
+        incarnation: u32,
+        metadata_version: u64,
+    },
+    BrokerHeartbeatResponse {
+        fenced: bool,
+        delta: MetadataDelta,
+    },
+    /// Controller-initiated push of metadata changes.
+    MetadataPush {
+        delta: MetadataDelta,
+    },
+    AlterPartition {
+        corr: u64,
+        broker: u32,
+        tp: TopicPartition,
+        leader_epoch: u32,
+        partition_epoch: u32,
+        new_isr: Vec<u32>,
+    },
+    AlterPartitionResponse {
+        corr: u64,
+        tp: TopicPartition,
+        result: Result<PartitionState, ErrorCode>,
+    },
+    /// The peer's process died and its operating system closed the connection (TCP FIN/RST):
+    /// every request in flight on it fails at once. A powered-off or cut-off peer sends
+    /// nothing, and requests time out instead.
+    ConnectionClosed,
+}
+
+impl Message {
+    /// A short name for traces.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::ProduceRequest { .. } => "Produce",
+            Message::ProduceResponse { .. } => "ProduceResponse",
+            Message::FetchRequest { .. } => "Fetch",
+            Message::FetchResponse { .. } => "FetchResponse",
+            Message::MetadataRequest { .. } => "Metadata",
+            Message::MetadataResponse { .. } => "MetadataResponse",
+            Message::InitProducerIdRequest { .. } => "InitProducerId",
+            Message::InitProducerIdResponse { .. } => "InitProducerIdResponse",
+            Message::ListOffsetsRequest { .. } => "ListOffsets",
+            Message::ListOffsetsResponse { .. } => "ListOffsetsResponse",
+            Message::BrokerHeartbeat { .. } => "BrokerHeartbeat",
+            Message::BrokerHeartbeatResponse { .. } => "BrokerHeartbeatResponse",
+            Message::MetadataPush { .. } => "MetadataPush",
+            Message::AlterPartition { .. } => "AlterPartition",
+            Message::AlterPartitionResponse { .. } => "AlterPartitionResponse",
+            Message::ConnectionClosed => "ConnectionClosed",
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! Expectations: what a scenario says must be true when the run ends, checked against
+//! the [`RunSummary`]. Each names a metric (`what`), an optional subject (producer,
+//! consumer, partition, broker, error, invariant) and a target (`equals`, or `min`/`max`).
+use crate::summary::RunSummary;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    pub what: String,
+    #[serde(default)]
+    pub producer: Option<String>,
+    #[serde(default)]
+    pub consumer: Option<String>,
+    #[serde(default)]
+    pub reader: Option<String>,
+    #[serde(default)]
+    pub partition: Option<String>,
+    #[serde(default)]
+    pub broker: Option<u32>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub invariant: Option<String>,
+    #[serde(default)]
+    pub equals: Option<toml::Value>,
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// Why this should hold, in words (shown when it fails).
+    #[serde(default)]
+    pub why: Option<String>,
+    #[serde(skip)]
+    pub line: usize,
+}
+
+/// Metrics an expectation may name, with the subject each needs.
+pub const METRICS: &[(&str, &str)] = &[
+    ("sent", "producer?"),
+    ("acked", "producer?"),
+    ("failed", "producer?"),
+    ("failed_with", "error, producer?"),
+    ("unknown", "producer?"),
+    ("lost", "producer?"),
+    ("duplicates", "producer?"),
+    ("reordered", "producer?"),
+    ("failed_but_written", "producer?"),
+    ("pending", "producer?"),
+    ("errors_seen", "error"),
+    ("leader", "partition"),
+    ("leader_epoch", "partition"),
+    ("isr", "partition"),
+    ("offline", "partition"),
+    ("hw", "partition, broker?"),
+    ("leo", "partition, broker?"),
+    ("log_start", "partition, broker?"),
+    ("invariant", "invariant"),
+    ("consumed", "consumer"),
+    ("lag", "consumer, partition?"),
+    ("processed_once", "reader"),
+    ("processed_more_than_once", "reader"),
+    ("processed_never", "reader"),
+    ("broker_status", "broker"),
+    ("unclean_elections", ""),
+];
+
+/// A metric's value at the end of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Number(f64),
+    Text(String),
+    Bool(bool),
+    List(Vec<f64>),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Number(n) => write!(f, "{n}"),
+            Value::Text(t) => write!(f, "{t}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::List(v) => {
+                let items: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+                write!(f, "[{}]", items.join(", "))
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExpectationResult {
+    pub line: usize,
+    pub what: String,
+    pub expected: String,
+    pub actual: String,
+    pub passed: bool,
+    pub why: Option<String>,
+}
+
+impl Expectation {
+    fn subject(&self) -> String {
+        let mut parts = Vec::new();
+        for (k, v) in [
+            ("producer", &self.producer),
+            ("consumer", &self.consumer),
+            ("reader", &self.reader),
+            ("partition", &self.partition),
+            ("error", &self.error),
+            ("invariant", &self.invariant),
+        ] {
+            if let Some(v) = v {
+                parts.push(format!("{k}={v}"));
+            }
+        }
+        if let Some(b) = self.broker {
+            parts.push(format!("broker={b}"));
+        }
+        if parts.is_empty() {
+            self.what.clone()
+        } else {
+            format!("{} ({})", self.what, parts.join(", "))
+        }
+    }
+
+    fn expected(&self) -> String {
+        match (&self.equals, self.min, self.max) {
+            (Some(v), _, _) => format!("= {v}"),
+            (None, Some(lo), Some(hi)) => format!("in {lo}..={hi}"),
+            (None, Some(lo), None) => format!(">= {lo}"),
+            (None, None, Some(hi)) => format!("<= {hi}"),
+            (None, None, None) => "?".into(),
+        }
+    }
+
+    /// Checks the expectation is well formed (called when the scenario is parsed).
+    pub fn validate(&self) -> Result<(), String> {
+        let Some((_, needs)) = METRICS.iter().find(|(m, _)| *m == self.what) else {
+            let known: Vec<&str> = METRICS.iter().map(|(m, _)| *m).collect();
+            return Err(format!(
+                "unknown metric '{}' (known: {})",
+                self.what,
+                known.join(", ")
+            ));
+        };
+        let need = |field: &str, present: bool| -> Result<(), String> {
+            if needs.split(", ").any(|n| n == field) && !present {
+                return Err(format!("'{}' needs {field} = ...", self.what));
+            }
+            Ok(())
+        };
+        need("partition", self.partition.is_some())?;
+        need("consumer", self.consumer.is_some())?;
+        need("reader", self.reader.is_some())?;
+        need("error", self.error.is_some())?;
+        need("invariant", self.invariant.is_some())?;
+        need("broker", self.broker.is_some())?;
+        if self.equals.is_none() && self.min.is_none() && self.max.is_none() {
+            return Err(format!("'{}' needs equals, min or max", self.what));
+        }
+        if let Some(i) = &self.invariant {
+            if crate::invariant::InvariantId::parse(i).is_none() {
+                return Err(format!("unknown invariant '{i}'"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The metric's value in a summary.
+    pub fn measure(&self, s: &RunSummary) -> Result<Value, String> {
+        let producers: Vec<_> = match &self.producer {
+            Some(name) => {
+                let p = s
+                    .producers
+                    .iter()
+                    .find(|p| p.name == *name)
+                    .ok_or_else(|| format!("no producer '{name}'"))?;
+                vec![p]
+            }
+            None => s.producers.iter().collect(),
+        };
+        let sum = |f: &dyn Fn(&crate::summary::ProducerSummary) -> u64| -> Value {
+            Value::Number(producers.iter().map(|p| f(p)).sum::<u64>() as f64)
+        };
+        let partition = || -> Result<&crate::summary::PartitionSummary, String> {
+            let name = self.partition.as_deref().unwrap_or("");
+            s.partition(name)
+                .ok_or_else(|| format!("no partition '{name}'"))
+        };
+        let replica_or_leader = |field: fn(&crate::summary::ReplicaSummary) -> u64,
+                                 leader: u64|
+         -> Result<Value, String> {
+            let p = partition()?;
+            match self.broker {
+                None => Ok(Value::Number(leader as f64)),
+                Some(b) => p
+                    .replicas
+                    .iter()
+                    .find(|r| r.broker == b)
+                    .map(|r| Value::Number(field(r) as f64))
+                    .ok_or_else(|| format!("broker {b} has no replica of {}", p.partition)),
+            }
+        };
+        Ok(match self.what.as_str() {
+            "sent" => sum(&|p| p.sent),
+            "acked" => sum(&|p| p.acked),
+            "failed" => sum(&|p| p.failed),
+            "unknown" => sum(&|p| p.unknown),
+            "lost" => sum(&|p| p.lost),
+            "duplicates" => sum(&|p| p.duplicates),
+            "reordered" => sum(&|p| p.reordered),
+            "failed_but_written" => sum(&|p| p.failed_but_written),
+            "pending" => sum(&|p| p.pending),
+            "failed_with" => {
+                let e = self.error.clone().unwrap_or_default();
+                sum(&|p| p.failed_by_error.get(&e).copied().unwrap_or(0))
+            }
+            "errors_seen" => {
+                let e = self.error.clone().unwrap_or_default();
+                Value::Number(s.produce_errors.get(&e).copied().unwrap_or(0) as f64)
+            }
+            "leader" => match partition()?.leader {
+                Some(l) => Value::Number(l as f64),
+                None => Value::Text("none".into()),
+            },
+            "leader_epoch" => Value::Number(partition()?.leader_epoch as f64),
+            "isr" => {
+                let mut v: Vec<f64> = partition()?.isr.iter().map(|&b| b as f64).collect();
+                v.sort_by(|a, b| a.total_cmp(b));
+                Value::List(v)
+            }
+            "offline" => Value::Bool(partition()?.offline),
+            "hw" => {
+                let p = partition()?;
+                replica_or_leader(|r| r.hw, p.hw)?
+            }
+            "leo" => {
+                let p = partition()?;
+                replica_or_leader(|r| r.leo, p.leo)?
+            }
+            "log_start" => {
+                let p = partition()?;
+                replica_or_leader(|r| r.log_start, p.log_start)?
+            }
+            "invariant" => {
+                let name = self.invariant.as_deref().unwrap_or("");
+                let i = s
+                    .invariant(name)
+                    .ok_or_else(|| format!("no invariant '{name}'"))?;
+                Value::Text(if i.held {
+                    "held".into()
+                } else {
+                    "violated".into()
+                })
+            }
+            "consumed" | "lag" => {
+                let name = self.consumer.as_deref().unwrap_or("");
+                let c = s
+                    .consumers
+                    .iter()
+                    .find(|c| c.name == name)
+                    .ok_or_else(|| format!("no consumer '{name}'"))?;
+                if self.what == "consumed" {
+                    Value::Number(c.consumed as f64)
+                } else {
+                    match &self.partition {
+                        Some(p) => Value::Number(c.lag.get(p).copied().unwrap_or(0) as f64),
+                        None => Value::Number(c.lag.values().sum::<u64>() as f64),
+                    }
+                }
+            }
+            "processed_once" | "processed_more_than_once" | "processed_never" => {
+                let name = self.reader.as_deref().unwrap_or("");
+                let d = s.deliveries.iter().find(|d| d.reader == name);
+                let n = d
+                    .map(|d| match self.what.as_str() {
+                        "processed_once" => d.once,
+                        "processed_more_than_once" => d.more_than_once,
+                        _ => d.never,
+                    })
+                    .unwrap_or(0);
+                Value::Number(n as f64)
+            }
+            "broker_status" => {
+                let b = self.broker.unwrap_or(0);
+                let br = s
+                    .brokers
+                    .iter()
+                    .find(|x| x.id == b)
+                    .ok_or_else(|| format!("no broker {b}"))?;
+                Value::Text(format!("{:?}", br.status))
+            }
+            "unclean_elections" => Value::Number(s.unclean_elections as f64),
+            other => return Err(format!("unknown metric '{other}'")),
+        })
+    }
+
+    fn matches(&self, actual: &Value) -> bool {
+        if let Some(expected) = &self.equals {
+            return match (expected, actual) {
+                (toml::Value::Integer(i), Value::Number(n)) => *i as f64 == *n,
+                (toml::Value::Float(x), Value::Number(n)) => *x == *n,
+                (toml::Value::String(t), Value::Text(a)) => t.eq_ignore_ascii_case(a),
+                (toml::Value::String(t), Value::Number(n)) => {
+                    t.parse::<f64>().map(|x| x == *n).unwrap_or(false)
+                }
+                (toml::Value::Boolean(b), Value::Bool(a)) => b == a,
+                (toml::Value::Array(items), Value::List(a)) => {
+                    let mut want: Vec<f64> = items
+                        .iter()
+                        .filter_map(|v| v.as_integer().map(|i| i as f64))
+                        .collect();
+                    want.sort_by(|x, y| x.total_cmp(y));
+                    want.len() == items.len() && want == *a
+                }
+                _ => false,
+            };
+        }
+        let Value::Number(n) = actual else {
+            return false;
+        };
+        self.min.map(|lo| *n >= lo).unwrap_or(true) && self.max.map(|hi| *n <= hi).unwrap_or(true)
+    }
+
+    pub fn evaluate(&self, s: &RunSummary) -> ExpectationResult {
+        let (actual, passed) = match self.measure(s) {
+            Ok(v) => {
+                let ok = self.matches(&v);
+                (v.to_string(), ok)
+            }
+            Err(e) => (format!("error: {e}"), false),
+        };
+        ExpectationResult {
+            line: self.line,
+            what: self.subject(),
+            expected: self.expected(),
+            actual,
+            passed,
+            why: self.why.clone(),
+        }
+    }
+}

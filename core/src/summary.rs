@@ -1,0 +1,520 @@
+//! The end-of-run summary: partitions, producers (acked / failed / lost with offsets),
+//! consumers, invariants, and the digest. It is what `kafka-sandbox run` prints and what
+//! scenario expectations are checked against.
+use crate::cluster::broker::{BrokerStatus, Role};
+use crate::config::Acks;
+use crate::consumer::Position;
+use crate::ledger::Outcome;
+use crate::record::{RecordId, TopicPartition};
+use crate::sim::digest::format_digest;
+use crate::world::World;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How many record positions a summary lists per category.
+pub const LISTED: usize = 20;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaSummary {
+    pub broker: u32,
+    pub status: BrokerStatus,
+    pub role: String,
+    pub leo: u64,
+    pub hw: u64,
+    pub log_start: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartitionSummary {
+    pub partition: String,
+    pub leader: Option<u32>,
+    pub leader_epoch: u32,
+    pub isr: Vec<u32>,
+    pub replicas: Vec<ReplicaSummary>,
+    /// The leader's HW, LEO and log start (0 when offline).
+    pub hw: u64,
+    pub leo: u64,
+    pub log_start: u64,
+    pub offline: bool,
+    pub under_replicated: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProducerSummary {
+    pub name: String,
+    pub acks: String,
+    pub idempotence: bool,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub failed_by_error: BTreeMap<String, u64>,
+    /// acks=0: sent without an answer.
+    pub unknown: u64,
+    /// Acknowledged (or acks=0) records that are not in the partition's log.
+    pub lost: u64,
+    pub lost_records: Vec<String>,
+    /// Extra copies of records in the logs.
+    pub duplicates: u64,
+    pub duplicate_records: Vec<String>,
+    /// Records that landed after a later record from the same producer on the same partition.
+    pub reordered: u64,
+    /// Records the producer reported as failed that are in the log anyway.
+    pub failed_but_written: u64,
+    /// Not yet answered when the run ended.
+    pub pending: u64,
+    pub retries: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConsumerSummary {
+    pub name: String,
+    pub consumed: u64,
+    pub positions: BTreeMap<String, u64>,
+    pub lag: BTreeMap<String, u64>,
+}
+
+/// How often each record was processed by one reader (a group or a standalone consumer).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeliverySummary {
+    pub reader: String,
+    pub once: u64,
+    pub more_than_once: u64,
+    /// Committed records (in the logs, below the HW) never processed.
+    pub never: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InvariantSummary {
+    pub name: String,
+    pub description: String,
+    pub held: bool,
+    pub violations: u64,
+    pub first_violation_step: Option<u64>,
+    pub first_violation_ms: Option<f64>,
+    pub detail: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BrokerSummary {
+    pub id: u32,
+    pub status: BrokerStatus,
+    pub fenced: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub seed: u64,
+    pub steps: u64,
+    pub time_ms: f64,
+    pub digest: String,
+    pub brokers: Vec<BrokerSummary>,
+    pub partitions: Vec<PartitionSummary>,
+    pub producers: Vec<ProducerSummary>,
+    pub consumers: Vec<ConsumerSummary>,
+    pub deliveries: Vec<DeliverySummary>,
+    pub invariants: Vec<InvariantSummary>,
+    /// Errors producers saw in responses, retried ones included.
+    pub produce_errors: BTreeMap<String, u64>,
+    pub unclean_elections: u64,
+}
+
+fn position(tp: &TopicPartition, offset: u64) -> String {
+    format!("{tp}@{offset}")
+}
+
+/// Where each record sits in the authoritative log of its partition (the leader's, or when
+/// the partition is offline, the longest log among its ISR).
+struct Audit {
+    /// Per record: offsets where it appears.
+    seen: BTreeMap<RecordId, Vec<(TopicPartition, u64)>>,
+    /// Per partition: log start and HW of the authoritative log.
+    bounds: BTreeMap<TopicPartition, (u64, u64)>,
+    reordered: BTreeMap<u32, u64>,
+}
+
+fn audit(world: &World) -> Audit {
+    let mut seen: BTreeMap<RecordId, Vec<(TopicPartition, u64)>> = BTreeMap::new();
+    let mut bounds = BTreeMap::new();
+    let mut reordered: BTreeMap<u32, u64> = BTreeMap::new();
+    for (tp, state) in world.controller.image.partitions() {
+        let candidates: Vec<u32> = match state.leader {
+            Some(l) => vec![l],
+            None => state.isr.clone(),
+        };
+        let log = candidates
+            .iter()
+            .filter_map(|b| world.broker(*b)?.replicas.get(&tp).map(|r| &r.log))
+            .max_by_key(|l| l.log_end_offset());
+        let Some(log) = log else { continue };
+        bounds.insert(tp.clone(), (log.log_start_offset(), log.high_watermark()));
+        let mut last_by_producer: BTreeMap<u32, u64> = BTreeMap::new();
+        for b in log.batches() {
+            for (offset, r) in b.records() {
+                seen.entry(r.id).or_default().push((tp.clone(), offset));
+                if let Some(e) = world.ledger.entry(r.id) {
+                    let last = last_by_producer.entry(e.producer).or_insert(0);
+                    if r.id.0 < *last {
+                        *reordered.entry(e.producer).or_insert(0) += 1;
+                    } else {
+                        *last = r.id.0;
+                    }
+                }
+            }
+        }
+    }
+    Audit {
+        seen,
+        bounds,
+        reordered,
+    }
+}
+
+impl RunSummary {
+    pub fn of(world: &World) -> RunSummary {
+        let audit = audit(world);
+        let mut producers: Vec<ProducerSummary> = world
+            .producers
+            .iter()
+            .map(|p| ProducerSummary {
+                name: p.name.clone(),
+                acks: p.config.acks.to_string(),
+                idempotence: p.config.enable_idempotence,
+                retries: p.stats.retries,
+                ..Default::default()
+            })
+            .collect();
+        for (i, e) in world.ledger.records.iter().enumerate() {
+            let id = RecordId(i as u64);
+            let Some(ps) = producers.get_mut(e.producer as usize) else {
+                continue;
+            };
+            ps.sent += 1;
+            let copies = audit.seen.get(&id).map(|v| v.len() as u64).unwrap_or(0);
+            if copies > 1 {
+                ps.duplicates += copies - 1;
+                if ps.duplicate_records.len() < LISTED {
+                    if let Some((tp, off)) = audit.seen.get(&id).and_then(|v| v.get(1)) {
+                        ps.duplicate_records.push(position(tp, *off));
+                    }
+                }
+            }
+            let tp = world.ledger.topic_partition(id);
+            let deleted = |offset: u64| {
+                tp.as_ref()
+                    .and_then(|tp| audit.bounds.get(tp))
+                    .map(|(start, _)| offset < *start)
+                    .unwrap_or(false)
+            };
+            match e.outcome {
+                Outcome::Acked { offset } => {
+                    ps.acked += 1;
+                    if copies == 0 && !(offset != u64::MAX && deleted(offset)) {
+                        ps.lost += 1;
+                        if ps.lost_records.len() < LISTED {
+                            if let Some(tp) = &tp {
+                                ps.lost_records.push(position(tp, offset));
+                            }
+                        }
+                    }
+                }
+                Outcome::Unknown => {
+                    ps.unknown += 1;
+                    if copies == 0 {
+                        ps.lost += 1;
+                        if ps.lost_records.len() < LISTED {
+                            if let Some(tp) = &tp {
+                                ps.lost_records.push(format!("{tp}@?"));
+                            }
+                        }
+                    }
+                }
+                Outcome::Failed { error } => {
+                    ps.failed += 1;
+                    *ps.failed_by_error.entry(error.to_string()).or_insert(0) += 1;
+                    if copies > 0 {
+                        ps.failed_but_written += 1;
+                    }
+                }
+                Outcome::Pending => ps.pending += 1,
+            }
+        }
+        for (p, n) in &audit.reordered {
+            if let Some(ps) = producers.get_mut(*p as usize) {
+                ps.reordered = *n;
+            }
+        }
+
+        let partitions = world
+            .controller
+            .image
+            .partitions()
+            .map(|(tp, state)| {
+                let replicas: Vec<ReplicaSummary> = state
+                    .replicas
+                    .iter()
+                    .filter_map(|&r| {
+                        let b = world.broker(r)?;
+                        let rep = b.replicas.get(&tp);
+                        Some(ReplicaSummary {
+                            broker: r,
+                            status: b.status,
+                            role: match rep.map(|x| &x.role) {
+                                Some(Role::Leader(_)) => "leader".into(),
+                                Some(Role::Follower(_)) => "follower".into(),
+                                _ => "offline".into(),
+                            },
+                            leo: rep.map(|x| x.log.log_end_offset()).unwrap_or(0),
+                            hw: rep.map(|x| x.log.high_watermark()).unwrap_or(0),
+                            log_start: rep.map(|x| x.log.log_start_offset()).unwrap_or(0),
+                        })
+                    })
+                    .collect();
+                let leader_rep = state
+                    .leader
+                    .and_then(|l| replicas.iter().find(|r| r.broker == l));
+                PartitionSummary {
+                    partition: tp.to_string(),
+                    leader: state.leader,
+                    leader_epoch: state.leader_epoch,
+                    isr: state.isr.clone(),
+                    hw: leader_rep.map(|r| r.hw).unwrap_or(0),
+                    leo: leader_rep.map(|r| r.leo).unwrap_or(0),
+                    log_start: leader_rep.map(|r| r.log_start).unwrap_or(0),
+                    offline: state.leader.is_none(),
+                    under_replicated: state.isr.len() < state.replicas.len(),
+                    replicas,
+                }
+            })
+            .collect();
+
+        let hw_of = |tp: &TopicPartition| audit.bounds.get(tp).map(|(_, hw)| *hw);
+        let consumers = world
+            .consumers
+            .iter()
+            .map(|c| ConsumerSummary {
+                name: c.name.clone(),
+                consumed: c.stats.records_consumed,
+                positions: c
+                    .positions
+                    .iter()
+                    .filter_map(|(tp, p)| match p {
+                        Position::At(o) => Some((tp.to_string(), *o)),
+                        _ => None,
+                    })
+                    .collect(),
+                lag: c
+                    .lag(hw_of)
+                    .into_iter()
+                    .map(|(tp, l)| (tp.to_string(), l))
+                    .collect(),
+            })
+            .collect();
+
+        let deliveries = world
+            .ledger
+            .deliveries
+            .iter()
+            .map(|(reader, d)| {
+                let mut s = DeliverySummary {
+                    reader: reader.clone(),
+                    ..Default::default()
+                };
+                for (i, c) in d.counts.iter().enumerate() {
+                    match c {
+                        0 => {}
+                        1 => s.once += 1,
+                        _ => s.more_than_once += 1,
+                    }
+                    let _ = i;
+                }
+                // Committed records the reader could have read but never processed.
+                for (id, places) in &audit.seen {
+                    let committed = places
+                        .iter()
+                        .any(|(tp, off)| hw_of(tp).map(|h| *off < h).unwrap_or(false));
+                    let subscribed = world.consumers.iter().any(|c| {
+                        c.reader == *reader
+                            && places.iter().any(|(tp, _)| c.assignment.contains(tp))
+                    });
+                    if committed
+                        && subscribed
+                        && d.counts.get(id.0 as usize).copied().unwrap_or(0) == 0
+                    {
+                        s.never += 1;
+                    }
+                }
+                s
+            })
+            .collect();
+
+        let invariants = world
+            .invariants
+            .states
+            .iter()
+            .map(|s| InvariantSummary {
+                name: s.id.name().into(),
+                description: s.id.description().into(),
+                held: s.first.is_none(),
+                violations: s.count,
+                first_violation_step: s.first.as_ref().map(|v| v.step),
+                first_violation_ms: s.first.as_ref().map(|v| v.time.as_ms_f64()),
+                detail: s.first.as_ref().map(|v| v.detail.clone()),
+            })
+            .collect();
+
+        RunSummary {
+            seed: world.seed,
+            steps: world.steps,
+            time_ms: world.now.as_ms_f64(),
+            digest: format_digest(world.digest()),
+            brokers: world
+                .brokers
+                .iter()
+                .map(|b| BrokerSummary {
+                    id: b.id,
+                    status: b.status,
+                    fenced: world
+                        .controller
+                        .image
+                        .brokers
+                        .get(&b.id)
+                        .map(|m| m.fenced)
+                        .unwrap_or(true),
+                })
+                .collect(),
+            partitions,
+            producers,
+            consumers,
+            deliveries,
+            invariants,
+            produce_errors: world
+                .produce_errors
+                .iter()
+                .map(|(e, n)| (e.to_string(), *n))
+                .collect(),
+            unclean_elections: world.controller.unclean_elections.len() as u64,
+        }
+    }
+
+    pub fn partition(&self, name: &str) -> Option<&PartitionSummary> {
+        self.partitions.iter().find(|p| p.partition == name)
+    }
+
+    pub fn invariant(&self, name: &str) -> Option<&InvariantSummary> {
+        self.invariants.iter().find(|i| i.name == name)
+    }
+
+    /// A readable multi-line report.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "seed {}  steps {}  time {:.3}ms  digest {}",
+            self.seed, self.steps, self.time_ms, self.digest
+        );
+        let _ = writeln!(s, "\nbrokers:");
+        for b in &self.brokers {
+            let _ = writeln!(
+                s,
+                "  b{}  {:?}{}",
+                b.id,
+                b.status,
+                if b.fenced { " (fenced)" } else { "" }
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\npartitions:               leader epoch  isr        hw       leo      start"
+        );
+        for p in &self.partitions {
+            let isr = p
+                .isr
+                .iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            let _ = writeln!(
+                s,
+                "  {:<24} {:>6} {:>5}  [{:<7}] {:>8} {:>8} {:>8}{}",
+                p.partition,
+                p.leader
+                    .map(|l| format!("b{l}"))
+                    .unwrap_or_else(|| "none".into()),
+                p.leader_epoch,
+                isr,
+                p.hw,
+                p.leo,
+                p.log_start,
+                if p.offline {
+                    "  OFFLINE"
+                } else if p.under_replicated {
+                    "  under-replicated"
+                } else {
+                    ""
+                }
+            );
+        }
+        let _ = writeln!(s, "\nproducers:");
+        for p in &self.producers {
+            let _ = writeln!(
+                s,
+                "  {} (acks={}, idempotence={}): sent {}, acked {}, failed {}, unknown {}, LOST {}, duplicates {}, reordered {}, pending {}",
+                p.name, p.acks, p.idempotence, p.sent, p.acked, p.failed, p.unknown, p.lost, p.duplicates, p.reordered, p.pending
+            );
+            if !p.failed_by_error.is_empty() {
+                let _ = writeln!(s, "    failed with: {:?}", p.failed_by_error);
+            }
+            if !p.lost_records.is_empty() {
+                let _ = writeln!(s, "    lost: {}", p.lost_records.join(" "));
+            }
+            if !p.duplicate_records.is_empty() {
+                let _ = writeln!(s, "    duplicated: {}", p.duplicate_records.join(" "));
+            }
+        }
+        if !self.produce_errors.is_empty() {
+            let _ = writeln!(
+                s,
+                "  errors seen (incl. retried): {:?}",
+                self.produce_errors
+            );
+        }
+        if !self.consumers.is_empty() {
+            let _ = writeln!(s, "\nconsumers:");
+            for c in &self.consumers {
+                let lag: u64 = c.lag.values().sum();
+                let _ = writeln!(
+                    s,
+                    "  {}: consumed {}, total lag {}",
+                    c.name, c.consumed, lag
+                );
+            }
+        }
+        let _ = writeln!(s, "\ninvariants:");
+        for i in &self.invariants {
+            match (&i.detail, i.first_violation_step) {
+                (Some(d), Some(step)) => {
+                    let _ = writeln!(
+                        s,
+                        "  VIOLATED {} at step {} ({} times): {}",
+                        i.name, step, i.violations, d
+                    );
+                }
+                _ => {
+                    let _ = writeln!(s, "  ok       {}", i.name);
+                }
+            }
+        }
+        s
+    }
+}
+
+/// Counts acks=all records acknowledged and later lost (for property tests).
+pub fn acked_all_lost(summary: &RunSummary) -> u64 {
+    summary
+        .producers
+        .iter()
+        .filter(|p| p.acks == Acks::All.to_string())
+        .map(|p| p.lost)
+        .sum()
+}
