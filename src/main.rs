@@ -11,11 +11,7 @@ mod cli;
 mod cmd;
 
 #[derive(Parser)]
-#[command(
-    name = "kafka-sandbox",
-    version,
-    about = "A deterministic simulator of Apache Kafka"
-)]
+#[command(name = "kafka-sandbox", version, about = "A deterministic simulator of Apache Kafka")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -160,26 +160,10 @@ impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Action::*;
         match self {
-            Produce {
-                producer,
-                topic,
-                count,
-                key,
-                interval_ms,
-                ..
-            } => {
-                write!(
-                    f,
-                    "{producer} produces {count} to {topic} (key {key}, every {interval_ms}ms)"
-                )
+            Produce { producer, topic, count, key, interval_ms, .. } => {
+                write!(f, "{producer} produces {count} to {topic} (key {key}, every {interval_ms}ms)")
             }
-            Send {
-                producer,
-                topic,
-                key,
-                value,
-                ..
-            } => write!(
+            Send { producer, topic, key, value, .. } => write!(
                 f,
                 "{producer} sends {}={} to {topic}",
                 key.as_deref().unwrap_or("null"),
@@ -196,11 +180,7 @@ impl fmt::Display for Action {
             Partition { groups } => write!(
                 f,
                 "partition network {}",
-                groups
-                    .iter()
-                    .map(|g| format!("[{}]", g.join(",")))
-                    .collect::<Vec<_>>()
-                    .join(" | ")
+                groups.iter().map(|g| format!("[{}]", g.join(","))).collect::<Vec<_>>().join(" | ")
             ),
             Cut { from, to } => write!(f, "cut {} -> {}", from.join(","), to.join(",")),
             Isolate { node } => write!(f, "isolate {node}"),
@@ -211,21 +191,9 @@ impl fmt::Display for Action {
                 write!(f, "broker {broker} fetches {delay_ms}ms late")
             }
             SetTopicConfig { topic, name, value } => write!(f, "topic {topic}: {name}={value}"),
-            SetClientConfig {
-                client,
-                name,
-                value,
-            } => write!(f, "{client}: {name}={value}"),
-            CreateTopic {
-                name,
-                partitions,
-                replication_factor,
-                ..
-            } => {
-                write!(
-                    f,
-                    "create topic {name} ({partitions} partitions, RF {replication_factor})"
-                )
+            SetClientConfig { client, name, value } => write!(f, "{client}: {name}={value}"),
+            CreateTopic { name, partitions, replication_factor, .. } => {
+                write!(f, "create topic {name} ({partitions} partitions, RF {replication_factor})")
             }
             ElectLeaders { partition, unclean } => write!(
                 f,
@@ -233,15 +201,8 @@ impl fmt::Display for Action {
                 if *unclean { "unclean" } else { "preferred" },
                 partition.as_deref().unwrap_or("all partitions")
             ),
-            Assign {
-                consumer,
-                partitions,
-            } => write!(f, "{consumer}.assign({})", partitions.join(",")),
-            Seek {
-                consumer,
-                partition,
-                offset,
-            } => write!(f, "{consumer}.seek({partition}, {offset})"),
+            Assign { consumer, partitions } => write!(f, "{consumer}.assign({})", partitions.join(",")),
+            Seek { consumer, partition, offset } => write!(f, "{consumer}.seek({partition}, {offset})"),
             Note { text } => write!(f, "note: {text}"),
         }
     }

@@ -24,25 +24,15 @@ pub struct ClientMetadata {
 
 impl ClientMetadata {
     pub fn new(bootstrap: Vec<u32>) -> Self {
-        ClientMetadata {
-            brokers: bootstrap,
-            needs_update: true,
-            ..Default::default()
-        }
+        ClientMetadata { brokers: bootstrap, needs_update: true, ..Default::default() }
     }
 
     pub fn leader(&self, tp: &TopicPartition) -> Option<u32> {
-        self.topics
-            .get(&tp.topic)?
-            .get(tp.partition as usize)?
-            .leader
+        self.topics.get(&tp.topic)?.get(tp.partition as usize)?.leader
     }
 
     pub fn leader_epoch(&self, tp: &TopicPartition) -> Option<u32> {
-        self.topics
-            .get(&tp.topic)?
-            .get(tp.partition as usize)
-            .map(|p| p.leader_epoch)
+        self.topics.get(&tp.topic)?.get(tp.partition as usize).map(|p| p.leader_epoch)
     }
 
     pub fn partition_count(&self, topic: &str) -> Option<u32> {
@@ -53,22 +43,13 @@ impl ClientMetadata {
     pub fn available_partitions(&self, topic: &str) -> Vec<u32> {
         self.topics
             .get(topic)
-            .map(|ps| {
-                ps.iter()
-                    .enumerate()
-                    .filter(|(_, p)| p.leader.is_some())
-                    .map(|(i, _)| i as u32)
-                    .collect()
-            })
+            .map(|ps| ps.iter().enumerate().filter(|(_, p)| p.leader.is_some()).map(|(i, _)| i as u32).collect())
             .unwrap_or_default()
     }
 
     /// Applies a MetadataResponse if it answers the request in flight. Returns true if applied.
     pub fn apply_response(&mut self, corr: u64, msg: &Message, now: SimTime) -> bool {
-        let Message::MetadataResponse {
-            brokers, topics, ..
-        } = msg
-        else {
+        let Message::MetadataResponse { brokers, topics, .. } = msg else {
             return false;
         };
         if self.in_flight.map(|(c, _)| c) != Some(corr) {
@@ -81,10 +62,7 @@ impl ClientMetadata {
         for t in topics {
             // A response from a stale broker must not roll leader epochs back.
             let newer = match self.topics.get(&t.name) {
-                Some(old) => old
-                    .iter()
-                    .zip(&t.partitions)
-                    .all(|(o, n)| n.leader_epoch >= o.leader_epoch),
+                Some(old) => old.iter().zip(&t.partitions).all(|(o, n)| n.leader_epoch >= o.leader_epoch),
                 None => true,
             };
             if newer {
@@ -112,10 +90,7 @@ impl ClientMetadata {
 
     /// When the client may connect to `broker` again, if it is backing off.
     pub fn backoff_until(&self, broker: u32, now: SimTime) -> Option<SimTime> {
-        self.reconnect
-            .get(&broker)
-            .map(|(_, t)| *t)
-            .filter(|t| *t > now)
+        self.reconnect.get(&broker).map(|(_, t)| *t).filter(|t| *t > now)
     }
 
     /// Picks a broker to ask for metadata: a random known broker that is not backing off
@@ -127,11 +102,7 @@ impl ClientMetadata {
             .copied()
             .filter(|b| Some(*b) != avoid && self.backoff_until(*b, now).is_none())
             .collect();
-        let pool = if candidates.is_empty() {
-            &self.brokers
-        } else {
-            &candidates
-        };
+        let pool = if candidates.is_empty() { &self.brokers } else { &candidates };
         if pool.is_empty() {
             return None;
         }

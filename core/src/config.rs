@@ -50,10 +50,7 @@ pub trait ConfigType: Sized {
 fn parse_int(v: &ConfigValue) -> Result<i64, String> {
     match v {
         ConfigValue::Int(i) => Ok(*i),
-        ConfigValue::Str(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| format!("'{s}' is not an integer")),
+        ConfigValue::Str(s) => s.trim().parse().map_err(|_| format!("'{s}' is not an integer")),
         other => Err(format!("expected an integer, got {other}")),
     }
 }
@@ -110,10 +107,7 @@ impl ConfigType for f64 {
         let x = match v {
             ConfigValue::Float(x) => *x,
             ConfigValue::Int(i) => *i as f64,
-            ConfigValue::Str(s) => s
-                .trim()
-                .parse()
-                .map_err(|_| format!("'{s}' is not a number"))?,
+            ConfigValue::Str(s) => s.trim().parse().map_err(|_| format!("'{s}' is not a number"))?,
             other => return Err(format!("expected a number, got {other}")),
         };
         if x.is_finite() {
@@ -261,11 +255,7 @@ pub fn did_you_mean<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Opt
         }
         prev[b.len()]
     }
-    known
-        .map(|k| (distance(name, k), k))
-        .filter(|(d, _)| *d <= 3)
-        .min()
-        .map(|(_, k)| k)
+    known.map(|k| (distance(name, k), k)).filter(|(d, _)| *d <= 3).min().map(|(_, k)| k)
 }
 
 /// Generates a config struct from one table of (field: type = default, "kafka.name", "doc").
@@ -537,10 +527,7 @@ impl ProducerConfig {
 impl TopicConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.min_insync_replicas == 0 {
-            return Err(ConfigError {
-                name: "min.insync.replicas".into(),
-                message: "must be at least 1".into(),
-            });
+            return Err(ConfigError { name: "min.insync.replicas".into(), message: "must be at least 1".into() });
         }
         if !(0.0..=1.0).contains(&self.min_cleanable_dirty_ratio) {
             return Err(ConfigError {
@@ -549,10 +536,7 @@ impl TopicConfig {
             });
         }
         if self.segment_bytes < 14 {
-            return Err(ConfigError {
-                name: "segment.bytes".into(),
-                message: "must be at least 14 bytes".into(),
-            });
+            return Err(ConfigError { name: "segment.bytes".into(), message: "must be at least 14 bytes".into() });
         }
         Ok(())
     }
@@ -605,8 +589,7 @@ mod tests {
 
         let mut q = ProducerConfig::default();
         q.set("acks", &ConfigValue::Int(1)).unwrap();
-        q.set("enable.idempotence", &ConfigValue::Bool(true))
-            .unwrap();
+        q.set("enable.idempotence", &ConfigValue::Bool(true)).unwrap();
         assert!(q.validate().is_err());
     }
 }

@@ -97,14 +97,7 @@ pub struct Invariants {
 impl Default for Invariants {
     fn default() -> Self {
         Invariants {
-            states: InvariantId::ALL
-                .iter()
-                .map(|&id| InvariantState {
-                    id,
-                    first: None,
-                    count: 0,
-                })
-                .collect(),
+            states: InvariantId::ALL.iter().map(|&id| InvariantState { id, first: None, count: 0 }).collect(),
             leaders: BTreeMap::new(),
             leader_hw: BTreeMap::new(),
             lost: Vec::new(),
@@ -129,41 +122,20 @@ fn touched(e: &Effect) -> Option<&TopicPartition> {
 
 impl Invariants {
     pub fn state(&self, id: InvariantId) -> &InvariantState {
-        self.states
-            .iter()
-            .find(|s| s.id == id)
-            .expect("every invariant has a state")
+        self.states.iter().find(|s| s.id == id).expect("every invariant has a state")
     }
 
     pub fn all_held(&self) -> bool {
         self.states.iter().all(|s| s.first.is_none())
     }
 
-    fn violate(
-        &mut self,
-        id: InvariantId,
-        step: u64,
-        time: SimTime,
-        detail: String,
-        out: &mut Vec<Effect>,
-    ) {
-        let s = self
-            .states
-            .iter_mut()
-            .find(|s| s.id == id)
-            .expect("state exists");
+    fn violate(&mut self, id: InvariantId, step: u64, time: SimTime, detail: String, out: &mut Vec<Effect>) {
+        let s = self.states.iter_mut().find(|s| s.id == id).expect("state exists");
         s.count += 1;
         if s.first.is_none() {
-            s.first = Some(Violation {
-                step,
-                time,
-                detail: detail.clone(),
-            });
+            s.first = Some(Violation { step, time, detail: detail.clone() });
         }
-        out.push(Effect::InvariantViolated {
-            invariant: id.name().into(),
-            detail,
-        });
+        out.push(Effect::InvariantViolated { invariant: id.name().into(), detail });
     }
 
     /// Checks the partitions a step touched. Returns effects for new violations.
@@ -207,18 +179,10 @@ impl Invariants {
                 }
                 Effect::InvariantViolated { invariant, detail } => {
                     if let Some(id) = InvariantId::parse(invariant) {
-                        let s = self
-                            .states
-                            .iter_mut()
-                            .find(|s| s.id == id)
-                            .expect("state exists");
+                        let s = self.states.iter_mut().find(|s| s.id == id).expect("state exists");
                         s.count += 1;
                         if s.first.is_none() {
-                            s.first = Some(Violation {
-                                step,
-                                time,
-                                detail: detail.clone(),
-                            });
+                            s.first = Some(Violation { step, time, detail: detail.clone() });
                         }
                     }
                 }
@@ -229,16 +193,7 @@ impl Invariants {
             self.check_partition(step, time, tp, brokers, &mut out);
         }
         for tp in leader_changes {
-            self.check_acked(
-                step,
-                time,
-                &tp,
-                brokers,
-                ledger,
-                controller,
-                power_losses,
-                &mut out,
-            );
+            self.check_acked(step, time, &tp, brokers, ledger, controller, power_losses, &mut out);
         }
         out
     }
@@ -265,10 +220,7 @@ impl Invariants {
                     InvariantId::HwMonotonic,
                     step,
                     time,
-                    format!(
-                        "{tp}: leader b{} HW went from {prev} to {hw} in epoch {epoch}",
-                        b.id
-                    ),
+                    format!("{tp}: leader b{} HW went from {prev} to {hw} in epoch {epoch}", b.id),
                     out,
                 ),
                 _ => {}
@@ -294,10 +246,7 @@ impl Invariants {
                         InvariantId::HwWithinIsrLeo,
                         step,
                         time,
-                        format!(
-                            "{tp}: leader b{} HW {hw} is above in-sync follower b{m}'s LEO {leo}",
-                            b.id
-                        ),
+                        format!("{tp}: leader b{} HW {hw} is above in-sync follower b{m}'s LEO {leo}", b.id),
                         out,
                     );
                 } else if let (Some(a), Some(c)) = (leader_chain, mr.log.chain_before(hw)) {
@@ -306,10 +255,7 @@ impl Invariants {
                             InvariantId::IsrAgreeOnCommitted,
                             step,
                             time,
-                            format!(
-                                "{tp}: b{} and in-sync b{m} hold different records below HW {hw}",
-                                b.id
-                            ),
+                            format!("{tp}: b{} and in-sync b{m} hold different records below HW {hw}", b.id),
                             out,
                         );
                     }
@@ -373,28 +319,23 @@ impl Invariants {
                 let holders: Vec<u32> = (0..64).filter(|b| e.isr_mask & (1u64 << b) != 0).collect();
                 let all_lost_power = !holders.is_empty()
                     && holders.iter().all(|h| {
-                        power_losses.iter().any(|(t, b, from, at)| {
-                            t == tp && b % 64 == *h && *from <= offset && *at >= e.sent_at
-                        })
+                        power_losses
+                            .iter()
+                            .any(|(t, b, from, at)| t == tp && b % 64 == *h && *from <= offset && *at >= e.sent_at)
                     });
-                all_lost_power
-                    .then(|| "every replica that had it lost power before flushing".to_string())
+                all_lost_power.then(|| "every replica that had it lost power before flushing".to_string())
             };
             self.lost_ids.insert(id);
-            self.lost.push(LostRecord {
-                id,
-                tp: tp.clone(),
-                offset,
-                acks: e.acks,
-                step,
-                exempt: exempt.clone(),
-            });
+            self.lost.push(LostRecord { id, tp: tp.clone(), offset, acks: e.acks, step, exempt: exempt.clone() });
             if e.acks == Acks::All && exempt.is_none() {
                 self.violate(
                     InvariantId::AckedNotLost,
                     step,
                     time,
-                    format!("{tp}: record #{} acknowledged at offset {offset} (acks=all) is gone from leader b{leader}", id.0),
+                    format!(
+                        "{tp}: record #{} acknowledged at offset {offset} (acks=all) is gone from leader b{leader}",
+                        id.0
+                    ),
                     out,
                 );
             }

@@ -60,13 +60,7 @@ impl Ledger {
     }
 
     /// Registers a new record handed to `send()`.
-    pub fn new_record(
-        &mut self,
-        producer: u32,
-        topic: &Arc<str>,
-        acks: Acks,
-        now: SimTime,
-    ) -> RecordId {
+    pub fn new_record(&mut self, producer: u32, topic: &Arc<str>, acks: Acks, now: SimTime) -> RecordId {
         let topic = self.topic_index(topic);
         self.records.push(RecordEntry {
             producer,
@@ -102,10 +96,8 @@ impl Ledger {
 
     pub fn topic_partition(&self, id: RecordId) -> Option<TopicPartition> {
         let e = self.entry(id)?;
-        (e.partition != u32::MAX).then(|| TopicPartition {
-            topic: self.topics[e.topic as usize].clone(),
-            partition: e.partition,
-        })
+        (e.partition != u32::MAX)
+            .then(|| TopicPartition { topic: self.topics[e.topic as usize].clone(), partition: e.partition })
     }
 
     /// Counts one processing of a record by a reader.

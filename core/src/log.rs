@@ -82,12 +82,7 @@ impl Default for PartitionLog {
             producers: BTreeMap::new(),
             flushed_offset: 0,
             unflushed_since: None,
-            segments: vec![Segment {
-                base_offset: 0,
-                created: SimTime::ZERO,
-                bytes: 0,
-                max_timestamp: -1,
-            }],
+            segments: vec![Segment { base_offset: 0, created: SimTime::ZERO, bytes: 0, max_timestamp: -1 }],
             size_bytes: 0,
         }
     }
@@ -160,10 +155,7 @@ impl PartitionLog {
         self.batches.back().map(|b| b.chain).unwrap_or(0)
     }
     pub fn record_count(&self) -> u64 {
-        self.batches
-            .iter()
-            .map(|b| b.data.records.len() as u64)
-            .sum()
+        self.batches.iter().map(|b| b.data.records.len() as u64).sum()
     }
 
     /// Index of the batch holding `offset` (or the first batch after it, if compacted away).
@@ -211,20 +203,10 @@ impl PartitionLog {
                         SequenceCheck::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
                     };
                 }
-                if let Some(dup) = state
-                    .batches
-                    .iter()
-                    .find(|b| b.first_seq == first && b.last_seq == last)
-                {
-                    return SequenceCheck::Duplicate {
-                        base_offset: dup.base_offset,
-                    };
+                if let Some(dup) = state.batches.iter().find(|b| b.first_seq == first && b.last_seq == last) {
+                    return SequenceCheck::Duplicate { base_offset: dup.base_offset };
                 }
-                let expected = state
-                    .batches
-                    .back()
-                    .map(|b| b.last_seq.wrapping_add(1))
-                    .unwrap_or(0);
+                let expected = state.batches.back().map(|b| b.last_seq.wrapping_add(1)).unwrap_or(0);
                 if first == expected {
                     SequenceCheck::Append
                 } else {
@@ -242,10 +224,7 @@ impl PartitionLog {
         let state = self
             .producers
             .entry(data.producer_id)
-            .or_insert_with(|| ProducerState {
-                epoch: data.producer_epoch,
-                batches: VecDeque::new(),
-            });
+            .or_insert_with(|| ProducerState { epoch: data.producer_epoch, batches: VecDeque::new() });
         if data.producer_epoch != state.epoch {
             state.epoch = data.producer_epoch;
             state.batches.clear();
@@ -261,33 +240,17 @@ impl PartitionLog {
     }
 
     fn maybe_roll(&mut self, now: SimTime, batch_bytes: u64, segment_bytes: u64, segment_ms: u64) {
-        let active = self
-            .segments
-            .last()
-            .expect("a log always has an active segment");
+        let active = self.segments.last().expect("a log always has an active segment");
         let full = active.bytes > 0 && active.bytes + batch_bytes > segment_bytes;
         let old = active.bytes > 0 && now.since(active.created).as_ms() >= segment_ms;
         if full || old {
-            self.segments.push(Segment {
-                base_offset: self.leo,
-                created: now,
-                bytes: 0,
-                max_timestamp: -1,
-            });
+            self.segments.push(Segment { base_offset: self.leo, created: now, bytes: 0, max_timestamp: -1 });
         }
     }
 
-    fn push_batch(
-        &mut self,
-        batch: LogBatch,
-        now: SimTime,
-        seg: (u64, u64),
-    ) -> Result<(), LogFault> {
+    fn push_batch(&mut self, batch: LogBatch, now: SimTime, seg: (u64, u64)) -> Result<(), LogFault> {
         if batch.base_offset != self.leo {
-            return Err(LogFault::NonIncreasingOffsets {
-                previous_next: self.leo,
-                base: batch.base_offset,
-            });
+            return Err(LogFault::NonIncreasingOffsets { previous_next: self.leo, base: batch.base_offset });
         }
         let bytes = u64::from(batch.data.size_bytes);
         self.maybe_roll(now, bytes, seg.0, seg.1);
@@ -295,16 +258,8 @@ impl PartitionLog {
         active.bytes += bytes;
         active.max_timestamp = active.max_timestamp.max(batch.data.max_timestamp);
         self.size_bytes += bytes;
-        if self
-            .epochs
-            .last()
-            .map(|e| batch.leader_epoch > e.epoch)
-            .unwrap_or(true)
-        {
-            self.epochs.push(EpochEntry {
-                epoch: batch.leader_epoch,
-                start_offset: batch.base_offset,
-            });
+        if self.epochs.last().map(|e| batch.leader_epoch > e.epoch).unwrap_or(true) {
+            self.epochs.push(EpochEntry { epoch: batch.leader_epoch, start_offset: batch.base_offset });
         }
         self.update_producer_state(&batch);
         self.leo = batch.next_offset();
@@ -326,13 +281,7 @@ impl PartitionLog {
     ) -> LogBatch {
         let base_offset = self.leo;
         let chain = chain_digest(self.last_chain(), base_offset, leader_epoch, &data);
-        let batch = LogBatch {
-            base_offset,
-            leader_epoch,
-            append_time: now.as_ms() as i64,
-            chain,
-            data,
-        };
+        let batch = LogBatch { base_offset, leader_epoch, append_time: now.as_ms() as i64, chain, data };
         // The leader assigns base_offset = LEO itself, so this cannot be out of order.
         let pushed = self.push_batch(batch.clone(), now, seg);
         debug_assert!(pushed.is_ok());
@@ -413,15 +362,9 @@ impl PartitionLog {
         self.hw = self.hw.min(self.leo);
         self.flushed_offset = self.flushed_offset.min(self.leo);
         self.epochs.retain(|e| e.start_offset < self.leo);
-        self.segments
-            .retain(|s| s.base_offset < self.leo || s.base_offset == self.log_start_offset);
+        self.segments.retain(|s| s.base_offset < self.leo || s.base_offset == self.log_start_offset);
         if self.segments.is_empty() {
-            self.segments.push(Segment {
-                base_offset: self.leo,
-                created: SimTime::ZERO,
-                bytes: 0,
-                max_timestamp: -1,
-            });
+            self.segments.push(Segment { base_offset: self.leo, created: SimTime::ZERO, bytes: 0, max_timestamp: -1 });
         }
         self.recompute_derived();
         removed
@@ -435,24 +378,12 @@ impl PartitionLog {
             self.update_producer_state(b);
         }
         self.batches = batches;
-        self.size_bytes = self
-            .batches
-            .iter()
-            .map(|b| u64::from(b.data.size_bytes))
-            .sum();
+        self.size_bytes = self.batches.iter().map(|b| u64::from(b.data.size_bytes)).sum();
         for i in 0..self.segments.len() {
             let lo = self.segments[i].base_offset;
-            let hi = self
-                .segments
-                .get(i + 1)
-                .map(|s| s.base_offset)
-                .unwrap_or(u64::MAX);
+            let hi = self.segments.get(i + 1).map(|s| s.base_offset).unwrap_or(u64::MAX);
             let (mut bytes, mut ts) = (0u64, -1i64);
-            for b in self
-                .batches
-                .iter()
-                .filter(|b| b.base_offset >= lo && b.base_offset < hi)
-            {
+            for b in self.batches.iter().filter(|b| b.base_offset >= lo && b.base_offset < hi) {
                 bytes += u64::from(b.data.size_bytes);
                 ts = ts.max(b.data.max_timestamp);
             }
@@ -470,30 +401,20 @@ impl PartitionLog {
             return None;
         }
         let found = self.epochs[idx - 1];
-        let end = self
-            .epochs
-            .get(idx)
-            .map(|e| e.start_offset)
-            .unwrap_or(self.leo);
+        let end = self.epochs.get(idx).map(|e| e.start_offset).unwrap_or(self.leo);
         Some((found.epoch, end))
     }
 
     /// Records the start of a new leader epoch at the LEO (when this replica becomes leader).
     pub fn assign_epoch_start(&mut self, epoch: u32) {
         if self.epochs.last().map(|e| epoch > e.epoch).unwrap_or(true) {
-            self.epochs.push(EpochEntry {
-                epoch,
-                start_offset: self.leo,
-            });
+            self.epochs.push(EpochEntry { epoch, start_offset: self.leo });
         }
     }
 
     /// Start offset of `epoch` in the cache, if present.
     pub fn epoch_start_offset(&self, epoch: u32) -> Option<u64> {
-        self.epochs
-            .iter()
-            .find(|e| e.epoch == epoch)
-            .map(|e| e.start_offset)
+        self.epochs.iter().find(|e| e.epoch == epoch).map(|e| e.start_offset)
     }
 
     /// fsync: everything written so far survives a power loss.
@@ -523,44 +444,22 @@ impl PartitionLog {
         if offset <= self.log_start_offset {
             return;
         }
-        while self
-            .batches
-            .front()
-            .map(|b| b.next_offset() <= offset)
-            .unwrap_or(false)
-        {
+        while self.batches.front().map(|b| b.next_offset() <= offset).unwrap_or(false) {
             let b = self.batches.pop_front().expect("front exists");
             self.size_bytes -= u64::from(b.data.size_bytes);
         }
         self.log_start_offset = offset;
         self.segments.retain(|s| s.base_offset >= offset);
-        if self
-            .segments
-            .first()
-            .map(|s| s.base_offset > offset)
-            .unwrap_or(true)
-        {
-            self.segments.insert(
-                0,
-                Segment {
-                    base_offset: offset,
-                    created: SimTime::ZERO,
-                    bytes: 0,
-                    max_timestamp: -1,
-                },
-            );
+        if self.segments.first().map(|s| s.base_offset > offset).unwrap_or(true) {
+            self.segments
+                .insert(0, Segment { base_offset: offset, created: SimTime::ZERO, bytes: 0, max_timestamp: -1 });
         }
         self.recompute_derived();
     }
 
     /// Deletes whole segments (oldest first) as `retention.ms`/`retention.bytes` require,
     /// never the active one nor anything at or above the HW. Returns segments removed.
-    pub fn apply_retention(
-        &mut self,
-        now_ms: i64,
-        retention_ms: i64,
-        retention_bytes: i64,
-    ) -> usize {
+    pub fn apply_retention(&mut self, now_ms: i64, retention_ms: i64, retention_bytes: i64) -> usize {
         let mut removed = 0;
         let mut size = self.size_bytes as i64;
         while self.segments.len() > 1 {
@@ -569,9 +468,7 @@ impl PartitionLog {
             if next_base > self.hw {
                 break;
             }
-            let expired = retention_ms >= 0
-                && seg.max_timestamp >= 0
-                && now_ms - seg.max_timestamp > retention_ms;
+            let expired = retention_ms >= 0 && seg.max_timestamp >= 0 && now_ms - seg.max_timestamp > retention_ms;
             let too_big = retention_bytes >= 0 && size - seg.bytes as i64 >= retention_bytes;
             if !(expired || too_big) {
                 break;
@@ -665,10 +562,7 @@ mod tests {
         assert_eq!(log.truncate_to(3), 1);
         assert_eq!(log.epochs().len(), 1);
         // The producer's next expected sequence is 3 again.
-        assert_eq!(
-            log.check_sequence(&data(9..11, 7, 3)),
-            SequenceCheck::Append
-        );
+        assert_eq!(log.check_sequence(&data(9..11, 7, 3)), SequenceCheck::Append);
     }
 
     #[test]
@@ -676,10 +570,7 @@ mod tests {
         let mut log = PartitionLog::default();
         let d = data(0..2, 9, 0);
         log.append_as_leader(d.clone(), 0, SimTime(0), SEG);
-        assert_eq!(
-            log.check_sequence(&d),
-            SequenceCheck::Duplicate { base_offset: 0 }
-        );
+        assert_eq!(log.check_sequence(&d), SequenceCheck::Duplicate { base_offset: 0 });
         assert_eq!(
             log.check_sequence(&data(5..6, 9, 5)),
             SequenceCheck::Reject(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
@@ -693,9 +584,7 @@ mod tests {
         let b1 = leader.append_as_leader(data(0..2, -1, NO_SEQUENCE), 0, SimTime(0), SEG);
         let b2 = leader.append_as_leader(data(2..4, -1, NO_SEQUENCE), 0, SimTime(0), SEG);
         let mut f = PartitionLog::default();
-        assert!(f
-            .append_as_follower(std::slice::from_ref(&b2), SimTime(0), SEG)
-            .is_err());
+        assert!(f.append_as_follower(std::slice::from_ref(&b2), SimTime(0), SEG).is_err());
         assert_eq!(f.append_as_follower(&[b1, b2], SimTime(0), SEG), Ok(2));
         assert_eq!(f.chain_before(4), leader.chain_before(4));
     }
@@ -725,9 +614,6 @@ mod tests {
         let removed = log.apply_retention(10_000, 5_000, -1);
         assert_eq!(removed, 2);
         assert_eq!(log.log_start_offset(), 4);
-        assert_eq!(
-            log.read(0, 8, 1 << 20).first().map(|b| b.base_offset),
-            Some(4)
-        );
+        assert_eq!(log.read(0, 8, 1 << 20).first().map(|b| b.base_offset), Some(4));
     }
 }

@@ -2,8 +2,10 @@
 //! and partitions (two-way or one-way) between any nodes.
 //!
 //! Links are FIFO like the TCP connections Kafka uses: a message never overtakes an earlier
-//! one on the same directed link, even with jitter. A cut link silently drops messages (a
-//! black-holed connection): senders find out by their request timeouts.
+//! one on the same directed link, even with jitter. TCP never loses a single message and
+//! carries on, so a "dropped" message is a connection reset: that message and every other
+//! message still in flight between the two nodes are lost, and both ends are told. A cut
+//! link silently black-holes messages: senders find out by their request timeouts.
 use crate::sim::rng::SimRng;
 use crate::sim::time::{Dur, SimTime};
 use serde::{Deserialize, Serialize};
@@ -30,6 +32,14 @@ impl fmt::Display for NodeId {
     }
 }
 
+fn pair(a: NodeId, b: NodeId) -> (NodeId, NodeId) {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
 /// Properties of one directed link.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinkProps {
@@ -44,24 +54,19 @@ pub struct LinkProps {
 
 impl Default for LinkProps {
     fn default() -> Self {
-        LinkProps {
-            latency: Dur::from_us(500),
-            jitter: Dur::ZERO,
-            drop: 0.0,
-            duplicate: 0.0,
-        }
+        LinkProps { latency: Dur::from_us(500), jitter: Dur::ZERO, drop: 0.0, duplicate: 0.0 }
     }
 }
 
 /// What became of one message handed to the network.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Routing {
-    /// Delivered at these times (two entries when duplicated).
-    Deliver(Vec<SimTime>),
+    /// Delivered at these times (two entries when duplicated) on this connection.
+    Deliver(Vec<SimTime>, u64),
     /// The link is cut.
     Blocked,
-    /// Lost by the link's drop probability.
-    Dropped,
+    /// The link's drop probability hit: the connection between the two nodes was reset.
+    Reset,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -73,6 +78,9 @@ pub struct Network {
     pub blocked: BTreeSet<(NodeId, NodeId)>,
     /// Last delivery time per directed link, to keep links FIFO.
     last_delivery: BTreeMap<(NodeId, NodeId), SimTime>,
+    /// Connection generation per node pair (smaller node first): bumped by a reset, so
+    /// messages sent on the old connection are discarded on arrival.
+    connections: BTreeMap<(NodeId, NodeId), u64>,
     rng: SimRng,
 }
 
@@ -83,15 +91,13 @@ impl Network {
             links: BTreeMap::new(),
             blocked: BTreeSet::new(),
             last_delivery: BTreeMap::new(),
+            connections: BTreeMap::new(),
             rng,
         }
     }
 
     pub fn link(&self, from: NodeId, to: NodeId) -> LinkProps {
-        self.links
-            .get(&(from, to))
-            .copied()
-            .unwrap_or(self.default_link)
+        self.links.get(&(from, to)).copied().unwrap_or(self.default_link)
     }
 
     pub fn is_blocked(&self, from: NodeId, to: NodeId) -> bool {
@@ -110,32 +116,27 @@ impl Network {
         }
         let link = self.link(from, to);
         if self.rng.chance(link.drop) {
-            return Routing::Dropped;
+            *self.connections.entry(pair(from, to)).or_insert(0) += 1;
+            return Routing::Reset;
         }
-        let copies = if self.rng.chance(link.duplicate) {
-            2
-        } else {
-            1
-        };
+        let copies = if self.rng.chance(link.duplicate) { 2 } else { 1 };
         let mut times = Vec::with_capacity(copies);
         for _ in 0..copies {
-            let jitter = if link.jitter.0 > 0 {
-                self.rng.between(0, link.jitter.0)
-            } else {
-                0
-            };
+            let jitter = if link.jitter.0 > 0 { self.rng.between(0, link.jitter.0) } else { 0 };
             let mut at = now.plus(link.latency).plus(Dur(jitter));
-            let last = self
-                .last_delivery
-                .entry((from, to))
-                .or_insert(SimTime::ZERO);
+            let last = self.last_delivery.entry((from, to)).or_insert(SimTime::ZERO);
             if at < *last {
                 at = *last;
             }
             *last = at;
             times.push(at);
         }
-        Routing::Deliver(times)
+        Routing::Deliver(times, self.connection(from, to))
+    }
+
+    /// The current connection generation between two nodes.
+    pub fn connection(&self, a: NodeId, b: NodeId) -> u64 {
+        self.connections.get(&pair(a, b)).copied().unwrap_or(0)
     }
 
     /// Cuts every link between the groups (each node can still reach its own group).
@@ -174,9 +175,7 @@ impl Network {
     pub fn heal(&mut self, nodes: Option<&[NodeId]>) {
         match nodes {
             None => self.blocked.clear(),
-            Some(ns) => self
-                .blocked
-                .retain(|(a, b)| !ns.contains(a) && !ns.contains(b)),
+            Some(ns) => self.blocked.retain(|(a, b)| !ns.contains(a) && !ns.contains(b)),
         }
     }
 
@@ -192,19 +191,12 @@ mod tests {
 
     #[test]
     fn links_stay_fifo_under_jitter() {
-        let props = LinkProps {
-            latency: Dur(1000),
-            jitter: Dur(5000),
-            drop: 0.0,
-            duplicate: 0.0,
-        };
+        let props = LinkProps { latency: Dur(1000), jitter: Dur(5000), drop: 0.0, duplicate: 0.0 };
         let mut n = Network::new(SimRng::new(3, Stream::Network), props);
         let (a, b) = (NodeId::Broker(1), NodeId::Broker(2));
         let mut last = SimTime::ZERO;
         for t in 0..200 {
-            let Routing::Deliver(ts) = n.route(SimTime(t * 10), a, b) else {
-                panic!()
-            };
+            let Routing::Deliver(ts) = n.route(SimTime(t * 10), a, b) else { panic!() };
             assert!(ts[0] >= last);
             last = ts[0];
         }
@@ -217,8 +209,25 @@ mod tests {
         n.partition(&[vec![b1], vec![b2, b3]]);
         assert_eq!(n.route(SimTime(0), b1, b2), Routing::Blocked);
         assert_eq!(n.route(SimTime(0), b3, b1), Routing::Blocked);
-        assert!(matches!(n.route(SimTime(0), b2, b3), Routing::Deliver(_)));
+        assert!(matches!(n.route(SimTime(0), b2, b3), Routing::Deliver(..)));
         n.heal(None);
-        assert!(matches!(n.route(SimTime(0), b1, b2), Routing::Deliver(_)));
+        assert!(matches!(n.route(SimTime(0), b1, b2), Routing::Deliver(..)));
+    }
+}
+
+#[cfg(test)]
+mod reset_tests {
+    use super::*;
+    use crate::sim::rng::Stream;
+
+    #[test]
+    fn a_drop_resets_the_connection_in_both_directions() {
+        let props = LinkProps { drop: 1.0, ..LinkProps::default() };
+        let mut n = Network::new(SimRng::new(1, Stream::Network), LinkProps::default());
+        let (a, b) = (NodeId::Broker(1), NodeId::Producer(0));
+        let Routing::Deliver(_, before) = n.route(SimTime(0), a, b) else { panic!() };
+        n.set_link(b, a, props);
+        assert_eq!(n.route(SimTime(0), b, a), Routing::Reset);
+        assert_eq!(n.connection(a, b), before + 1);
     }
 }

@@ -17,10 +17,7 @@ pub struct TopicPartition {
 
 impl TopicPartition {
     pub fn new(topic: &str, partition: u32) -> Self {
-        TopicPartition {
-            topic: Arc::from(topic),
-            partition,
-        }
+        TopicPartition { topic: Arc::from(topic), partition }
     }
     /// Parses `<topic>-<partition>` (by the last '-': topic names may contain dashes).
     pub fn parse(text: &str) -> Option<Self> {
@@ -28,10 +25,7 @@ impl TopicPartition {
         if topic.is_empty() {
             return None;
         }
-        Some(TopicPartition {
-            topic: Arc::from(topic),
-            partition: part.parse().ok()?,
-        })
+        Some(TopicPartition { topic: Arc::from(topic), partition: part.parse().ok()? })
     }
 }
 
@@ -124,9 +118,9 @@ impl<'de> Deserialize<'de> for Blob {
         }
         match Repr::deserialize(d)? {
             Repr::Text(t) => Ok(Blob::text(&t)),
-            Repr::Hex { hex } => unhex(&hex)
-                .map(|b| Blob::from_bytes(&b))
-                .ok_or_else(|| serde::de::Error::custom("invalid hex in blob")),
+            Repr::Hex { hex } => {
+                unhex(&hex).map(|b| Blob::from_bytes(&b)).ok_or_else(|| serde::de::Error::custom("invalid hex in blob"))
+            }
         }
     }
 }
@@ -246,10 +240,7 @@ impl LogBatch {
         self.last_offset() + 1
     }
     pub fn records(&self) -> impl Iterator<Item = (u64, &Record)> {
-        self.data
-            .records
-            .iter()
-            .map(move |r| (self.base_offset + u64::from(r.offset_delta), r))
+        self.data.records.iter().map(move |r| (self.base_offset + u64::from(r.offset_delta), r))
     }
 }
 
@@ -286,10 +277,7 @@ mod tests {
 
     #[test]
     fn blob_serializes_text_or_hex() {
-        assert_eq!(
-            serde_json::to_string(&Blob::text("a")).unwrap(),
-            "\"a\""
-        );
+        assert_eq!(serde_json::to_string(&Blob::text("a")).unwrap(), "\"a\"");
         let b = Blob::from_bytes(&[0xff, 0x00]);
         let j = serde_json::to_string(&b).unwrap();
         assert_eq!(j, "{\"hex\":\"ff00\"}");

@@ -116,6 +116,11 @@ pub struct RunSummary {
     /// Errors producers saw in responses, retried ones included.
     pub produce_errors: BTreeMap<String, u64>,
     pub unclean_elections: u64,
+    pub leader_elections: u64,
+    pub isr_shrinks: u64,
+    pub isr_expansions: u64,
+    /// Records removed from replica logs by truncation after leader changes.
+    pub truncated_records: u64,
 }
 
 fn position(tp: &TopicPartition, offset: u64) -> String {
@@ -162,11 +167,7 @@ fn audit(world: &World) -> Audit {
             }
         }
     }
-    Audit {
-        seen,
-        bounds,
-        reordered,
-    }
+    Audit { seen, bounds, reordered }
 }
 
 impl RunSummary {
@@ -200,10 +201,7 @@ impl RunSummary {
             }
             let tp = world.ledger.topic_partition(id);
             let deleted = |offset: u64| {
-                tp.as_ref()
-                    .and_then(|tp| audit.bounds.get(tp))
-                    .map(|(start, _)| offset < *start)
-                    .unwrap_or(false)
+                tp.as_ref().and_then(|tp| audit.bounds.get(tp)).map(|(start, _)| offset < *start).unwrap_or(false)
             };
             match e.outcome {
                 Outcome::Acked { offset } => {
@@ -269,9 +267,7 @@ impl RunSummary {
                         })
                     })
                     .collect();
-                let leader_rep = state
-                    .leader
-                    .and_then(|l| replicas.iter().find(|r| r.broker == l));
+                let leader_rep = state.leader.and_then(|l| replicas.iter().find(|r| r.broker == l));
                 PartitionSummary {
                     partition: tp.to_string(),
                     leader: state.leader,
@@ -302,11 +298,7 @@ impl RunSummary {
                         _ => None,
                     })
                     .collect(),
-                lag: c
-                    .lag(hw_of)
-                    .into_iter()
-                    .map(|(tp, l)| (tp.to_string(), l))
-                    .collect(),
+                lag: c.lag(hw_of).into_iter().map(|(tp, l)| (tp.to_string(), l)).collect(),
             })
             .collect();
 
@@ -315,10 +307,7 @@ impl RunSummary {
             .deliveries
             .iter()
             .map(|(reader, d)| {
-                let mut s = DeliverySummary {
-                    reader: reader.clone(),
-                    ..Default::default()
-                };
+                let mut s = DeliverySummary { reader: reader.clone(), ..Default::default() };
                 for (i, c) in d.counts.iter().enumerate() {
                     match c {
                         0 => {}
@@ -329,17 +318,12 @@ impl RunSummary {
                 }
                 // Committed records the reader could have read but never processed.
                 for (id, places) in &audit.seen {
-                    let committed = places
+                    let committed = places.iter().any(|(tp, off)| hw_of(tp).map(|h| *off < h).unwrap_or(false));
+                    let subscribed = world
+                        .consumers
                         .iter()
-                        .any(|(tp, off)| hw_of(tp).map(|h| *off < h).unwrap_or(false));
-                    let subscribed = world.consumers.iter().any(|c| {
-                        c.reader == *reader
-                            && places.iter().any(|(tp, _)| c.assignment.contains(tp))
-                    });
-                    if committed
-                        && subscribed
-                        && d.counts.get(id.0 as usize).copied().unwrap_or(0) == 0
-                    {
+                        .any(|c| c.reader == *reader && places.iter().any(|(tp, _)| c.assignment.contains(tp)));
+                    if committed && subscribed && d.counts.get(id.0 as usize).copied().unwrap_or(0) == 0 {
                         s.never += 1;
                     }
                 }
@@ -373,13 +357,7 @@ impl RunSummary {
                 .map(|b| BrokerSummary {
                     id: b.id,
                     status: b.status,
-                    fenced: world
-                        .controller
-                        .image
-                        .brokers
-                        .get(&b.id)
-                        .map(|m| m.fenced)
-                        .unwrap_or(true),
+                    fenced: world.controller.image.brokers.get(&b.id).map(|m| m.fenced).unwrap_or(true),
                 })
                 .collect(),
             partitions,
@@ -387,12 +365,12 @@ impl RunSummary {
             consumers,
             deliveries,
             invariants,
-            produce_errors: world
-                .produce_errors
-                .iter()
-                .map(|(e, n)| (e.to_string(), *n))
-                .collect(),
+            produce_errors: world.produce_errors.iter().map(|(e, n)| (e.to_string(), *n)).collect(),
             unclean_elections: world.controller.unclean_elections.len() as u64,
+            leader_elections: world.controller.counters.leader_elections,
+            isr_shrinks: world.controller.counters.isr_shrinks,
+            isr_expansions: world.controller.counters.isr_expansions,
+            truncated_records: world.truncated_records,
         }
     }
 
@@ -408,39 +386,20 @@ impl RunSummary {
     pub fn to_text(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "seed {}  steps {}  time {:.3}ms  digest {}",
-            self.seed, self.steps, self.time_ms, self.digest
-        );
+        let _ =
+            writeln!(s, "seed {}  steps {}  time {:.3}ms  digest {}", self.seed, self.steps, self.time_ms, self.digest);
         let _ = writeln!(s, "\nbrokers:");
         for b in &self.brokers {
-            let _ = writeln!(
-                s,
-                "  b{}  {:?}{}",
-                b.id,
-                b.status,
-                if b.fenced { " (fenced)" } else { "" }
-            );
+            let _ = writeln!(s, "  b{}  {:?}{}", b.id, b.status, if b.fenced { " (fenced)" } else { "" });
         }
-        let _ = writeln!(
-            s,
-            "\npartitions:               leader epoch  isr        hw       leo      start"
-        );
+        let _ = writeln!(s, "\npartitions:               leader epoch  isr        hw       leo      start");
         for p in &self.partitions {
-            let isr = p
-                .isr
-                .iter()
-                .map(|b| b.to_string())
-                .collect::<Vec<_>>()
-                .join(",");
+            let isr = p.isr.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(",");
             let _ = writeln!(
                 s,
                 "  {:<24} {:>6} {:>5}  [{:<7}] {:>8} {:>8} {:>8}{}",
                 p.partition,
-                p.leader
-                    .map(|l| format!("b{l}"))
-                    .unwrap_or_else(|| "none".into()),
+                p.leader.map(|l| format!("b{l}")).unwrap_or_else(|| "none".into()),
                 p.leader_epoch,
                 isr,
                 p.hw,
@@ -473,32 +432,26 @@ impl RunSummary {
             }
         }
         if !self.produce_errors.is_empty() {
-            let _ = writeln!(
-                s,
-                "  errors seen (incl. retried): {:?}",
-                self.produce_errors
-            );
+            let _ = writeln!(s, "  errors seen (incl. retried): {:?}", self.produce_errors);
         }
         if !self.consumers.is_empty() {
             let _ = writeln!(s, "\nconsumers:");
             for c in &self.consumers {
                 let lag: u64 = c.lag.values().sum();
-                let _ = writeln!(
-                    s,
-                    "  {}: consumed {}, total lag {}",
-                    c.name, c.consumed, lag
-                );
+                let _ = writeln!(s, "  {}: consumed {}, total lag {}", c.name, c.consumed, lag);
             }
         }
+        let _ =
+            writeln!(
+            s,
+            "\ncontroller: {} leader elections ({} unclean), {} ISR shrinks, {} ISR expansions; {} records truncated",
+            self.leader_elections, self.unclean_elections, self.isr_shrinks, self.isr_expansions, self.truncated_records
+        );
         let _ = writeln!(s, "\ninvariants:");
         for i in &self.invariants {
             match (&i.detail, i.first_violation_step) {
                 (Some(d), Some(step)) => {
-                    let _ = writeln!(
-                        s,
-                        "  VIOLATED {} at step {} ({} times): {}",
-                        i.name, step, i.violations, d
-                    );
+                    let _ = writeln!(s, "  VIOLATED {} at step {} ({} times): {}", i.name, step, i.violations, d);
                 }
                 _ => {
                     let _ = writeln!(s, "  ok       {}", i.name);
@@ -511,10 +464,5 @@ impl RunSummary {
 
 /// Counts acks=all records acknowledged and later lost (for property tests).
 pub fn acked_all_lost(summary: &RunSummary) -> u64 {
-    summary
-        .producers
-        .iter()
-        .filter(|p| p.acks == Acks::All.to_string())
-        .map(|p| p.lost)
-        .sum()
+    summary.producers.iter().filter(|p| p.acks == Acks::All.to_string()).map(|p| p.lost).sum()
 }

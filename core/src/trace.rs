@@ -14,16 +14,9 @@ use std::fmt;
 #[serde(tag = "cause", rename_all = "snake_case")]
 pub enum Cause {
     /// A message arrived.
-    Deliver {
-        from: NodeId,
-        to: NodeId,
-        kind: Cow<'static, str>,
-    },
+    Deliver { from: NodeId, to: NodeId, kind: Cow<'static, str> },
     /// A node's timer fired.
-    Timer {
-        node: NodeId,
-        timer: Cow<'static, str>,
-    },
+    Timer { node: NodeId, timer: Cow<'static, str> },
     /// A scenario timeline entry or a user action.
     Action { action: String },
 }
@@ -32,168 +25,41 @@ pub enum Cause {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
-    BrokerCrashed {
-        broker: u32,
-    },
-    BrokerPowerLoss {
-        broker: u32,
-        lost_records: u64,
-    },
-    BrokerRestarted {
-        broker: u32,
-    },
+    BrokerCrashed { broker: u32 },
+    BrokerPowerLoss { broker: u32, lost_records: u64 },
+    BrokerRestarted { broker: u32 },
     ControllerCrashed,
     ControllerRestarted,
-    BrokerFenced {
-        broker: u32,
-    },
-    BrokerUnfenced {
-        broker: u32,
-    },
-    LeaderElected {
-        tp: TopicPartition,
-        leader: Option<u32>,
-        epoch: u32,
-        isr: Vec<u32>,
-        unclean: bool,
-    },
-    IsrChanged {
-        tp: TopicPartition,
-        isr: Vec<u32>,
-        partition_epoch: u32,
-    },
-    IsrChangeProposed {
-        tp: TopicPartition,
-        broker: u32,
-        isr: Vec<u32>,
-    },
-    BecameLeader {
-        tp: TopicPartition,
-        broker: u32,
-        epoch: u32,
-    },
-    BecameFollower {
-        tp: TopicPartition,
-        broker: u32,
-        leader: Option<u32>,
-        epoch: u32,
-    },
-    Appended {
-        tp: TopicPartition,
-        broker: u32,
-        base: u64,
-        last: u64,
-        epoch: u32,
-        leader: bool,
-    },
-    DuplicateBatch {
-        tp: TopicPartition,
-        broker: u32,
-        base: u64,
-    },
-    ProduceRejected {
-        tp: TopicPartition,
-        broker: u32,
-        error: ErrorCode,
-    },
-    Truncated {
-        tp: TopicPartition,
-        broker: u32,
-        to: u64,
-        removed: u64,
-    },
-    HighWatermark {
-        tp: TopicPartition,
-        broker: u32,
-        hw: u64,
-    },
-    LogStartOffset {
-        tp: TopicPartition,
-        broker: u32,
-        offset: u64,
-    },
-    Flushed {
-        broker: u32,
-        partitions: u32,
-    },
-    MessageLost {
-        from: NodeId,
-        to: NodeId,
-        kind: String,
-        reason: String,
-    },
-    NetworkChanged {
-        what: String,
-    },
-    ConfigChanged {
-        target: String,
-        name: String,
-        value: String,
-    },
-    TopicCreated {
-        topic: String,
-        partitions: u32,
-        replication_factor: u32,
-    },
-    RecordsSent {
-        producer: u32,
-        tp: TopicPartition,
-        records: u32,
-    },
-    ProduceRequestSent {
-        producer: u32,
-        broker: u32,
-        batches: u32,
-        records: u32,
-    },
-    ProduceAcked {
-        producer: u32,
-        tp: TopicPartition,
-        base: Option<u64>,
-        records: u32,
-    },
-    ProduceFailed {
-        producer: u32,
-        tp: TopicPartition,
-        error: ErrorCode,
-        records: u32,
-        retry: bool,
-    },
-    ProducerBlocked {
-        producer: u32,
-        queued_bytes: u64,
-    },
-    MetadataUpdated {
-        client: NodeId,
-        version: u64,
-    },
-    RecordsConsumed {
-        consumer: u32,
-        tp: TopicPartition,
-        first: u64,
-        last: u64,
-        records: u32,
-    },
-    OffsetReset {
-        consumer: u32,
-        tp: TopicPartition,
-        offset: u64,
-        reason: String,
-    },
-    ClientCrashed {
-        client: NodeId,
-        unsent_records: u64,
-    },
-    ClientRestarted {
-        client: NodeId,
-    },
-    InvariantViolated {
-        invariant: String,
-        detail: String,
-    },
-    Note {
-        text: String,
-    },
+    BrokerFenced { broker: u32 },
+    BrokerUnfenced { broker: u32 },
+    LeaderElected { tp: TopicPartition, leader: Option<u32>, epoch: u32, isr: Vec<u32>, unclean: bool },
+    IsrChanged { tp: TopicPartition, isr: Vec<u32>, partition_epoch: u32 },
+    IsrChangeProposed { tp: TopicPartition, broker: u32, isr: Vec<u32> },
+    BecameLeader { tp: TopicPartition, broker: u32, epoch: u32 },
+    BecameFollower { tp: TopicPartition, broker: u32, leader: Option<u32>, epoch: u32 },
+    Appended { tp: TopicPartition, broker: u32, base: u64, last: u64, epoch: u32, leader: bool },
+    DuplicateBatch { tp: TopicPartition, broker: u32, base: u64 },
+    ProduceRejected { tp: TopicPartition, broker: u32, error: ErrorCode },
+    Truncated { tp: TopicPartition, broker: u32, to: u64, removed: u64 },
+    HighWatermark { tp: TopicPartition, broker: u32, hw: u64 },
+    LogStartOffset { tp: TopicPartition, broker: u32, offset: u64 },
+    Flushed { broker: u32, partitions: u32 },
+    MessageLost { from: NodeId, to: NodeId, kind: String, reason: String },
+    NetworkChanged { what: String },
+    ConfigChanged { target: String, name: String, value: String },
+    TopicCreated { topic: String, partitions: u32, replication_factor: u32 },
+    RecordsSent { producer: u32, tp: TopicPartition, records: u32 },
+    ProduceRequestSent { producer: u32, broker: u32, batches: u32, records: u32 },
+    ProduceAcked { producer: u32, tp: TopicPartition, base: Option<u64>, records: u32 },
+    ProduceFailed { producer: u32, tp: TopicPartition, error: ErrorCode, records: u32, retry: bool },
+    ProducerBlocked { producer: u32, queued_bytes: u64 },
+    MetadataUpdated { client: NodeId, version: u64 },
+    RecordsConsumed { consumer: u32, tp: TopicPartition, first: u64, last: u64, records: u32 },
+    OffsetReset { consumer: u32, tp: TopicPartition, offset: u64, reason: String },
+    ClientCrashed { client: NodeId, unsent_records: u64 },
+    ClientRestarted { client: NodeId },
+    InvariantViolated { invariant: String, detail: String },
+    Note { text: String },
 }
 
 /// One step of the run.
@@ -235,10 +101,7 @@ impl TraceEvent {
 }
 
 fn isr(v: &[u32]) -> String {
-    v.iter()
-        .map(|b| b.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
+    v.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(",")
 }
 
 impl fmt::Display for Effect {
@@ -246,45 +109,23 @@ impl fmt::Display for Effect {
         use Effect::*;
         match self {
             BrokerCrashed { broker } => write!(f, "broker {broker} crashed"),
-            BrokerPowerLoss {
-                broker,
-                lost_records,
-            } => {
-                write!(
-                    f,
-                    "broker {broker} lost power ({lost_records} unflushed records gone)"
-                )
+            BrokerPowerLoss { broker, lost_records } => {
+                write!(f, "broker {broker} lost power ({lost_records} unflushed records gone)")
             }
             BrokerRestarted { broker } => write!(f, "broker {broker} restarted"),
             ControllerCrashed => write!(f, "controller crashed"),
             ControllerRestarted => write!(f, "controller restarted"),
             BrokerFenced { broker } => write!(f, "controller fenced broker {broker}"),
             BrokerUnfenced { broker } => write!(f, "controller unfenced broker {broker}"),
-            LeaderElected {
-                tp,
-                leader,
-                epoch,
-                isr: i,
-                unclean,
-            } => write!(
+            LeaderElected { tp, leader, epoch, isr: i, unclean } => write!(
                 f,
                 "{tp}: {} leader {} epoch {epoch} isr [{}]",
                 if *unclean { "UNCLEAN" } else { "elected" },
-                leader
-                    .map(|l| l.to_string())
-                    .unwrap_or_else(|| "none".into()),
+                leader.map(|l| l.to_string()).unwrap_or_else(|| "none".into()),
                 isr(i)
             ),
-            IsrChanged {
-                tp,
-                isr: i,
-                partition_epoch,
-            } => {
-                write!(
-                    f,
-                    "{tp}: isr [{}] (partition epoch {partition_epoch})",
-                    isr(i)
-                )
+            IsrChanged { tp, isr: i, partition_epoch } => {
+                write!(f, "{tp}: isr [{}] (partition epoch {partition_epoch})", isr(i))
             }
             IsrChangeProposed { tp, broker, isr: i } => {
                 write!(f, "{tp}: b{broker} proposes isr [{}]", isr(i))
@@ -292,150 +133,61 @@ impl fmt::Display for Effect {
             BecameLeader { tp, broker, epoch } => {
                 write!(f, "{tp}: b{broker} is leader (epoch {epoch})")
             }
-            BecameFollower {
-                tp,
-                broker,
-                leader,
-                epoch,
-            } => write!(
+            BecameFollower { tp, broker, leader, epoch } => write!(
                 f,
                 "{tp}: b{broker} follows {} (epoch {epoch})",
-                leader
-                    .map(|l| format!("b{l}"))
-                    .unwrap_or_else(|| "nobody".into())
+                leader.map(|l| format!("b{l}")).unwrap_or_else(|| "nobody".into())
             ),
-            Appended {
-                tp,
-                broker,
-                base,
-                last,
-                epoch,
-                leader,
-            } => write!(
+            Appended { tp, broker, base, last, epoch, leader } => write!(
                 f,
                 "{tp}: b{broker} {} {base}..={last} (epoch {epoch})",
                 if *leader { "appended" } else { "replicated" }
             ),
             DuplicateBatch { tp, broker, base } => {
-                write!(
-                    f,
-                    "{tp}: b{broker} recognised a retried batch already at {base}"
-                )
+                write!(f, "{tp}: b{broker} recognised a retried batch already at {base}")
             }
             ProduceRejected { tp, broker, error } => {
                 write!(f, "{tp}: b{broker} rejected a batch: {error}")
             }
-            Truncated {
-                tp,
-                broker,
-                to,
-                removed,
-            } => {
-                write!(
-                    f,
-                    "{tp}: b{broker} truncated to {to} ({removed} records removed)"
-                )
+            Truncated { tp, broker, to, removed } => {
+                write!(f, "{tp}: b{broker} truncated to {to} ({removed} records removed)")
             }
             HighWatermark { tp, broker, hw } => write!(f, "{tp}: b{broker} HW {hw}"),
             LogStartOffset { tp, broker, offset } => {
                 write!(f, "{tp}: b{broker} log start {offset}")
             }
             Flushed { broker, partitions } => write!(f, "b{broker} flushed {partitions} logs"),
-            MessageLost {
-                from,
-                to,
-                kind,
-                reason,
-            } => write!(f, "{kind} {from}->{to} lost ({reason})"),
+            MessageLost { from, to, kind, reason } => write!(f, "{kind} {from}->{to} lost ({reason})"),
             NetworkChanged { what } => write!(f, "network: {what}"),
-            ConfigChanged {
-                target,
-                name,
-                value,
-            } => write!(f, "{target}: {name}={value}"),
-            TopicCreated {
-                topic,
-                partitions,
-                replication_factor,
-            } => {
-                write!(
-                    f,
-                    "topic {topic} created ({partitions} partitions, RF {replication_factor})"
-                )
+            ConfigChanged { target, name, value } => write!(f, "{target}: {name}={value}"),
+            TopicCreated { topic, partitions, replication_factor } => {
+                write!(f, "topic {topic} created ({partitions} partitions, RF {replication_factor})")
             }
-            RecordsSent {
-                producer,
-                tp,
-                records,
-            } => write!(f, "producer#{producer} send() {records} to {tp}"),
-            ProduceRequestSent {
-                producer,
-                broker,
-                batches,
-                records,
-            } => write!(
-                f,
-                "producer#{producer} -> b{broker}: {batches} batches, {records} records"
-            ),
-            ProduceAcked {
-                producer,
-                tp,
-                base,
-                records,
-            } => write!(
+            RecordsSent { producer, tp, records } => write!(f, "producer#{producer} send() {records} to {tp}"),
+            ProduceRequestSent { producer, broker, batches, records } => {
+                write!(f, "producer#{producer} -> b{broker}: {batches} batches, {records} records")
+            }
+            ProduceAcked { producer, tp, base, records } => write!(
                 f,
                 "producer#{producer}: {records} acked on {tp}{}",
-                base.map(|b| format!(" at {b}"))
-                    .unwrap_or_else(|| " (acks=0, offset unknown)".into())
+                base.map(|b| format!(" at {b}")).unwrap_or_else(|| " (acks=0, offset unknown)".into())
             ),
-            ProduceFailed {
-                producer,
-                tp,
-                error,
-                records,
-                retry,
-            } => write!(
+            ProduceFailed { producer, tp, error, records, retry } => write!(
                 f,
                 "producer#{producer}: {records} on {tp} failed {error}{}",
                 if *retry { ", will retry" } else { "" }
             ),
-            ProducerBlocked {
-                producer,
-                queued_bytes,
-            } => {
-                write!(
-                    f,
-                    "producer#{producer} blocked: buffer.memory full ({queued_bytes} bytes)"
-                )
+            ProducerBlocked { producer, queued_bytes } => {
+                write!(f, "producer#{producer} blocked: buffer.memory full ({queued_bytes} bytes)")
             }
             MetadataUpdated { client, version } => write!(f, "{client} metadata v{version}"),
-            RecordsConsumed {
-                consumer,
-                tp,
-                first,
-                last,
-                records,
-            } => {
-                write!(
-                    f,
-                    "consumer#{consumer} read {records} from {tp} ({first}..={last})"
-                )
+            RecordsConsumed { consumer, tp, first, last, records } => {
+                write!(f, "consumer#{consumer} read {records} from {tp} ({first}..={last})")
             }
-            OffsetReset {
-                consumer,
-                tp,
-                offset,
-                reason,
-            } => {
-                write!(
-                    f,
-                    "consumer#{consumer} {tp} position reset to {offset} ({reason})"
-                )
+            OffsetReset { consumer, tp, offset, reason } => {
+                write!(f, "consumer#{consumer} {tp} position reset to {offset} ({reason})")
             }
-            ClientCrashed {
-                client,
-                unsent_records,
-            } => {
+            ClientCrashed { client, unsent_records } => {
                 write!(f, "{client} crashed ({unsent_records} unsent records lost)")
             }
             ClientRestarted { client } => write!(f, "{client} restarted"),

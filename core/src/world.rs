@@ -27,9 +27,11 @@ use std::sync::Arc;
 /// Everything scheduled in the event queue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Event {
+    /// A message arriving on connection generation `conn` between the two nodes.
     Deliver {
         from: NodeId,
         to: NodeId,
+        conn: u64,
         msg: Message,
     },
     Timer {
@@ -106,6 +108,8 @@ pub struct World {
     pub power_losses: Vec<(TopicPartition, u32, u64, SimTime)>,
     /// Errors producers saw in responses, retried ones included.
     pub produce_errors: std::collections::BTreeMap<crate::error::ErrorCode, u64>,
+    /// Records removed from replica logs by truncation (divergence after a leader change).
+    pub truncated_records: u64,
     hasher: StableHasher,
     #[serde(skip)]
     outbox: Outbox,
@@ -130,9 +134,7 @@ fn ms_to_dur(ms: f64) -> Result<Dur, ActionError> {
 
 fn probability(p: f64, what: &str) -> Result<f64, ActionError> {
     if !(0.0..=1.0).contains(&p) {
-        return Err(ActionError(format!(
-            "{what} must be a probability between 0 and 1, got {p}"
-        )));
+        return Err(ActionError(format!("{what} must be a probability between 0 and 1, got {p}")));
     }
     Ok(p)
 }
@@ -149,15 +151,8 @@ impl World {
             )));
         }
         let ids: Vec<u32> = (1..=setup.brokers).collect();
-        let controller = Controller::new(
-            &ids,
-            setup.broker_config.clone(),
-            SimRng::new(seed, Stream::Controller),
-        );
-        let brokers = ids
-            .iter()
-            .map(|&id| Broker::new(id, setup.broker_config.clone()))
-            .collect();
+        let controller = Controller::new(&ids, setup.broker_config.clone(), SimRng::new(seed, Stream::Controller));
+        let brokers = ids.iter().map(|&id| Broker::new(id, setup.broker_config.clone())).collect();
         let producers = setup
             .producers
             .iter()
@@ -203,15 +198,12 @@ impl World {
             action_log: Vec::new(),
             power_losses: Vec::new(),
             produce_errors: Default::default(),
+            truncated_records: 0,
             hasher: StableHasher::new(),
             outbox: Outbox::default(),
         };
         for t in &setup.topics {
-            let mut io = Io {
-                now: SimTime::ZERO,
-                me: NodeId::Controller,
-                out: &mut world.outbox,
-            };
+            let mut io = Io { now: SimTime::ZERO, me: NodeId::Controller, out: &mut world.outbox };
             world
                 .controller
                 .create_topic(
@@ -228,39 +220,25 @@ impl World {
         world.outbox.sends.clear();
         let image = world.controller.image.clone();
         {
-            let mut io = Io {
-                now: SimTime::ZERO,
-                me: NodeId::Controller,
-                out: &mut world.outbox,
-            };
+            let mut io = Io { now: SimTime::ZERO, me: NodeId::Controller, out: &mut world.outbox };
             world.controller.start_timers(&mut io);
         }
         for b in 0..world.brokers.len() {
             let me = NodeId::Broker(world.brokers[b].id);
-            let mut io = Io {
-                now: SimTime::ZERO,
-                me,
-                out: &mut world.outbox,
-            };
+            let mut io = Io { now: SimTime::ZERO, me, out: &mut world.outbox };
             world.brokers[b].bootstrap(image.clone(), &mut io);
             world.brokers[b].start(&mut io);
         }
         for (i, c) in setup.consumers.iter().enumerate() {
             if !c.assign.is_empty() {
-                let mut io = Io {
-                    now: SimTime::ZERO,
-                    me: NodeId::Consumer(i as u32),
-                    out: &mut world.outbox,
-                };
+                let mut io = Io { now: SimTime::ZERO, me: NodeId::Consumer(i as u32), out: &mut world.outbox };
                 world.consumers[i].assign(c.assign.clone(), &mut world.ledger, &mut io);
             }
         }
         for (at, action) in &setup.timeline {
             world.queue.push(*at, Event::Action(action.clone()));
         }
-        let boot = world.finish_step(Cause::Action {
-            action: "boot".into(),
-        });
+        let boot = world.finish_step(Cause::Action { action: "boot".into() });
         Ok((world, boot))
     }
 
@@ -300,16 +278,12 @@ impl World {
         match node {
             NodeId::Controller => "controller".into(),
             NodeId::Broker(id) => format!("b{id}"),
-            NodeId::Producer(i) => self
-                .producers
-                .get(i as usize)
-                .map(|p| p.name.clone())
-                .unwrap_or_else(|| node.to_string()),
-            NodeId::Consumer(i) => self
-                .consumers
-                .get(i as usize)
-                .map(|c| c.name.clone())
-                .unwrap_or_else(|| node.to_string()),
+            NodeId::Producer(i) => {
+                self.producers.get(i as usize).map(|p| p.name.clone()).unwrap_or_else(|| node.to_string())
+            }
+            NodeId::Consumer(i) => {
+                self.consumers.get(i as usize).map(|c| c.name.clone()).unwrap_or_else(|| node.to_string())
+            }
         }
     }
 
@@ -322,10 +296,7 @@ impl World {
             if self.broker_index(id).is_some() {
                 return Ok(NodeId::Broker(id));
             }
-            return Err(ActionError(format!(
-                "no broker {id} (brokers are b1..b{})",
-                self.brokers.len()
-            )));
+            return Err(ActionError(format!("no broker {id} (brokers are b1..b{})", self.brokers.len())));
         }
         if let Some(i) = self.producers.iter().position(|p| p.name == name) {
             return Ok(NodeId::Producer(i as u32));
@@ -333,9 +304,7 @@ impl World {
         if let Some(i) = self.consumers.iter().position(|c| c.name == name) {
             return Ok(NodeId::Consumer(i as u32));
         }
-        Err(ActionError(format!(
-            "no node named '{name}' (use controller, b1.., or a client name)"
-        )))
+        Err(ActionError(format!("no node named '{name}' (use controller, b1.., or a client name)")))
     }
 
     fn resolve_nodes(&self, names: &[String]) -> Result<Vec<NodeId>, ActionError> {
@@ -370,16 +339,11 @@ impl World {
     }
 
     fn partition_name(&self, text: &str) -> Result<TopicPartition, ActionError> {
-        let tp = TopicPartition::parse(text).ok_or_else(|| {
-            ActionError(format!("'{text}' is not a partition (write <topic>-<n>)"))
-        })?;
+        let tp = TopicPartition::parse(text)
+            .ok_or_else(|| ActionError(format!("'{text}' is not a partition (write <topic>-<n>)")))?;
         match self.controller.image.topics.get(&tp.topic) {
             Some(t) if (tp.partition as usize) < t.partitions.len() => Ok(tp),
-            Some(t) => Err(ActionError(format!(
-                "topic {} has partitions 0..{}",
-                tp.topic,
-                t.partitions.len()
-            ))),
+            Some(t) => Err(ActionError(format!("topic {} has partitions 0..{}", tp.topic, t.partitions.len()))),
             None => Err(ActionError(format!("no topic '{}'", tp.topic))),
         }
     }
@@ -388,16 +352,8 @@ impl World {
         match node {
             NodeId::Controller => self.controller.incarnation,
             NodeId::Broker(id) => self.broker(id).map(|b| b.incarnation).unwrap_or(0),
-            NodeId::Producer(i) => self
-                .producers
-                .get(i as usize)
-                .map(|p| p.incarnation)
-                .unwrap_or(0),
-            NodeId::Consumer(i) => self
-                .consumers
-                .get(i as usize)
-                .map(|c| c.incarnation)
-                .unwrap_or(0),
+            NodeId::Producer(i) => self.producers.get(i as usize).map(|p| p.incarnation).unwrap_or(0),
+            NodeId::Consumer(i) => self.consumers.get(i as usize).map(|c| c.incarnation).unwrap_or(0),
         }
     }
 
@@ -405,16 +361,8 @@ impl World {
         match node {
             NodeId::Controller => self.controller.alive,
             NodeId::Broker(id) => self.broker(id).map(|b| b.is_running()).unwrap_or(false),
-            NodeId::Producer(i) => self
-                .producers
-                .get(i as usize)
-                .map(|p| p.alive)
-                .unwrap_or(false),
-            NodeId::Consumer(i) => self
-                .consumers
-                .get(i as usize)
-                .map(|c| c.alive)
-                .unwrap_or(false),
+            NodeId::Producer(i) => self.producers.get(i as usize).map(|p| p.alive).unwrap_or(false),
+            NodeId::Consumer(i) => self.consumers.get(i as usize).map(|c| c.alive).unwrap_or(false),
         }
     }
 
@@ -432,17 +380,10 @@ impl World {
     }
 
     /// Steps until the next event would be after `t`, then sets the clock to `t`.
-    pub fn run_until(
-        &mut self,
-        t: SimTime,
-        mut on_step: impl FnMut(&TraceEvent),
-    ) -> Result<(), ActionError> {
+    pub fn run_until(&mut self, t: SimTime, mut on_step: impl FnMut(&TraceEvent)) -> Result<(), ActionError> {
         while self.queue.peek_time().map(|x| x <= t).unwrap_or(false) {
             if self.steps >= limits::MAX_STEPS {
-                return Err(ActionError(format!(
-                    "run stopped after {} steps (limit)",
-                    limits::MAX_STEPS
-                )));
+                return Err(ActionError(format!("run stopped after {} steps (limit)", limits::MAX_STEPS)));
             }
             if let Some(ev) = self.step() {
                 on_step(&ev);
@@ -462,17 +403,10 @@ impl World {
     /// Applies a user action now, as one step, and logs it.
     pub fn act(&mut self, action: Action) -> Result<TraceEvent, ActionError> {
         self.validate(&action)?;
-        self.action_log.push(LoggedAction {
-            at_step: self.steps,
-            action: action.clone(),
-        });
-        let cause = Cause::Action {
-            action: action.to_string(),
-        };
+        self.action_log.push(LoggedAction { at_step: self.steps, action: action.clone() });
+        let cause = Cause::Action { action: action.to_string() };
         if let Err(e) = self.apply_action(&action) {
-            self.outbox.effects.push(Effect::Note {
-                text: format!("action failed: {e}"),
-            });
+            self.outbox.effects.push(Effect::Note { text: format!("action failed: {e}") });
         }
         Ok(self.finish_step(cause))
     }
@@ -481,19 +415,9 @@ impl World {
     pub fn validate(&self, action: &Action) -> Result<(), ActionError> {
         use Action::*;
         match action {
-            Produce {
-                producer,
-                topic,
-                count,
-                key,
-                value,
-                interval_ms,
-                ..
-            } => {
+            Produce { producer, topic, count, key, value, interval_ms, .. } => {
                 self.producer_index(producer)?;
-                if !self.controller.image.topics.contains_key(topic.as_str())
-                    && !self.topic_planned(topic)
-                {
+                if !self.controller.image.topics.contains_key(topic.as_str()) && !self.topic_planned(topic) {
                     return Err(ActionError(format!("no topic '{topic}'")));
                 }
                 if *count > limits::MAX_RECORDS_PER_RUN {
@@ -509,12 +433,8 @@ impl World {
             Send { producer, .. } | Flush { producer } => {
                 self.producer_index(producer)?;
             }
-            Crash { broker }
-            | PowerLoss { broker }
-            | Restart { broker }
-            | SlowFollower { broker, .. } => {
-                self.broker_index(*broker)
-                    .ok_or_else(|| ActionError(format!("no broker {broker}")))?;
+            Crash { broker } | PowerLoss { broker } | Restart { broker } | SlowFollower { broker, .. } => {
+                self.broker_index(*broker).ok_or_else(|| ActionError(format!("no broker {broker}")))?;
                 if let SlowFollower { delay_ms, .. } = action {
                     ms_to_dur(*delay_ms)?;
                 }
@@ -522,11 +442,7 @@ impl World {
             CrashClient { client } | RestartClient { client } | SetClientConfig { client, .. } => {
                 match self.resolve_node(client)? {
                     NodeId::Producer(_) | NodeId::Consumer(_) => {}
-                    _ => {
-                        return Err(ActionError(format!(
-                            "'{client}' is not a producer or consumer"
-                        )))
-                    }
+                    _ => return Err(ActionError(format!("'{client}' is not a producer or consumer"))),
                 }
                 if let SetClientConfig { name, value, .. } = action {
                     let mut probe = self.clone_client_config(client)?;
@@ -541,14 +457,7 @@ impl World {
             Cut { from, to } | Link { from, to, .. } => {
                 self.resolve_nodes(from)?;
                 self.resolve_nodes(to)?;
-                if let Link {
-                    latency_ms,
-                    jitter_ms,
-                    drop,
-                    duplicate,
-                    ..
-                } = action
-                {
+                if let Link { latency_ms, jitter_ms, drop, duplicate, .. } = action {
                     latency_ms.map(ms_to_dur).transpose()?;
                     jitter_ms.map(ms_to_dur).transpose()?;
                     drop.map(|p| probability(p, "drop")).transpose()?;
@@ -573,27 +482,17 @@ impl World {
                 c.set(name, value).map_err(|e| ActionError(e.to_string()))?;
                 c.validate().map_err(|e| ActionError(e.to_string()))?;
             }
-            CreateTopic {
-                name,
-                partitions,
-                replication_factor,
-                config,
-            } => {
+            CreateTopic { name, partitions, replication_factor, config } => {
                 if name.is_empty()
                     || name.len() > 249
-                    || !name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                    || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
                 {
                     return Err(ActionError(format!(
                         "'{name}' is not a legal topic name (ASCII letters, digits, '.', '_', '-')"
                     )));
                 }
                 if *partitions == 0 || *partitions > limits::MAX_PARTITIONS_PER_TOPIC {
-                    return Err(ActionError(format!(
-                        "partitions must be 1..={}",
-                        limits::MAX_PARTITIONS_PER_TOPIC
-                    )));
+                    return Err(ActionError(format!("partitions must be 1..={}", limits::MAX_PARTITIONS_PER_TOPIC)));
                 }
                 if *replication_factor == 0 || *replication_factor > self.brokers.len() as u32 {
                     return Err(ActionError(format!(
@@ -612,20 +511,13 @@ impl World {
                     self.partition_name(p)?;
                 }
             }
-            Assign {
-                consumer,
-                partitions,
-            } => {
+            Assign { consumer, partitions } => {
                 self.consumer_index(consumer)?;
                 for p in partitions {
                     self.partition_name(p)?;
                 }
             }
-            Seek {
-                consumer,
-                partition,
-                ..
-            } => {
+            Seek { consumer, partition, .. } => {
                 self.consumer_index(consumer)?;
                 self.partition_name(partition)?;
             }
@@ -644,52 +536,39 @@ impl World {
 
     fn clone_client_config(&self, client: &str) -> Result<ClientConfigProbe, ActionError> {
         match self.resolve_node(client)? {
-            NodeId::Producer(i) => Ok(ClientConfigProbe::Producer(
-                self.producers[i as usize].config.clone(),
-            )),
-            NodeId::Consumer(i) => Ok(ClientConfigProbe::Consumer(
-                self.consumers[i as usize].config.clone(),
-            )),
+            NodeId::Producer(i) => Ok(ClientConfigProbe::Producer(self.producers[i as usize].config.clone())),
+            NodeId::Consumer(i) => Ok(ClientConfigProbe::Consumer(self.consumers[i as usize].config.clone())),
             _ => Err(ActionError(format!("'{client}' is not a client"))),
         }
     }
 
     fn dispatch(&mut self, event: Event) -> Cause {
         match event {
-            Event::Deliver { from, to, msg } => {
-                let cause = Cause::Deliver {
-                    from,
-                    to,
-                    kind: Cow::Borrowed(msg.kind()),
-                };
-                self.deliver(from, to, msg);
+            Event::Deliver { from, to, conn, msg } => {
+                let cause = Cause::Deliver { from, to, kind: Cow::Borrowed(msg.kind()) };
+                if conn == self.network.connection(from, to) {
+                    self.deliver(from, to, msg);
+                } else {
+                    self.outbox.effects.push(Effect::MessageLost {
+                        from,
+                        to,
+                        kind: msg.kind().to_string(),
+                        reason: "connection was reset".into(),
+                    });
+                }
                 cause
             }
-            Event::Timer {
-                node,
-                incarnation,
-                timer,
-            } => {
-                let cause = Cause::Timer {
-                    node,
-                    timer: Cow::Owned(timer.name()),
-                };
+            Event::Timer { node, incarnation, timer } => {
+                let cause = Cause::Timer { node, timer: Cow::Owned(timer.name()) };
                 if self.node_alive(node) && self.node_incarnation(node) == incarnation {
                     self.fire_timer(node, timer);
                 }
                 cause
             }
             Event::Action(action) => {
-                let cause = Cause::Action {
-                    action: action.to_string(),
-                };
-                if let Err(e) = self
-                    .validate(&action)
-                    .and_then(|_| self.apply_action(&action))
-                {
-                    self.outbox.effects.push(Effect::Note {
-                        text: format!("action failed: {e}"),
-                    });
+                let cause = Cause::Action { action: action.to_string() };
+                if let Err(e) = self.validate(&action).and_then(|_| self.apply_action(&action)) {
+                    self.outbox.effects.push(Effect::Note { text: format!("action failed: {e}") });
                 }
                 cause
             }
@@ -705,52 +584,33 @@ impl World {
                 };
                 match self.brokers[i].status {
                     BrokerStatus::Running => {
-                        let mut io = Io {
-                            now,
-                            me: to,
-                            out: &mut self.outbox,
-                        };
+                        let mut io = Io { now, me: to, out: &mut self.outbox };
                         self.brokers[i].handle_message(from, msg, &mut io);
                     }
                     // The machine is up but the process is not: its OS refuses the connection.
                     BrokerStatus::Crashed
-                        if !matches!(msg, Message::ConnectionClosed)
-                            && !matches!(from, NodeId::Controller) =>
+                        if !matches!(msg, Message::ConnectionClosed) && !matches!(from, NodeId::Controller) =>
                     {
-                        self.outbox
-                            .sends
-                            .push((to, from, Message::ConnectionClosed));
+                        self.outbox.sends.push((to, from, Message::ConnectionClosed));
                     }
                     _ => {}
                 }
             }
             NodeId::Controller => {
                 if self.controller.alive {
-                    let mut io = Io {
-                        now,
-                        me: to,
-                        out: &mut self.outbox,
-                    };
+                    let mut io = Io { now, me: to, out: &mut self.outbox };
                     self.controller.handle_message(from, msg, &mut io);
                 }
             }
             NodeId::Producer(i) => {
                 if let Some(p) = self.producers.get_mut(i as usize) {
-                    let mut io = Io {
-                        now,
-                        me: to,
-                        out: &mut self.outbox,
-                    };
+                    let mut io = Io { now, me: to, out: &mut self.outbox };
                     p.handle_message(from, msg, &mut self.ledger, &mut io);
                 }
             }
             NodeId::Consumer(i) => {
                 if let Some(c) = self.consumers.get_mut(i as usize) {
-                    let mut io = Io {
-                        now,
-                        me: to,
-                        out: &mut self.outbox,
-                    };
+                    let mut io = Io { now, me: to, out: &mut self.outbox };
                     c.handle_message(from, msg, &mut self.ledger, &mut io);
                 }
             }
@@ -759,11 +619,7 @@ impl World {
 
     fn fire_timer(&mut self, node: NodeId, timer: Timer) {
         let now = self.now;
-        let mut io = Io {
-            now,
-            me: node,
-            out: &mut self.outbox,
-        };
+        let mut io = Io { now, me: node, out: &mut self.outbox };
         match node {
             NodeId::Controller => self.controller.handle_timer(timer, &mut io),
             NodeId::Broker(id) => {
@@ -771,12 +627,8 @@ impl World {
                     b.handle_timer(timer, &mut io);
                 }
             }
-            NodeId::Producer(i) => {
-                self.producers[i as usize].handle_timer(timer, &mut self.ledger, &mut io)
-            }
-            NodeId::Consumer(i) => {
-                self.consumers[i as usize].handle_timer(timer, &mut self.ledger, &mut io)
-            }
+            NodeId::Producer(i) => self.producers[i as usize].handle_timer(timer, &mut self.ledger, &mut io),
+            NodeId::Consumer(i) => self.consumers[i as usize].handle_timer(timer, &mut self.ledger, &mut io),
         }
     }
 
@@ -786,19 +638,12 @@ impl World {
         let sends = std::mem::take(&mut self.outbox.sends);
         for (from, to, msg) in sends {
             match self.network.route(now, from, to) {
-                Routing::Deliver(times) => {
+                Routing::Deliver(times, conn) => {
                     if times.len() == 1 {
-                        self.queue.push(times[0], Event::Deliver { from, to, msg });
+                        self.queue.push(times[0], Event::Deliver { from, to, conn, msg });
                     } else {
                         for t in times {
-                            self.queue.push(
-                                t,
-                                Event::Deliver {
-                                    from,
-                                    to,
-                                    msg: msg.clone(),
-                                },
-                            );
+                            self.queue.push(t, Event::Deliver { from, to, conn, msg: msg.clone() });
                         }
                     }
                 }
@@ -808,30 +653,40 @@ impl World {
                     kind: msg.kind().to_string(),
                     reason: "link cut".into(),
                 }),
-                Routing::Dropped => self.outbox.effects.push(Effect::MessageLost {
-                    from,
-                    to,
-                    kind: msg.kind().to_string(),
-                    reason: "dropped".into(),
-                }),
+                Routing::Reset => {
+                    self.outbox.effects.push(Effect::MessageLost {
+                        from,
+                        to,
+                        kind: msg.kind().to_string(),
+                        reason: "connection reset".into(),
+                    });
+                    // Both ends see the reset (a RST each way) on the new connection.
+                    let conn = self.network.connection(from, to);
+                    let latency = self.network.link(from, to).latency;
+                    if !matches!(from, NodeId::Controller) && !matches!(to, NodeId::Controller) {
+                        self.queue.push(
+                            now.plus(latency),
+                            Event::Deliver { from: to, to: from, conn, msg: Message::ConnectionClosed },
+                        );
+                        self.queue
+                            .push(now.plus(latency), Event::Deliver { from, to, conn, msg: Message::ConnectionClosed });
+                    }
+                }
             }
         }
         let timers = std::mem::take(&mut self.outbox.timers);
         for (at, node, timer) in timers {
             let incarnation = self.node_incarnation(node);
-            self.queue.push(
-                at,
-                Event::Timer {
-                    node,
-                    incarnation,
-                    timer,
-                },
-            );
+            self.queue.push(at, Event::Timer { node, incarnation, timer });
         }
         let mut effects = std::mem::take(&mut self.outbox.effects);
         for e in &effects {
-            if let Effect::ProduceFailed { error, records, .. } = e {
-                *self.produce_errors.entry(*error).or_insert(0) += u64::from(*records);
+            match e {
+                Effect::ProduceFailed { error, records, .. } => {
+                    *self.produce_errors.entry(*error).or_insert(0) += u64::from(*records);
+                }
+                Effect::Truncated { removed, .. } => self.truncated_records += removed,
+                _ => {}
             }
         }
         let violations = self.invariants.check(
@@ -844,12 +699,7 @@ impl World {
             &self.power_losses,
         );
         effects.extend(violations);
-        let event = TraceEvent {
-            step: self.steps,
-            time: now,
-            cause,
-            effects,
-        };
+        let event = TraceEvent { step: self.steps, time: now, cause, effects };
         event.digest_into(&mut self.hasher);
         self.steps += 1;
         event
@@ -861,11 +711,7 @@ impl World {
         let mut out = std::mem::take(&mut self.outbox);
         let now = self.now;
         let r = {
-            let mut io = Io {
-                now,
-                me,
-                out: &mut out,
-            };
+            let mut io = Io { now, me, out: &mut out };
             f(self, &mut io)
         };
         // Merge what `f` produced with anything already queued this step.
@@ -878,15 +724,7 @@ impl World {
     fn apply_action(&mut self, action: &Action) -> Result<(), ActionError> {
         use Action::*;
         match action.clone() {
-            Produce {
-                producer,
-                topic,
-                count,
-                key,
-                value,
-                interval_ms,
-                partition,
-            } => {
+            Produce { producer, topic, count, key, value, interval_ms, partition } => {
                 let i = self.producer_index(&producer)?;
                 if self.ledger.records.len() as u64 + count > limits::MAX_RECORDS_PER_RUN {
                     return Err(ActionError(format!(
@@ -902,42 +740,23 @@ impl World {
                     ms_to_dur(interval_ms)?.0,
                     partition,
                 );
-                self.with_io(NodeId::Producer(i as u32), |w_, io| {
-                    w_.producers[i].add_workload(w, io)
-                });
+                self.with_io(NodeId::Producer(i as u32), |w_, io| w_.producers[i].add_workload(w, io));
             }
-            Send {
-                producer,
-                topic,
-                key,
-                value,
-                partition,
-            } => {
+            Send { producer, topic, key, value, partition } => {
                 let i = self.producer_index(&producer)?;
                 self.with_io(NodeId::Producer(i as u32), |w, io| {
                     let key = key.as_deref().map(Blob::text);
                     let value = value.as_deref().map(Blob::text);
-                    w.producers[i].send(
-                        Arc::from(topic.as_str()),
-                        partition,
-                        key,
-                        value,
-                        &mut w.ledger,
-                        io,
-                    );
+                    w.producers[i].send(Arc::from(topic.as_str()), partition, key, value, &mut w.ledger, io);
                     w.producers[i].run_sender(&mut w.ledger, io);
                 });
             }
             Flush { producer } => {
                 let i = self.producer_index(&producer)?;
-                self.with_io(NodeId::Producer(i as u32), |w, io| {
-                    w.producers[i].flush(&mut w.ledger, io)
-                });
+                self.with_io(NodeId::Producer(i as u32), |w, io| w.producers[i].flush(&mut w.ledger, io));
             }
             Crash { broker } => {
-                let i = self
-                    .broker_index(broker)
-                    .ok_or_else(|| ActionError(format!("no broker {broker}")))?;
+                let i = self.broker_index(broker).ok_or_else(|| ActionError(format!("no broker {broker}")))?;
                 if !self.brokers[i].is_running() {
                     return Err(ActionError(format!("broker {broker} is not running")));
                 }
@@ -952,28 +771,19 @@ impl World {
                 }
             }
             PowerLoss { broker } => {
-                let i = self
-                    .broker_index(broker)
-                    .ok_or_else(|| ActionError(format!("no broker {broker}")))?;
+                let i = self.broker_index(broker).ok_or_else(|| ActionError(format!("no broker {broker}")))?;
                 if self.brokers[i].status == BrokerStatus::PoweredOff {
-                    return Err(ActionError(format!(
-                        "broker {broker} is already powered off"
-                    )));
+                    return Err(ActionError(format!("broker {broker} is already powered off")));
                 }
                 let lost = self.brokers[i].power_loss();
                 let total: u64 = lost.iter().map(|(_, _, n)| n).sum();
                 for (tp, from, _) in lost {
                     self.power_losses.push((tp, broker, from, self.now));
                 }
-                self.outbox.effects.push(Effect::BrokerPowerLoss {
-                    broker,
-                    lost_records: total,
-                });
+                self.outbox.effects.push(Effect::BrokerPowerLoss { broker, lost_records: total });
             }
             Restart { broker } => {
-                let i = self
-                    .broker_index(broker)
-                    .ok_or_else(|| ActionError(format!("no broker {broker}")))?;
+                let i = self.broker_index(broker).ok_or_else(|| ActionError(format!("no broker {broker}")))?;
                 if self.brokers[i].is_running() {
                     return Err(ActionError(format!("broker {broker} is already running")));
                 }
@@ -999,61 +809,43 @@ impl World {
             CrashClient { client } => match self.resolve_node(&client)? {
                 NodeId::Producer(i) => {
                     let unsent = self.producers[i as usize].crash(&mut self.ledger);
-                    self.outbox.effects.push(Effect::ClientCrashed {
-                        client: NodeId::Producer(i),
-                        unsent_records: unsent,
-                    });
+                    self.outbox
+                        .effects
+                        .push(Effect::ClientCrashed { client: NodeId::Producer(i), unsent_records: unsent });
                 }
                 NodeId::Consumer(i) => {
                     self.consumers[i as usize].crash();
-                    self.outbox.effects.push(Effect::ClientCrashed {
-                        client: NodeId::Consumer(i),
-                        unsent_records: 0,
-                    });
+                    self.outbox.effects.push(Effect::ClientCrashed { client: NodeId::Consumer(i), unsent_records: 0 });
                 }
                 _ => return Err(ActionError(format!("'{client}' is not a client"))),
             },
             RestartClient { client } => match self.resolve_node(&client)? {
                 NodeId::Producer(i) => {
                     self.producers[i as usize].restart();
-                    self.outbox.effects.push(Effect::ClientRestarted {
-                        client: NodeId::Producer(i),
-                    });
+                    self.outbox.effects.push(Effect::ClientRestarted { client: NodeId::Producer(i) });
                 }
                 NodeId::Consumer(i) => {
-                    self.outbox.effects.push(Effect::ClientRestarted {
-                        client: NodeId::Consumer(i),
-                    });
-                    self.with_io(NodeId::Consumer(i), |w, io| {
-                        w.consumers[i as usize].restart(&mut w.ledger, io)
-                    });
+                    self.outbox.effects.push(Effect::ClientRestarted { client: NodeId::Consumer(i) });
+                    self.with_io(NodeId::Consumer(i), |w, io| w.consumers[i as usize].restart(&mut w.ledger, io));
                 }
                 _ => return Err(ActionError(format!("'{client}' is not a client"))),
             },
             Partition { groups } => {
-                let resolved: Vec<Vec<NodeId>> = groups
-                    .iter()
-                    .map(|g| self.resolve_nodes(g))
-                    .collect::<Result<_, _>>()?;
+                let resolved: Vec<Vec<NodeId>> =
+                    groups.iter().map(|g| self.resolve_nodes(g)).collect::<Result<_, _>>()?;
                 self.network.partition(&resolved);
-                self.outbox.effects.push(Effect::NetworkChanged {
-                    what: action.to_string(),
-                });
+                self.outbox.effects.push(Effect::NetworkChanged { what: action.to_string() });
             }
             Cut { from, to } => {
                 let (f, t) = (self.resolve_nodes(&from)?, self.resolve_nodes(&to)?);
                 self.network.cut_one_way(&f, &t);
-                self.outbox.effects.push(Effect::NetworkChanged {
-                    what: action.to_string(),
-                });
+                self.outbox.effects.push(Effect::NetworkChanged { what: action.to_string() });
             }
             Isolate { node } => {
                 let n = self.resolve_node(&node)?;
                 let all = self.all_nodes();
                 self.network.isolate(n, &all);
-                self.outbox.effects.push(Effect::NetworkChanged {
-                    what: action.to_string(),
-                });
+                self.outbox.effects.push(Effect::NetworkChanged { what: action.to_string() });
             }
             Heal { nodes } => {
                 match nodes {
@@ -1063,19 +855,9 @@ impl World {
                         self.network.heal(Some(&ns));
                     }
                 }
-                self.outbox.effects.push(Effect::NetworkChanged {
-                    what: action.to_string(),
-                });
+                self.outbox.effects.push(Effect::NetworkChanged { what: action.to_string() });
             }
-            Link {
-                from,
-                to,
-                latency_ms,
-                jitter_ms,
-                drop,
-                duplicate,
-                both_ways,
-            } => {
+            Link { from, to, latency_ms, jitter_ms, drop, duplicate, both_ways } => {
                 let (f, t) = (self.resolve_nodes(&from)?, self.resolve_nodes(&to)?);
                 let mut pairs = Vec::new();
                 for &a in &f {
@@ -1104,14 +886,10 @@ impl World {
                     }
                     self.network.set_link(a, b, props);
                 }
-                self.outbox.effects.push(Effect::NetworkChanged {
-                    what: action.to_string(),
-                });
+                self.outbox.effects.push(Effect::NetworkChanged { what: action.to_string() });
             }
             SlowFollower { broker, delay_ms } => {
-                let i = self
-                    .broker_index(broker)
-                    .ok_or_else(|| ActionError(format!("no broker {broker}")))?;
+                let i = self.broker_index(broker).ok_or_else(|| ActionError(format!("no broker {broker}")))?;
                 self.brokers[i].fetch_delay = ms_to_dur(delay_ms)?;
                 self.outbox.effects.push(Effect::ConfigChanged {
                     target: format!("b{broker}"),
@@ -1126,68 +904,45 @@ impl World {
                     .topic_config(&topic)
                     .cloned()
                     .ok_or_else(|| ActionError(format!("no topic '{topic}'")))?;
-                c.set(&name, &value)
-                    .map_err(|e| ActionError(e.to_string()))?;
+                c.set(&name, &value).map_err(|e| ActionError(e.to_string()))?;
                 c.validate().map_err(|e| ActionError(e.to_string()))?;
                 if !self.controller.alive {
-                    return Err(ActionError(
-                        "the controller is down: configs cannot change".into(),
-                    ));
+                    return Err(ActionError("the controller is down: configs cannot change".into()));
                 }
                 self.outbox.effects.push(Effect::ConfigChanged {
                     target: format!("topic {topic}"),
                     name,
                     value: value.to_string(),
                 });
-                self.with_io(NodeId::Controller, |w, io| {
-                    w.controller.alter_topic_config(&topic, c, io)
-                })
-                .map_err(ActionError)?;
+                self.with_io(NodeId::Controller, |w, io| w.controller.alter_topic_config(&topic, c, io))
+                    .map_err(ActionError)?;
             }
-            SetClientConfig {
-                client,
-                name,
-                value,
-            } => {
+            SetClientConfig { client, name, value } => {
                 match self.resolve_node(&client)? {
                     NodeId::Producer(i) => {
                         let mut c = self.producers[i as usize].config.clone();
-                        c.set(&name, &value)
-                            .map_err(|e| ActionError(e.to_string()))?;
+                        c.set(&name, &value).map_err(|e| ActionError(e.to_string()))?;
                         c.validate().map_err(|e| ActionError(e.to_string()))?;
                         self.producers[i as usize].config = c;
                     }
                     NodeId::Consumer(i) => {
                         let c = &mut self.consumers[i as usize].config;
-                        c.set(&name, &value)
-                            .map_err(|e| ActionError(e.to_string()))?;
+                        c.set(&name, &value).map_err(|e| ActionError(e.to_string()))?;
                     }
                     _ => return Err(ActionError(format!("'{client}' is not a client"))),
                 }
-                self.outbox.effects.push(Effect::ConfigChanged {
-                    target: client,
-                    name,
-                    value: value.to_string(),
-                });
+                self.outbox.effects.push(Effect::ConfigChanged { target: client, name, value: value.to_string() });
             }
-            CreateTopic {
-                name,
-                partitions,
-                replication_factor,
-                config,
-            } => {
+            CreateTopic { name, partitions, replication_factor, config } => {
                 if !self.controller.alive {
-                    return Err(ActionError(
-                        "the controller is down: topics cannot be created".into(),
-                    ));
+                    return Err(ActionError("the controller is down: topics cannot be created".into()));
                 }
                 let mut c = TopicConfig::default();
                 for (k, v) in &config {
                     c.set(k, v).map_err(|e| ActionError(e.to_string()))?;
                 }
                 self.with_io(NodeId::Controller, |w, io| {
-                    w.controller
-                        .create_topic(&name, partitions, replication_factor, c, None, io)
+                    w.controller.create_topic(&name, partitions, replication_factor, c, None, io)
                 })
                 .map_err(ActionError)?;
             }
@@ -1195,38 +950,19 @@ impl World {
                 if !self.controller.alive {
                     return Err(ActionError("the controller is down".into()));
                 }
-                let tp = partition
-                    .as_deref()
-                    .map(|p| self.partition_name(p))
-                    .transpose()?;
-                self.with_io(NodeId::Controller, |w, io| {
-                    w.controller.elect_leaders(tp.as_ref(), unclean, io)
-                });
+                let tp = partition.as_deref().map(|p| self.partition_name(p)).transpose()?;
+                self.with_io(NodeId::Controller, |w, io| w.controller.elect_leaders(tp.as_ref(), unclean, io));
             }
-            Assign {
-                consumer,
-                partitions,
-            } => {
+            Assign { consumer, partitions } => {
                 let i = self.consumer_index(&consumer)?;
-                let tps = partitions
-                    .iter()
-                    .map(|p| self.partition_name(p))
-                    .collect::<Result<Vec<_>, _>>()?;
-                self.with_io(NodeId::Consumer(i as u32), |w, io| {
-                    w.consumers[i].assign(tps, &mut w.ledger, io)
-                });
+                let tps = partitions.iter().map(|p| self.partition_name(p)).collect::<Result<Vec<_>, _>>()?;
+                self.with_io(NodeId::Consumer(i as u32), |w, io| w.consumers[i].assign(tps, &mut w.ledger, io));
             }
-            Seek {
-                consumer,
-                partition,
-                offset,
-            } => {
+            Seek { consumer, partition, offset } => {
                 let i = self.consumer_index(&consumer)?;
                 let tp = self.partition_name(&partition)?;
                 self.consumers[i].seek(&tp, offset);
-                self.with_io(NodeId::Consumer(i as u32), |w, io| {
-                    w.consumers[i].run(&mut w.ledger, io)
-                });
+                self.with_io(NodeId::Consumer(i as u32), |w, io| w.consumers[i].run(&mut w.ledger, io));
             }
             Note { text } => self.outbox.effects.push(Effect::Note { text }),
         }
@@ -1279,9 +1015,7 @@ impl ClientConfigProbe {
                 c.set(name, value).map_err(|e| ActionError(e.to_string()))?;
                 c.validate().map_err(|e| ActionError(e.to_string()))
             }
-            ClientConfigProbe::Consumer(c) => {
-                c.set(name, value).map_err(|e| ActionError(e.to_string()))
-            }
+            ClientConfigProbe::Consumer(c) => c.set(name, value).map_err(|e| ActionError(e.to_string())),
         }
     }
 }
@@ -1314,15 +1048,12 @@ mod tests {
 
     pub(crate) fn setup(acks: &str, min_isr: i64) -> Setup {
         let mut topic = TopicConfig::default();
-        topic
-            .set("min.insync.replicas", &ConfigValue::Int(min_isr))
-            .unwrap();
+        topic.set("min.insync.replicas", &ConfigValue::Int(min_isr)).unwrap();
         let mut p = ProducerConfig::default();
         p.set("acks", &ConfigValue::Str(acks.into())).unwrap();
         p.validate().unwrap();
         let mut c = ConsumerConfig::default();
-        c.set("auto.offset.reset", &ConfigValue::Str("earliest".into()))
-            .unwrap();
+        c.set("auto.offset.reset", &ConfigValue::Str("earliest".into())).unwrap();
         Setup {
             brokers: 3,
             broker_config: BrokerConfig::default(),
@@ -1334,10 +1065,7 @@ mod tests {
                 config: topic,
                 assignment: None,
             }],
-            producers: vec![ProducerSpec {
-                name: "p".into(),
-                config: p,
-            }],
+            producers: vec![ProducerSpec { name: "p".into(), config: p }],
             consumers: vec![ConsumerSpec {
                 name: "c".into(),
                 config: c,
@@ -1363,21 +1091,13 @@ mod tests {
     fn records_flow_from_producer_through_replicas_to_consumer() {
         let (mut w, _) = World::new(&setup("all", 2), 7).unwrap();
         w.run_to_end(|_| {}).unwrap();
-        let acked = w
-            .ledger
-            .records
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Acked { .. }))
-            .count();
+        let acked = w.ledger.records.iter().filter(|r| matches!(r.outcome, Outcome::Acked { .. })).count();
         assert_eq!(acked, 1000, "all records acked");
         assert_eq!(w.consumers[0].stats.records_consumed, 1000);
         for p in 0..3 {
             let v = w.partition_view(&TopicPartition::new("orders", p)).unwrap();
             let leos: Vec<u64> = v.replicas.iter().map(|r| r.leo).collect();
-            assert!(
-                leos.iter().all(|&l| l == leos[0]),
-                "replicas caught up: {leos:?}"
-            );
+            assert!(leos.iter().all(|&l| l == leos[0]), "replicas caught up: {leos:?}");
             assert_eq!(v.isr.len(), 3);
         }
         assert!(w.invariants.all_held(), "{:?}", w.invariants.states);

@@ -40,8 +40,7 @@ pub fn scenario_files(dir: &str) -> Result<Vec<std::path::PathBuf>, CliError> {
         Ok(())
     }
     let mut files = Vec::new();
-    walk(std::path::Path::new(dir), &mut files)
-        .map_err(|e| CliError::BadInput(format!("{dir}: {e}")))?;
+    walk(std::path::Path::new(dir), &mut files).map_err(|e| CliError::BadInput(format!("{dir}: {e}")))?;
     files.sort();
     Ok(files)
 }
@@ -49,21 +48,14 @@ pub fn scenario_files(dir: &str) -> Result<Vec<std::path::PathBuf>, CliError> {
 pub fn run(args: Args) -> CliResult {
     let files = scenario_files(&args.dir)?;
     if files.is_empty() {
-        return Err(CliError::BadInput(format!(
-            "{}: no scenario files (*.toml)",
-            args.dir
-        )));
+        return Err(CliError::BadInput(format!("{}: no scenario files (*.toml)", args.dir)));
     }
     let mut rows = Vec::new();
     for path in files {
         let file = path.display().to_string();
         // Lesson files live next to scenarios but are not scenarios.
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| CliError::BadInput(format!("{file}: {e}")))?;
-        if !text
-            .lines()
-            .any(|l| l.trim_start().starts_with("[cluster]"))
-        {
+        let text = std::fs::read_to_string(&path).map_err(|e| CliError::BadInput(format!("{file}: {e}")))?;
+        if !text.lines().any(|l| l.trim_start().starts_with("[cluster]")) {
             continue;
         }
         let scenario = super::run::load(&file)?;
@@ -73,19 +65,9 @@ pub fn run(args: Args) -> CliResult {
             .expectations
             .iter()
             .filter(|r| !r.passed)
-            .map(|r| {
-                format!(
-                    "line {}: {} expected {} got {}",
-                    r.line, r.what, r.expected, r.actual
-                )
-            })
+            .map(|r| format!("line {}: {} expected {} got {}", r.line, r.what, r.expected, r.actual))
             .collect();
-        failures.extend(
-            verdict
-                .undeclared_violations
-                .iter()
-                .map(|v| format!("invariant {v}")),
-        );
+        failures.extend(verdict.undeclared_violations.iter().map(|v| format!("invariant {v}")));
         if args.bless {
             let digest = sandbox_core::sim::digest::parse_digest(&verdict.digest).unwrap_or(0);
             std::fs::write(&path, scenario.with_golden_digest(digest))
@@ -113,17 +95,10 @@ pub fn run(args: Args) -> CliResult {
     }
     let failed = rows.iter().filter(|r| !r.passed).count();
     if args.json {
-        print_json(
-            &serde_json::json!({ "scenarios": rows, "failed": failed, "passed": rows.len() - failed }),
-        )?;
+        print_json(&serde_json::json!({ "scenarios": rows, "failed": failed, "passed": rows.len() - failed }))?;
     } else {
         for r in &rows {
-            crate::cli::out(&format!(
-                "{} {:<48} {}",
-                if r.passed { "ok  " } else { "FAIL" },
-                r.file,
-                r.digest
-            ));
+            crate::cli::out(&format!("{} {:<48} {}", if r.passed { "ok  " } else { "FAIL" }, r.file, r.digest));
             for f in &r.failures {
                 crate::cli::out(&format!("       {f}"));
             }
@@ -133,8 +108,6 @@ pub fn run(args: Args) -> CliResult {
     if failed == 0 {
         Ok(())
     } else {
-        Err(CliError::CheckFailed(format!(
-            "{failed} scenario(s) failed"
-        )))
+        Err(CliError::CheckFailed(String::new()))
     }
 }

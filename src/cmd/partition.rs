@@ -40,11 +40,7 @@ pub fn run(args: Args) -> CliResult {
                 "seed": args.seed,
             }));
         }
-        _ => {
-            return Err(CliError::BadInput(
-                "give exactly one of --key TEXT, --key-hex HEX, --null-key".into(),
-            ))
-        }
+        _ => return Err(CliError::BadInput("give exactly one of --key TEXT, --key-hex HEX, --null-key".into())),
     };
     let _ = args.json;
     let hash = partitioner::murmur2(&key);
@@ -57,19 +53,15 @@ pub fn run(args: Args) -> CliResult {
 fn parse_hex(text: &str) -> Result<Vec<u8>, CliError> {
     let digits: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
     if !digits.len().is_multiple_of(2) {
-        return Err(CliError::BadInput(format!(
-            "--key-hex: odd number of hex digits ({})",
-            digits.len()
-        )));
+        return Err(CliError::BadInput(format!("--key-hex: odd number of hex digits ({})", digits.len())));
     }
     digits
         .chunks(2)
         .enumerate()
         .map(|(i, pair)| {
             let s: String = pair.iter().collect();
-            u8::from_str_radix(&s, 16).map_err(|_| {
-                CliError::BadInput(format!("--key-hex: '{s}' at position {} is not hex", i * 2))
-            })
+            u8::from_str_radix(&s, 16)
+                .map_err(|_| CliError::BadInput(format!("--key-hex: '{s}' at position {} is not hex", i * 2)))
         })
         .collect()
 }

@@ -32,11 +32,7 @@ pub fn run(args: Args) -> CliResult {
     let until = match args.until_ms {
         None => None,
         Some(ms) if ms.is_finite() && ms >= 0.0 => Some(SimTime((ms * 1000.0) as u64)),
-        Some(ms) => {
-            return Err(CliError::BadInput(format!(
-                "--until-ms {ms} is not a valid time"
-            )))
-        }
+        Some(ms) => return Err(CliError::BadInput(format!("--until-ms {ms} is not a valid time"))),
     };
     let trace = args.trace.clone();
     let (_world, verdict) = execute(&scenario, seed, until, |world, ev| match trace.as_deref() {

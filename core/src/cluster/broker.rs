@@ -12,17 +12,13 @@
 //!   for `replica.lag.time.max.ms`; ISR changes go to the controller as AlterPartition;
 //! - divergence is found by the leader from the follower's last fetched epoch (KIP-320), and
 //!   the follower truncates to the end of the largest common epoch (KIP-101).
-use super::metadata::{
-    ClientPartitionMeta, ClientTopicMeta, MetadataDelta, MetadataImage, PartitionState,
-};
+use super::metadata::{ClientPartitionMeta, ClientTopicMeta, MetadataDelta, MetadataImage, PartitionState};
 use crate::config::{Acks, BrokerConfig, TopicConfig};
 use crate::error::ErrorCode;
 use crate::log::{PartitionLog, SequenceCheck};
 use crate::network::NodeId;
 use crate::node::{Io, Timer};
-use crate::protocol::{
-    FetchPartition, FetchPartitionResponse, Message, ProducePartition, ProducePartitionResponse,
-};
+use crate::protocol::{FetchPartition, FetchPartitionResponse, Message, ProducePartition, ProducePartitionResponse};
 use crate::record::{BatchData, TopicPartition};
 use crate::sim::time::{Dur, SimTime};
 use crate::trace::Effect;
@@ -150,9 +146,7 @@ const FLUSH_CHECK_INTERVAL: Dur = Dur(5_000_000);
 const FIRST_RETENTION_CHECK: Dur = Dur(30_000_000);
 
 fn segment_limits(config: Option<&TopicConfig>) -> (u64, u64) {
-    config
-        .map(|c| (c.segment_bytes, c.segment_ms))
-        .unwrap_or((1 << 30, 604_800_000))
+    config.map(|c| (c.segment_bytes, c.segment_ms)).unwrap_or((1 << 30, 604_800_000))
 }
 
 impl Broker {
@@ -185,10 +179,7 @@ impl Broker {
     /// Timers of a running broker (at boot and after a restart).
     pub fn start(&mut self, io: &mut Io) {
         io.timer(Dur::ZERO, Timer::BrokerHeartbeat);
-        io.timer(
-            Dur::from_ms(self.config.replica_lag_time_max_ms / 2),
-            Timer::IsrCheck,
-        );
+        io.timer(Dur::from_ms(self.config.replica_lag_time_max_ms / 2), Timer::IsrCheck);
         io.timer(FLUSH_CHECK_INTERVAL, Timer::FlushCheck);
         io.timer(FIRST_RETENTION_CHECK, Timer::RetentionCheck);
     }
@@ -256,10 +247,7 @@ impl Broker {
         let mut touched: Vec<TopicPartition> = Vec::new();
         for t in delta.topics {
             for p in 0..t.partitions.len() as u32 {
-                touched.push(TopicPartition {
-                    topic: t.name.clone(),
-                    partition: p,
-                });
+                touched.push(TopicPartition { topic: t.name.clone(), partition: p });
             }
             self.metadata.topics.insert(t.name.clone(), t);
         }
@@ -275,10 +263,7 @@ impl Broker {
             self.metadata.brokers.insert(b, m);
         }
         self.metadata.version = delta.version;
-        io.emit(Effect::MetadataUpdated {
-            client: NodeId::Broker(self.id),
-            version: delta.version,
-        });
+        io.emit(Effect::MetadataUpdated { client: NodeId::Broker(self.id), version: delta.version });
         touched.sort();
         touched.dedup();
         for tp in touched {
@@ -294,10 +279,10 @@ impl Broker {
         if !state.replicas.contains(&self.id) {
             return;
         }
-        let replica = self.replicas.entry(tp.clone()).or_insert_with(|| Replica {
-            log: PartitionLog::default(),
-            role: Role::Offline,
-        });
+        let replica = self
+            .replicas
+            .entry(tp.clone())
+            .or_insert_with(|| Replica { log: PartitionLog::default(), role: Role::Offline });
         match state.leader {
             Some(l) if l == self.id => {
                 if let Role::Leader(ls) = &mut replica.role {
@@ -305,12 +290,7 @@ impl Broker {
                         if state.partition_epoch > ls.partition_epoch {
                             ls.partition_epoch = state.partition_epoch;
                             ls.isr = state.isr.clone();
-                            if ls
-                                .pending_isr
-                                .as_ref()
-                                .map(|(_, p)| *p == state.isr)
-                                .unwrap_or(false)
-                            {
+                            if ls.pending_isr.as_ref().map(|(_, p)| *p == state.isr).unwrap_or(false) {
                                 ls.pending_isr = None;
                             }
                         }
@@ -365,43 +345,21 @@ impl Broker {
             pending_isr: None,
             followers,
         });
-        io.emit(Effect::BecameLeader {
-            tp: tp.clone(),
-            broker: self.id,
-            epoch: state.leader_epoch,
-        });
+        io.emit(Effect::BecameLeader { tp: tp.clone(), broker: self.id, epoch: state.leader_epoch });
         self.maybe_advance_hw(tp, io);
     }
 
-    fn become_follower(
-        &mut self,
-        tp: &TopicPartition,
-        leader: Option<u32>,
-        epoch: u32,
-        io: &mut Io,
-    ) {
-        let was_leader = matches!(
-            self.replicas.get(tp).map(|r| &r.role),
-            Some(Role::Leader(_))
-        );
+    fn become_follower(&mut self, tp: &TopicPartition, leader: Option<u32>, epoch: u32, io: &mut Io) {
+        let was_leader = matches!(self.replicas.get(tp).map(|r| &r.role), Some(Role::Leader(_)));
         if was_leader {
             self.fail_delayed(tp, ErrorCode::NOT_LEADER_OR_FOLLOWER, io);
         }
         let replica = self.replicas.get_mut(tp).expect("replica exists");
         replica.role = match leader {
-            Some(l) => Role::Follower(FollowerState {
-                leader: l,
-                epoch,
-                in_flight: None,
-            }),
+            Some(l) => Role::Follower(FollowerState { leader: l, epoch, in_flight: None }),
             None => Role::Offline,
         };
-        io.emit(Effect::BecameFollower {
-            tp: tp.clone(),
-            broker: self.id,
-            leader,
-            epoch,
-        });
+        io.emit(Effect::BecameFollower { tp: tp.clone(), broker: self.id, leader, epoch });
         if leader.is_some() {
             self.schedule_fetch(tp, Dur::ZERO, io);
         }
@@ -411,19 +369,12 @@ impl Broker {
 
     pub fn handle_message(&mut self, from: NodeId, msg: Message, io: &mut Io) {
         match msg {
-            Message::ProduceRequest {
-                corr,
-                acks,
-                timeout,
-                partitions,
-            } => self.handle_produce(from, corr, acks, timeout, partitions, io),
-            Message::FetchRequest {
-                corr,
-                replica_id,
-                max_wait,
-                partitions,
-                ..
-            } => self.handle_fetch(from, corr, replica_id, max_wait, partitions, io),
+            Message::ProduceRequest { corr, acks, timeout, partitions } => {
+                self.handle_produce(from, corr, acks, timeout, partitions, io)
+            }
+            Message::FetchRequest { corr, replica_id, max_wait, partitions, .. } => {
+                self.handle_fetch(from, corr, replica_id, max_wait, partitions, io)
+            }
             Message::FetchResponse { corr, partitions } => {
                 for p in partitions {
                     self.handle_follower_fetch_response(corr, p, io);
@@ -445,34 +396,14 @@ impl Broker {
                     },
                 );
             }
-            Message::ListOffsetsRequest {
-                corr,
-                tp,
-                timestamp,
-            } => {
+            Message::ListOffsetsRequest { corr, tp, timestamp } => {
                 let (error, offset) = match self.replicas.get(&tp) {
-                    Some(Replica {
-                        role: Role::Leader(_),
-                        log,
-                    }) => (
-                        None,
-                        if timestamp == -2 {
-                            log.log_start_offset()
-                        } else {
-                            log.high_watermark()
-                        },
-                    ),
+                    Some(Replica { role: Role::Leader(_), log }) => {
+                        (None, if timestamp == -2 { log.log_start_offset() } else { log.high_watermark() })
+                    }
                     _ => (Some(ErrorCode::NOT_LEADER_OR_FOLLOWER), 0),
                 };
-                io.send(
-                    from,
-                    Message::ListOffsetsResponse {
-                        corr,
-                        tp,
-                        error,
-                        offset,
-                    },
-                );
+                io.send(from, Message::ListOffsetsResponse { corr, tp, error, offset });
             }
             Message::BrokerHeartbeatResponse { fenced, delta } => {
                 self.apply_delta(delta, io);
@@ -516,25 +447,15 @@ impl Broker {
                         metadata_version: self.metadata.version,
                     },
                 );
-                io.timer(
-                    Dur::from_ms(self.config.broker_heartbeat_interval_ms),
-                    Timer::BrokerHeartbeat,
-                );
+                io.timer(Dur::from_ms(self.config.broker_heartbeat_interval_ms), Timer::BrokerHeartbeat);
             }
             Timer::IsrCheck => {
                 self.check_isr(io);
-                io.timer(
-                    Dur::from_ms((self.config.replica_lag_time_max_ms / 2).max(1)),
-                    Timer::IsrCheck,
-                );
+                io.timer(Dur::from_ms((self.config.replica_lag_time_max_ms / 2).max(1)), Timer::IsrCheck);
             }
             Timer::FollowerFetch(tp) => self.send_follower_fetch(&tp, io),
             Timer::FollowerFetchTimeout(tp, corr) => {
-                if let Some(Replica {
-                    role: Role::Follower(fs),
-                    ..
-                }) = self.replicas.get_mut(&tp)
-                {
+                if let Some(Replica { role: Role::Follower(fs), .. }) = self.replicas.get_mut(&tp) {
                     if fs.in_flight == Some(corr) {
                         fs.in_flight = None;
                         self.schedule_fetch(&tp, Dur::ZERO, io);
@@ -543,13 +464,7 @@ impl Broker {
             }
             Timer::FetchWaitExpired(id) => {
                 if let Some(parked) = self.parked_fetches.remove(&id) {
-                    self.answer_fetch(
-                        parked.from,
-                        parked.corr,
-                        parked.replica_id,
-                        &parked.partitions,
-                        io,
-                    );
+                    self.answer_fetch(parked.from, parked.corr, parked.replica_id, &parked.partitions, io);
                 }
             }
             Timer::ProduceExpired(id) => {
@@ -562,27 +477,12 @@ impl Broker {
                             isr_mask: 0,
                         });
                     }
-                    io.send(
-                        d.from,
-                        Message::ProduceResponse {
-                            corr: d.corr,
-                            partitions: d.done,
-                        },
-                    );
+                    io.send(d.from, Message::ProduceResponse { corr: d.corr, partitions: d.done });
                 }
             }
             Timer::AlterPartitionTimeout(tp, corr) => {
-                if let Some(Replica {
-                    role: Role::Leader(ls),
-                    ..
-                }) = self.replicas.get_mut(&tp)
-                {
-                    if ls
-                        .pending_isr
-                        .as_ref()
-                        .map(|(c, _)| *c == corr)
-                        .unwrap_or(false)
-                    {
+                if let Some(Replica { role: Role::Leader(ls), .. }) = self.replicas.get_mut(&tp) {
+                    if ls.pending_isr.as_ref().map(|(c, _)| *c == corr).unwrap_or(false) {
                         ls.pending_isr = None;
                     }
                 }
@@ -593,23 +493,14 @@ impl Broker {
             }
             Timer::RetentionCheck => {
                 self.retention_check(io);
-                io.timer(
-                    Dur::from_ms(self.config.log_retention_check_interval_ms.max(1)),
-                    Timer::RetentionCheck,
-                );
+                io.timer(Dur::from_ms(self.config.log_retention_check_interval_ms.max(1)), Timer::RetentionCheck);
             }
             _ => {}
         }
     }
 
     fn metadata_response(&self, corr: u64) -> Message {
-        let brokers = self
-            .metadata
-            .brokers
-            .iter()
-            .filter(|(_, m)| !m.fenced)
-            .map(|(b, _)| *b)
-            .collect();
+        let brokers = self.metadata.brokers.iter().filter(|(_, m)| !m.fenced).map(|(b, _)| *b).collect();
         let topics = self
             .metadata
             .topics
@@ -628,11 +519,7 @@ impl Broker {
                     .collect(),
             })
             .collect();
-        Message::MetadataResponse {
-            corr,
-            brokers,
-            topics,
-        }
+        Message::MetadataResponse { corr, brokers, topics }
     }
 
     // ------------------------------------------------------------------ produce
@@ -651,11 +538,7 @@ impl Broker {
         for part in partitions {
             match self.append_to_leader(&part.tp, part.batch, acks, io) {
                 Err(error) => {
-                    io.emit(Effect::ProduceRejected {
-                        tp: part.tp.clone(),
-                        broker: self.id,
-                        error,
-                    });
+                    io.emit(Effect::ProduceRejected { tp: part.tp.clone(), broker: self.id, error });
                     done.push(ProducePartitionResponse {
                         tp: part.tp,
                         error: Some(error),
@@ -666,11 +549,7 @@ impl Broker {
                 Ok((base_offset, required_offset)) => {
                     let hw = self.replicas[&part.tp].log.high_watermark();
                     if acks == Acks::All && hw < required_offset {
-                        waiting.push(DelayedPart {
-                            tp: part.tp,
-                            required_offset,
-                            base_offset,
-                        });
+                        waiting.push(DelayedPart { tp: part.tp, required_offset, base_offset });
                     } else {
                         let isr_mask = self.isr_mask(&part.tp);
                         done.push(ProducePartitionResponse {
@@ -687,25 +566,11 @@ impl Broker {
             return;
         }
         if waiting.is_empty() {
-            io.send(
-                from,
-                Message::ProduceResponse {
-                    corr,
-                    partitions: done,
-                },
-            );
+            io.send(from, Message::ProduceResponse { corr, partitions: done });
             return;
         }
         let id = self.corr();
-        self.delayed_produces.insert(
-            id,
-            DelayedProduce {
-                from,
-                corr,
-                done,
-                waiting,
-            },
-        );
+        self.delayed_produces.insert(id, DelayedProduce { from, corr, done, waiting });
         io.timer(timeout, Timer::ProduceExpired(id));
     }
 
@@ -749,20 +614,13 @@ impl Broker {
         match replica.log.check_sequence(&batch) {
             SequenceCheck::Reject(e) => return Err(e),
             SequenceCheck::Duplicate { base_offset } => {
-                io.emit(Effect::DuplicateBatch {
-                    tp: tp.clone(),
-                    broker: self.id,
-                    base: base_offset,
-                });
+                io.emit(Effect::DuplicateBatch { tp: tp.clone(), broker: self.id, base: base_offset });
                 let required = base_offset + u64::from(batch.last_delta()) + 1;
                 return Ok((base_offset, required));
             }
             SequenceCheck::Append => {}
         }
-        let appended =
-            replica
-                .log
-                .append_as_leader(batch, epoch, io.now, segment_limits(Some(&config)));
+        let appended = replica.log.append_as_leader(batch, epoch, io.now, segment_limits(Some(&config)));
         io.emit(Effect::Appended {
             tp: tp.clone(),
             broker: self.id,
@@ -793,17 +651,10 @@ impl Broker {
         };
         let hw = replica.log.high_watermark();
         let (isr_len, mask) = match &replica.role {
-            Role::Leader(ls) => (
-                ls.isr.len() as u32,
-                ls.isr.iter().fold(0u64, |m, &b| m | (1u64 << (b % 64))),
-            ),
+            Role::Leader(ls) => (ls.isr.len() as u32, ls.isr.iter().fold(0u64, |m, &b| m | (1u64 << (b % 64)))),
             _ => return,
         };
-        let min_isr = self
-            .metadata
-            .topic_config(&tp.topic)
-            .map(|c| c.min_insync_replicas)
-            .unwrap_or(1);
+        let min_isr = self.metadata.topic_config(&tp.topic).map(|c| c.min_insync_replicas).unwrap_or(1);
         let mut finished = Vec::new();
         for (id, d) in self.delayed_produces.iter_mut() {
             let mut i = 0;
@@ -811,8 +662,7 @@ impl Broker {
                 if d.waiting[i].tp == *tp && hw >= d.waiting[i].required_offset {
                     let w = d.waiting.remove(i);
                     // Appended, replicated, but the ISR shrank below min.insync.replicas meanwhile.
-                    let error =
-                        (isr_len < min_isr).then_some(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+                    let error = (isr_len < min_isr).then_some(ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
                     d.done.push(ProducePartitionResponse {
                         tp: w.tp,
                         error,
@@ -829,13 +679,7 @@ impl Broker {
         }
         for id in finished {
             let d = self.delayed_produces.remove(&id).expect("present");
-            io.send(
-                d.from,
-                Message::ProduceResponse {
-                    corr: d.corr,
-                    partitions: d.done,
-                },
-            );
+            io.send(d.from, Message::ProduceResponse { corr: d.corr, partitions: d.done });
         }
     }
 
@@ -859,13 +703,7 @@ impl Broker {
         }
         for id in finished {
             let d = self.delayed_produces.remove(&id).expect("present");
-            io.send(
-                d.from,
-                Message::ProduceResponse {
-                    corr: d.corr,
-                    partitions: d.done,
-                },
-            );
+            io.send(d.from, Message::ProduceResponse { corr: d.corr, partitions: d.done });
         }
     }
 
@@ -886,29 +724,14 @@ impl Broker {
             }
         }
         let responses = self.read_partitions(replica_id, &partitions);
-        let has_data_or_error = responses
-            .iter()
-            .any(|r| !r.batches.is_empty() || r.error.is_some() || r.diverging_epoch.is_some());
+        let has_data_or_error =
+            responses.iter().any(|r| !r.batches.is_empty() || r.error.is_some() || r.diverging_epoch.is_some());
         if has_data_or_error || max_wait == Dur::ZERO {
-            io.send(
-                from,
-                Message::FetchResponse {
-                    corr,
-                    partitions: responses,
-                },
-            );
+            io.send(from, Message::FetchResponse { corr, partitions: responses });
             return;
         }
         let id = self.corr();
-        self.parked_fetches.insert(
-            id,
-            ParkedFetch {
-                from,
-                corr,
-                replica_id,
-                partitions,
-            },
-        );
+        self.parked_fetches.insert(id, ParkedFetch { from, corr, replica_id, partitions });
         io.timer(max_wait, Timer::FetchWaitExpired(id));
     }
 
@@ -921,13 +744,7 @@ impl Broker {
         io: &mut Io,
     ) {
         let responses = self.read_partitions(replica_id, partitions);
-        io.send(
-            from,
-            Message::FetchResponse {
-                corr,
-                partitions: responses,
-            },
-        );
+        io.send(from, Message::FetchResponse { corr, partitions: responses });
     }
 
     /// Answers parked fetches that include `tp`: followers wake on new data, consumers when
@@ -936,9 +753,7 @@ impl Broker {
         let ready: Vec<u64> = self
             .parked_fetches
             .iter()
-            .filter(|(_, p)| {
-                p.replica_id.is_some() == new_data && p.partitions.iter().any(|fp| fp.tp == *tp)
-            })
+            .filter(|(_, p)| p.replica_id.is_some() == new_data && p.partitions.iter().any(|fp| fp.tp == *tp))
             .map(|(id, _)| *id)
             .collect();
         for id in ready {
@@ -947,22 +762,11 @@ impl Broker {
         }
     }
 
-    fn read_partitions(
-        &self,
-        replica_id: Option<u32>,
-        partitions: &[FetchPartition],
-    ) -> Vec<FetchPartitionResponse> {
-        partitions
-            .iter()
-            .map(|p| self.read_partition(replica_id, p))
-            .collect()
+    fn read_partitions(&self, replica_id: Option<u32>, partitions: &[FetchPartition]) -> Vec<FetchPartitionResponse> {
+        partitions.iter().map(|p| self.read_partition(replica_id, p)).collect()
     }
 
-    fn read_partition(
-        &self,
-        replica_id: Option<u32>,
-        p: &FetchPartition,
-    ) -> FetchPartitionResponse {
+    fn read_partition(&self, replica_id: Option<u32>, p: &FetchPartition) -> FetchPartitionResponse {
         let mut resp = FetchPartitionResponse {
             tp: p.tp.clone(),
             error: None,
@@ -1014,23 +818,13 @@ impl Broker {
             resp.error = Some(ErrorCode::OFFSET_OUT_OF_RANGE);
             return resp;
         }
-        let max_offset = if replica_id.is_some() {
-            log.log_end_offset()
-        } else {
-            log.high_watermark()
-        };
+        let max_offset = if replica_id.is_some() { log.log_end_offset() } else { log.high_watermark() };
         resp.batches = log.read(p.fetch_offset, max_offset, p.max_bytes);
         resp
     }
 
     /// A follower's fetch tells the leader its LEO (Kafka's `updateFollowerFetchState`).
-    fn record_follower_fetch(
-        &mut self,
-        tp: &TopicPartition,
-        follower: u32,
-        p: &FetchPartition,
-        io: &mut Io,
-    ) {
+    fn record_follower_fetch(&mut self, tp: &TopicPartition, follower: u32, p: &FetchPartition, io: &mut Io) {
         let now = io.now;
         let Some(replica) = self.replicas.get_mut(tp) else {
             return;
@@ -1055,11 +849,8 @@ impl Broker {
         if p.fetch_offset >= leo {
             fp.last_caught_up = Some(now);
         } else if p.fetch_offset >= fp.last_fetch_leader_leo {
-            fp.last_caught_up = Some(
-                fp.last_caught_up
-                    .map(|t| t.max(fp.last_fetch_time))
-                    .unwrap_or(fp.last_fetch_time),
-            );
+            fp.last_caught_up =
+                Some(fp.last_caught_up.map(|t| t.max(fp.last_fetch_time)).unwrap_or(fp.last_fetch_time));
         }
         fp.leo = Some(p.fetch_offset.min(leo));
         fp.last_fetch_leader_leo = leo;
@@ -1069,11 +860,7 @@ impl Broker {
     }
 
     fn follower_eligible(&self, b: u32) -> bool {
-        self.metadata
-            .brokers
-            .get(&b)
-            .map(|m| !m.fenced)
-            .unwrap_or(false)
+        self.metadata.brokers.get(&b).map(|m| !m.fenced).unwrap_or(false)
     }
 
     fn maybe_expand_isr(&mut self, tp: &TopicPartition, follower: u32, io: &mut Io) {
@@ -1100,19 +887,11 @@ impl Broker {
 
     fn propose_isr(&mut self, tp: &TopicPartition, new_isr: Vec<u32>, io: &mut Io) {
         let corr = self.corr();
-        let Some(Replica {
-            role: Role::Leader(ls),
-            ..
-        }) = self.replicas.get_mut(tp)
-        else {
+        let Some(Replica { role: Role::Leader(ls), .. }) = self.replicas.get_mut(tp) else {
             return;
         };
         ls.pending_isr = Some((corr, new_isr.clone()));
-        io.emit(Effect::IsrChangeProposed {
-            tp: tp.clone(),
-            broker: self.id,
-            isr: new_isr.clone(),
-        });
+        io.emit(Effect::IsrChangeProposed { tp: tp.clone(), broker: self.id, isr: new_isr.clone() });
         io.send(
             CONTROLLER,
             Message::AlterPartition {
@@ -1124,10 +903,7 @@ impl Broker {
                 new_isr,
             },
         );
-        io.timer(
-            ALTER_PARTITION_TIMEOUT,
-            Timer::AlterPartitionTimeout(tp.clone(), corr),
-        );
+        io.timer(ALTER_PARTITION_TIMEOUT, Timer::AlterPartitionTimeout(tp.clone(), corr));
     }
 
     fn handle_alter_partition_response(
@@ -1137,19 +913,10 @@ impl Broker {
         result: Result<PartitionState, ErrorCode>,
         io: &mut Io,
     ) {
-        let Some(Replica {
-            role: Role::Leader(ls),
-            ..
-        }) = self.replicas.get_mut(tp)
-        else {
+        let Some(Replica { role: Role::Leader(ls), .. }) = self.replicas.get_mut(tp) else {
             return;
         };
-        if ls
-            .pending_isr
-            .as_ref()
-            .map(|(c, _)| *c != corr)
-            .unwrap_or(true)
-        {
+        if ls.pending_isr.as_ref().map(|(c, _)| *c != corr).unwrap_or(true) {
             return;
         }
         ls.pending_isr = None;
@@ -1191,12 +958,7 @@ impl Broker {
                 })
                 .collect();
             if !out.is_empty() {
-                let new_isr: Vec<u32> = ls
-                    .isr
-                    .iter()
-                    .copied()
-                    .filter(|b| !out.contains(b))
-                    .collect();
+                let new_isr: Vec<u32> = ls.isr.iter().copied().filter(|b| !out.contains(b)).collect();
                 proposals.push((tp.clone(), new_isr));
             }
         }
@@ -1210,17 +972,8 @@ impl Broker {
     fn maybe_advance_hw(&mut self, tp: &TopicPartition, io: &mut Io) {
         let now = io.now;
         let lag = Dur::from_ms(self.config.replica_lag_time_max_ms);
-        let min_isr = self
-            .metadata
-            .topic_config(&tp.topic)
-            .map(|c| c.min_insync_replicas)
-            .unwrap_or(1);
-        let eligible: BTreeMap<u32, bool> = self
-            .metadata
-            .brokers
-            .iter()
-            .map(|(b, m)| (*b, !m.fenced))
-            .collect();
+        let min_isr = self.metadata.topic_config(&tp.topic).map(|c| c.min_insync_replicas).unwrap_or(1);
+        let eligible: BTreeMap<u32, bool> = self.metadata.brokers.iter().map(|(b, m)| (*b, !m.fenced)).collect();
         let Some(replica) = self.replicas.get_mut(tp) else {
             return;
         };
@@ -1237,9 +990,7 @@ impl Broker {
             let in_isr = maximal.contains(b);
             let about_to_join = !in_isr
                 && eligible.get(b).copied().unwrap_or(false)
-                && f.last_caught_up
-                    .map(|t| now.since(t) <= lag)
-                    .unwrap_or(false);
+                && f.last_caught_up.map(|t| now.since(t) <= lag).unwrap_or(false);
             if in_isr || about_to_join {
                 match f.leo {
                     Some(l) => hw = hw.min(l),
@@ -1250,11 +1001,7 @@ impl Broker {
         }
         if hw > replica.log.high_watermark() {
             replica.log.set_high_watermark(hw);
-            io.emit(Effect::HighWatermark {
-                tp: tp.clone(),
-                broker: self.id,
-                hw,
-            });
+            io.emit(Effect::HighWatermark { tp: tp.clone(), broker: self.id, hw });
             self.complete_delayed(tp, io);
             self.wake_parked(tp, false, io);
         }
@@ -1294,18 +1041,10 @@ impl Broker {
             }],
         };
         io.send(NodeId::Broker(fs.leader), request);
-        io.timer(
-            max_wait.plus_dur(timeout),
-            Timer::FollowerFetchTimeout(tp.clone(), corr),
-        );
+        io.timer(max_wait.plus_dur(timeout), Timer::FollowerFetchTimeout(tp.clone(), corr));
     }
 
-    fn handle_follower_fetch_response(
-        &mut self,
-        corr: u64,
-        p: FetchPartitionResponse,
-        io: &mut Io,
-    ) {
+    fn handle_follower_fetch_response(&mut self, corr: u64, p: FetchPartitionResponse, io: &mut Io) {
         let tp = p.tp.clone();
         let seg = segment_limits(self.metadata.topic_config(&tp.topic));
         let backoff = Dur::from_ms(self.config.replica_fetch_backoff_ms);
@@ -1334,12 +1073,7 @@ impl Broker {
                 }
             };
             let removed = log.truncate_to(to);
-            io.emit(Effect::Truncated {
-                tp: tp.clone(),
-                broker: id,
-                to,
-                removed,
-            });
+            io.emit(Effect::Truncated { tp: tp.clone(), broker: id, to, removed });
             self.schedule_fetch(&tp, Dur::ZERO, io);
             return;
         }
@@ -1350,21 +1084,11 @@ impl Broker {
                     // Everything we have is below the leader's log start: start over there.
                     let removed = log.record_count();
                     *log = PartitionLog::starting_at(p.log_start_offset);
-                    io.emit(Effect::Truncated {
-                        tp: tp.clone(),
-                        broker: id,
-                        to: p.log_start_offset,
-                        removed,
-                    });
+                    io.emit(Effect::Truncated { tp: tp.clone(), broker: id, to: p.log_start_offset, removed });
                 } else {
                     let to = p.high_watermark.max(log.log_start_offset());
                     let removed = log.truncate_to(to);
-                    io.emit(Effect::Truncated {
-                        tp: tp.clone(),
-                        broker: id,
-                        to,
-                        removed,
-                    });
+                    io.emit(Effect::Truncated { tp: tp.clone(), broker: id, to, removed });
                 }
                 self.schedule_fetch(&tp, Dur::ZERO, io);
                 return;
@@ -1399,20 +1123,11 @@ impl Broker {
         let new_hw = p.high_watermark.min(log.log_end_offset());
         if new_hw != log.high_watermark() {
             log.set_high_watermark(new_hw);
-            io.emit(Effect::HighWatermark {
-                tp: tp.clone(),
-                broker: id,
-                hw: new_hw,
-            });
+            io.emit(Effect::HighWatermark { tp: tp.clone(), broker: id, hw: new_hw });
         }
-        if log.log_start_offset() < p.log_start_offset && p.log_start_offset <= log.high_watermark()
-        {
+        if log.log_start_offset() < p.log_start_offset && p.log_start_offset <= log.high_watermark() {
             log.advance_log_start(p.log_start_offset);
-            io.emit(Effect::LogStartOffset {
-                tp: tp.clone(),
-                broker: id,
-                offset: p.log_start_offset,
-            });
+            io.emit(Effect::LogStartOffset { tp: tp.clone(), broker: id, offset: p.log_start_offset });
         }
         self.maybe_flush_by_count(&tp);
         self.schedule_fetch(&tp, Dur::ZERO, io);
@@ -1444,10 +1159,7 @@ impl Broker {
             }
         }
         if flushed > 0 {
-            io.emit(Effect::Flushed {
-                broker: self.id,
-                partitions: flushed,
-            });
+            io.emit(Effect::Flushed { broker: self.id, partitions: flushed });
         }
     }
 
@@ -1461,17 +1173,10 @@ impl Broker {
                 continue;
             }
             let before = r.log.log_start_offset();
-            if r.log
-                .apply_retention(now_ms, config.retention_ms, config.retention_bytes)
-                > 0
-            {
+            if r.log.apply_retention(now_ms, config.retention_ms, config.retention_bytes) > 0 {
                 let offset = r.log.log_start_offset();
                 if offset != before {
-                    io.emit(Effect::LogStartOffset {
-                        tp: tp.clone(),
-                        broker: self.id,
-                        offset,
-                    });
+                    io.emit(Effect::LogStartOffset { tp: tp.clone(), broker: self.id, offset });
                 }
             }
         }

@@ -61,6 +61,16 @@ pub struct Controller {
     rng: SimRng,
     /// Unclean elections so far: (partition, leader epoch).
     pub unclean_elections: Vec<(TopicPartition, u32)>,
+    /// Committed changes so far, for summaries.
+    pub counters: ControllerCounters,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ControllerCounters {
+    pub leader_elections: u64,
+    pub isr_shrinks: u64,
+    pub isr_expansions: u64,
+    pub fenced: u64,
 }
 
 /// Brokers the controller talks to.
@@ -75,21 +85,12 @@ pub const UNCLEAN_SCAN_INTERVAL: Dur = Dur(300_000_000);
 impl Controller {
     /// A controller for a fresh cluster whose brokers are all registered and unfenced.
     pub fn new(brokers: &[u32], config: BrokerConfig, rng: SimRng) -> Self {
-        let mut image = MetadataImage {
-            version: 1,
-            ..Default::default()
-        };
+        let mut image = MetadataImage { version: 1, ..Default::default() };
         let mut sessions = BTreeMap::new();
         for &b in brokers {
             image.brokers.insert(b, BrokerMeta { fenced: false });
-            sessions.insert(
-                b,
-                BrokerSession {
-                    incarnation: 0,
-                    last_heartbeat: SimTime::ZERO,
-                    registered_at_version: 0,
-                },
-            );
+            sessions
+                .insert(b, BrokerSession { incarnation: 0, last_heartbeat: SimTime::ZERO, registered_at_version: 0 });
         }
         Controller {
             alive: true,
@@ -100,6 +101,7 @@ impl Controller {
             config,
             rng,
             unclean_elections: Vec::new(),
+            counters: ControllerCounters::default(),
         }
     }
 
@@ -107,29 +109,17 @@ impl Controller {
     pub fn start_timers(&self, io: &mut Io) {
         io.timer(Dur::from_ms(1000), Timer::SessionCheck);
         if self.config.auto_leader_rebalance_enable {
-            io.timer(
-                Dur::from_ms(self.config.leader_imbalance_check_interval_seconds * 1000),
-                Timer::LeaderRebalance,
-            );
+            io.timer(Dur::from_ms(self.config.leader_imbalance_check_interval_seconds * 1000), Timer::LeaderRebalance);
         }
         io.timer(UNCLEAN_SCAN_INTERVAL, Timer::UncleanElectionScan);
     }
 
     fn is_unfenced(&self, b: u32) -> bool {
-        self.image
-            .brokers
-            .get(&b)
-            .map(|m| !m.fenced)
-            .unwrap_or(false)
+        self.image.brokers.get(&b).map(|m| !m.fenced).unwrap_or(false)
     }
 
     pub fn unfenced_brokers(&self) -> Vec<u32> {
-        self.image
-            .brokers
-            .iter()
-            .filter(|(_, m)| !m.fenced)
-            .map(|(b, _)| *b)
-            .collect()
+        self.image.brokers.iter().filter(|(_, m)| !m.fenced).map(|(b, _)| *b).collect()
     }
 
     /// Creates a topic, placing replicas like `StripedReplicaPlacer`, or with an explicit
@@ -144,52 +134,25 @@ impl Controller {
         io: &mut Io,
     ) -> Result<(), String> {
         if self.image.topics.contains_key(name) {
-            return Err(format!(
-                "TOPIC_ALREADY_EXISTS: topic '{name}' already exists"
-            ));
+            return Err(format!("TOPIC_ALREADY_EXISTS: topic '{name}' already exists"));
         }
         let assignment = match assignment {
             Some(a) => a,
-            None => placement::place(
-                &self.unfenced_brokers(),
-                partitions,
-                replication_factor,
-                &mut self.rng,
-            )
-            .map_err(|e| e.to_string())?,
+            None => placement::place(&self.unfenced_brokers(), partitions, replication_factor, &mut self.rng)
+                .map_err(|e| e.to_string())?,
         };
         let topic: Arc<str> = Arc::from(name);
         let mut states = Vec::with_capacity(assignment.len());
         for replicas in assignment {
-            let isr: Vec<u32> = replicas
-                .iter()
-                .copied()
-                .filter(|&r| self.is_unfenced(r))
-                .collect();
+            let isr: Vec<u32> = replicas.iter().copied().filter(|&r| self.is_unfenced(r)).collect();
             let leader = isr.first().copied();
-            states.push(PartitionState {
-                replicas,
-                isr,
-                leader,
-                leader_epoch: 0,
-                partition_epoch: 0,
-            });
+            states.push(PartitionState { replicas, isr, leader, leader_epoch: 0, partition_epoch: 0 });
         }
         let mut changes = Changes::default();
         for p in 0..states.len() as u32 {
-            changes.partitions.push(TopicPartition {
-                topic: topic.clone(),
-                partition: p,
-            });
+            changes.partitions.push(TopicPartition { topic: topic.clone(), partition: p });
         }
-        self.image.topics.insert(
-            topic.clone(),
-            TopicMeta {
-                name: topic.clone(),
-                config,
-                partitions: states,
-            },
-        );
+        self.image.topics.insert(topic.clone(), TopicMeta { name: topic.clone(), config, partitions: states });
         changes.topics.push(topic);
         io.emit(Effect::TopicCreated {
             topic: name.to_string(),
@@ -201,24 +164,13 @@ impl Controller {
     }
 
     /// Changes a topic config (`kafka-configs --alter`).
-    pub fn alter_topic_config(
-        &mut self,
-        topic: &str,
-        config: TopicConfig,
-        io: &mut Io,
-    ) -> Result<(), String> {
+    pub fn alter_topic_config(&mut self, topic: &str, config: TopicConfig, io: &mut Io) -> Result<(), String> {
         let Some(meta) = self.image.topics.get_mut(topic) else {
             return Err(format!("UNKNOWN_TOPIC_OR_PARTITION: no topic '{topic}'"));
         };
         meta.config = config;
         let name = meta.name.clone();
-        self.commit(
-            Changes {
-                topics: vec![name],
-                ..Default::default()
-            },
-            io,
-        );
+        self.commit(Changes { topics: vec![name], ..Default::default() }, io);
         Ok(())
     }
 
@@ -241,22 +193,13 @@ impl Controller {
         }
         let delta = self.delta_since(base);
         for &b in self.sessions.keys() {
-            io.send(
-                broker_node(b),
-                Message::MetadataPush {
-                    delta: delta.clone(),
-                },
-            );
+            io.send(broker_node(b), Message::MetadataPush { delta: delta.clone() });
         }
     }
 
     /// Everything that changed after `version`.
     pub fn delta_since(&self, version: u64) -> MetadataDelta {
-        let mut d = MetadataDelta {
-            base_version: version,
-            version: self.image.version,
-            ..Default::default()
-        };
+        let mut d = MetadataDelta { base_version: version, version: self.image.version, ..Default::default() };
         if version >= self.image.version {
             return d;
         }
@@ -270,11 +213,7 @@ impl Controller {
         // A broker that has nothing yet gets every topic, including those created at boot.
         if version == 0 {
             d.topics = self.image.topics.values().cloned().collect();
-            d.partitions = self
-                .image
-                .partitions()
-                .map(|(tp, p)| (tp, p.clone()))
-                .collect();
+            d.partitions = self.image.partitions().map(|(tp, p)| (tp, p.clone())).collect();
             d.brokers = self.image.brokers.iter().map(|(b, m)| (*b, *m)).collect();
             return d;
         }
@@ -308,11 +247,7 @@ impl Controller {
                 return (Some(l), target_isr.to_vec(), false);
             }
         }
-        if let Some(&r) = state
-            .replicas
-            .iter()
-            .find(|r| target_isr.contains(r) && self.is_unfenced(**r))
-        {
+        if let Some(&r) = state.replicas.iter().find(|r| target_isr.contains(r) && self.is_unfenced(**r)) {
             return (Some(r), target_isr.to_vec(), false);
         }
         if unclean_allowed {
@@ -321,11 +256,7 @@ impl Controller {
             }
         }
         // No leader. The ISR is never written empty: it keeps its last member (ELR off).
-        let isr = if target_isr.is_empty() {
-            state.isr.clone()
-        } else {
-            target_isr.to_vec()
-        };
+        let isr = if target_isr.is_empty() { state.isr.clone() } else { target_isr.to_vec() };
         (None, isr, false)
     }
 
@@ -345,6 +276,14 @@ impl Controller {
         if !leader_changed && p.isr == isr {
             return false;
         }
+        if isr.len() < p.isr.len() {
+            self.counters.isr_shrinks += 1;
+        } else if isr.len() > p.isr.len() {
+            self.counters.isr_expansions += 1;
+        }
+        if leader_changed {
+            self.counters.leader_elections += 1;
+        }
         if leader_changed {
             p.leader_epoch += 1;
         }
@@ -353,31 +292,18 @@ impl Controller {
         p.isr = isr;
         let (epoch, isr_now, pe) = (p.leader_epoch, p.isr.clone(), p.partition_epoch);
         if leader_changed {
-            io.emit(Effect::LeaderElected {
-                tp: tp.clone(),
-                leader,
-                epoch,
-                isr: isr_now,
-                unclean,
-            });
+            io.emit(Effect::LeaderElected { tp: tp.clone(), leader, epoch, isr: isr_now, unclean });
             if unclean {
                 self.unclean_elections.push((tp.clone(), epoch));
             }
         } else {
-            io.emit(Effect::IsrChanged {
-                tp: tp.clone(),
-                isr: isr_now,
-                partition_epoch: pe,
-            });
+            io.emit(Effect::IsrChanged { tp: tp.clone(), isr: isr_now, partition_epoch: pe });
         }
         true
     }
 
     fn unclean_enabled(&self, topic: &str) -> bool {
-        self.image
-            .topic_config(topic)
-            .map(|c| c.unclean_leader_election_enable)
-            .unwrap_or(false)
+        self.image.topic_config(topic).map(|c| c.unclean_leader_election_enable).unwrap_or(false)
     }
 
     /// Fences a broker: out of every ISR, and leadership moves elsewhere.
@@ -385,14 +311,9 @@ impl Controller {
         if !self.is_unfenced(broker) {
             return;
         }
-        self.image
-            .brokers
-            .insert(broker, BrokerMeta { fenced: true });
+        self.image.brokers.insert(broker, BrokerMeta { fenced: true });
         io.emit(Effect::BrokerFenced { broker });
-        let mut changes = Changes {
-            brokers: vec![broker],
-            ..Default::default()
-        };
+        let mut changes = Changes { brokers: vec![broker], ..Default::default() };
         let affected: Vec<(TopicPartition, PartitionState)> = self
             .image
             .partitions()
@@ -401,8 +322,7 @@ impl Controller {
             .collect();
         for (tp, state) in affected {
             let target: Vec<u32> = state.isr.iter().copied().filter(|&r| r != broker).collect();
-            let (leader, isr, unclean) =
-                self.elect(&state, &target, self.unclean_enabled(&tp.topic));
+            let (leader, isr, unclean) = self.elect(&state, &target, self.unclean_enabled(&tp.topic));
             if self.apply_change(&tp, leader, isr, unclean, io) {
                 changes.partitions.push(tp);
             }
@@ -412,14 +332,9 @@ impl Controller {
 
     /// Unfences a broker that caught up; it takes leaderless partitions it can lead.
     fn unfence(&mut self, broker: u32, io: &mut Io) {
-        self.image
-            .brokers
-            .insert(broker, BrokerMeta { fenced: false });
+        self.image.brokers.insert(broker, BrokerMeta { fenced: false });
         io.emit(Effect::BrokerUnfenced { broker });
-        let mut changes = Changes {
-            brokers: vec![broker],
-            ..Default::default()
-        };
+        let mut changes = Changes { brokers: vec![broker], ..Default::default() };
         self.elect_leaderless(Some(broker), &mut changes, io);
         self.commit(changes, io);
     }
@@ -429,14 +344,11 @@ impl Controller {
         let leaderless: Vec<(TopicPartition, PartitionState)> = self
             .image
             .partitions()
-            .filter(|(_, p)| {
-                p.leader.is_none() && only.map(|b| p.replicas.contains(&b)).unwrap_or(true)
-            })
+            .filter(|(_, p)| p.leader.is_none() && only.map(|b| p.replicas.contains(&b)).unwrap_or(true))
             .map(|(tp, p)| (tp, p.clone()))
             .collect();
         for (tp, state) in leaderless {
-            let (leader, isr, unclean) =
-                self.elect(&state, &state.isr, self.unclean_enabled(&tp.topic));
+            let (leader, isr, unclean) = self.elect(&state, &state.isr, self.unclean_enabled(&tp.topic));
             if leader.is_some() && self.apply_change(&tp, leader, isr, unclean, io) {
                 changes.partitions.push(tp);
             }
@@ -461,8 +373,7 @@ impl Controller {
                     }
                 }
             } else if let Some(&pref) = state.replicas.first() {
-                if state.leader != Some(pref) && state.isr.contains(&pref) && self.is_unfenced(pref)
-                {
+                if state.leader != Some(pref) && state.isr.contains(&pref) && self.is_unfenced(pref) {
                     let isr = state.isr.clone();
                     if self.apply_change(&t, Some(pref), isr, false, io) {
                         changes.partitions.push(t);
@@ -475,26 +386,14 @@ impl Controller {
 
     pub fn handle_message(&mut self, from: NodeId, msg: Message, io: &mut Io) {
         match msg {
-            Message::BrokerHeartbeat {
-                broker,
-                incarnation,
-                metadata_version,
-            } => {
+            Message::BrokerHeartbeat { broker, incarnation, metadata_version } => {
                 self.on_heartbeat(broker, incarnation, metadata_version, io);
                 let fenced = !self.is_unfenced(broker);
                 let delta = self.delta_since(metadata_version);
                 io.send(from, Message::BrokerHeartbeatResponse { fenced, delta });
             }
-            Message::AlterPartition {
-                corr,
-                broker,
-                tp,
-                leader_epoch,
-                partition_epoch,
-                new_isr,
-            } => {
-                let result =
-                    self.alter_partition(broker, &tp, leader_epoch, partition_epoch, new_isr, io);
+            Message::AlterPartition { corr, broker, tp, leader_epoch, partition_epoch, new_isr } => {
+                let result = self.alter_partition(broker, &tp, leader_epoch, partition_epoch, new_isr, io);
                 io.send(from, Message::AlterPartitionResponse { corr, tp, result });
             }
             _ => {}
@@ -503,22 +402,14 @@ impl Controller {
 
     fn on_heartbeat(&mut self, broker: u32, incarnation: u32, metadata_version: u64, io: &mut Io) {
         let now = io.now;
-        let restarted = self
-            .sessions
-            .get(&broker)
-            .map(|s| s.incarnation != incarnation)
-            .unwrap_or(true);
+        let restarted = self.sessions.get(&broker).map(|s| s.incarnation != incarnation).unwrap_or(true);
         if restarted {
             // A new incarnation registers: the old one is fenced first (it may have lost
             // unflushed data, so it must not stay in any ISR), then it catches up.
             self.fence(broker, io);
             self.sessions.insert(
                 broker,
-                BrokerSession {
-                    incarnation,
-                    last_heartbeat: now,
-                    registered_at_version: self.image.version,
-                },
+                BrokerSession { incarnation, last_heartbeat: now, registered_at_version: self.image.version },
             );
             self.image.brokers.entry(broker).or_insert(BrokerMeta { fenced: true });
             return;
@@ -555,20 +446,11 @@ impl Controller {
         if !new_isr.contains(&broker) || new_isr.iter().any(|r| !state.replicas.contains(r)) {
             return Err(ErrorCode::INVALID_UPDATE_VERSION);
         }
-        if new_isr
-            .iter()
-            .any(|r| !state.isr.contains(r) && !self.is_unfenced(*r))
-        {
+        if new_isr.iter().any(|r| !state.isr.contains(r) && !self.is_unfenced(*r)) {
             return Err(ErrorCode::INELIGIBLE_REPLICA);
         }
         if self.apply_change(tp, state.leader, new_isr, false, io) {
-            self.commit(
-                Changes {
-                    partitions: vec![tp.clone()],
-                    ..Default::default()
-                },
-                io,
-            );
+            self.commit(Changes { partitions: vec![tp.clone()], ..Default::default() }, io);
         }
         Ok(self.image.partition(tp).cloned().expect("partition exists"))
     }
@@ -580,9 +462,7 @@ impl Controller {
                 let stale: Vec<u32> = self
                     .sessions
                     .iter()
-                    .filter(|(b, s)| {
-                        self.is_unfenced(**b) && io.now.since(s.last_heartbeat) >= timeout
-                    })
+                    .filter(|(b, s)| self.is_unfenced(**b) && io.now.since(s.last_heartbeat) >= timeout)
                     .map(|(b, _)| *b)
                     .collect();
                 for b in stale {
@@ -597,10 +477,7 @@ impl Controller {
                     .filter(|t| *t > io.now)
                     .min()
                     .unwrap_or(io.now.plus(Dur::from_ms(1000)));
-                io.timer_at(
-                    next.min(io.now.plus(Dur::from_ms(1000))),
-                    Timer::SessionCheck,
-                );
+                io.timer_at(next.min(io.now.plus(Dur::from_ms(1000))), Timer::SessionCheck);
             }
             Timer::LeaderRebalance => {
                 self.elect_leaders(None, false, io);

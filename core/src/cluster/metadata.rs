@@ -48,16 +48,10 @@ pub struct MetadataImage {
 
 impl MetadataImage {
     pub fn partition(&self, tp: &TopicPartition) -> Option<&PartitionState> {
-        self.topics
-            .get(&tp.topic)?
-            .partitions
-            .get(tp.partition as usize)
+        self.topics.get(&tp.topic)?.partitions.get(tp.partition as usize)
     }
     pub fn partition_mut(&mut self, tp: &TopicPartition) -> Option<&mut PartitionState> {
-        self.topics
-            .get_mut(&tp.topic)?
-            .partitions
-            .get_mut(tp.partition as usize)
+        self.topics.get_mut(&tp.topic)?.partitions.get_mut(tp.partition as usize)
     }
     pub fn topic_config(&self, topic: &str) -> Option<&TopicConfig> {
         self.topics.get(topic).map(|t| &t.config)
@@ -65,15 +59,10 @@ impl MetadataImage {
     /// Every partition in (topic, partition) order.
     pub fn partitions(&self) -> impl Iterator<Item = (TopicPartition, &PartitionState)> {
         self.topics.values().flat_map(|t| {
-            t.partitions.iter().enumerate().map(move |(i, p)| {
-                (
-                    TopicPartition {
-                        topic: t.name.clone(),
-                        partition: i as u32,
-                    },
-                    p,
-                )
-            })
+            t.partitions
+                .iter()
+                .enumerate()
+                .map(move |(i, p)| (TopicPartition { topic: t.name.clone(), partition: i as u32 }, p))
         })
     }
 }

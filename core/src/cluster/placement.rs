@@ -7,10 +7,7 @@ use crate::sim::rng::SimRng;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PlacementError {
-    InvalidReplicationFactor {
-        replication_factor: u32,
-        brokers: usize,
-    },
+    InvalidReplicationFactor { replication_factor: u32, brokers: usize },
 }
 
 impl std::fmt::Display for PlacementError {
@@ -34,10 +31,7 @@ pub fn place(
 ) -> Result<Vec<Vec<u32>>, PlacementError> {
     let n = brokers.len();
     if replication_factor == 0 || replication_factor as usize > n {
-        return Err(PlacementError::InvalidReplicationFactor {
-            replication_factor,
-            brokers: n,
-        });
+        return Err(PlacementError::InvalidReplicationFactor { replication_factor, brokers: n });
     }
     let mut list: Vec<u32> = brokers.to_vec();
     list.sort_unstable();
@@ -52,11 +46,7 @@ pub fn place(
             }
         }
         let start = offset + p % n;
-        out.push(
-            (0..replication_factor as usize)
-                .map(|j| list[(start + j) % n])
-                .collect(),
-        );
+        out.push((0..replication_factor as usize).map(|j| list[(start + j) % n]).collect());
     }
     Ok(out)
 }

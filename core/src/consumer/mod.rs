@@ -54,13 +54,7 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    pub fn new(
-        index: u32,
-        name: String,
-        config: ConsumerConfig,
-        bootstrap: Vec<u32>,
-        rng: SimRng,
-    ) -> Self {
+    pub fn new(index: u32, name: String, config: ConsumerConfig, bootstrap: Vec<u32>, rng: SimRng) -> Self {
         let reader = config.group_id.clone().unwrap_or_else(|| name.clone());
         Consumer {
             index,
@@ -93,9 +87,7 @@ impl Consumer {
     pub fn assign(&mut self, partitions: Vec<TopicPartition>, ledger: &mut Ledger, io: &mut Io) {
         self.positions.retain(|tp, _| partitions.contains(tp));
         for tp in &partitions {
-            self.positions
-                .entry(tp.clone())
-                .or_insert(Position::Resetting(None));
+            self.positions.entry(tp.clone()).or_insert(Position::Resetting(None));
         }
         self.assignment = partitions;
         self.run(ledger, io);
@@ -109,10 +101,7 @@ impl Consumer {
     }
 
     /// Records the consumer is behind the HW, per partition (`records-lag`).
-    pub fn lag(
-        &self,
-        hw: impl Fn(&TopicPartition) -> Option<u64>,
-    ) -> BTreeMap<TopicPartition, u64> {
+    pub fn lag(&self, hw: impl Fn(&TopicPartition) -> Option<u64>) -> BTreeMap<TopicPartition, u64> {
         self.positions
             .iter()
             .filter_map(|(tp, p)| match p {
@@ -136,10 +125,7 @@ impl Consumer {
         if !self.alive || self.assignment.is_empty() {
             return;
         }
-        let missing = self
-            .assignment
-            .iter()
-            .any(|tp| self.metadata.leader(tp).is_none());
+        let missing = self.assignment.iter().any(|tp| self.metadata.leader(tp).is_none());
         if (self.metadata.needs_update || missing) && self.metadata.in_flight.is_none() {
             self.request_metadata(None, io);
         }
@@ -169,20 +155,9 @@ impl Consumer {
                 continue;
             };
             let corr = self.corr();
-            self.positions
-                .insert(tp.clone(), Position::Resetting(Some(corr)));
-            io.send(
-                NodeId::Broker(leader),
-                Message::ListOffsetsRequest {
-                    corr,
-                    tp,
-                    timestamp,
-                },
-            );
-            io.timer(
-                Dur::from_ms(self.config.request_timeout_ms),
-                Timer::ConsumerRequestTimeout(corr),
-            );
+            self.positions.insert(tp.clone(), Position::Resetting(Some(corr)));
+            io.send(NodeId::Broker(leader), Message::ListOffsetsRequest { corr, tp, timestamp });
+            io.timer(Dur::from_ms(self.config.request_timeout_ms), Timer::ConsumerRequestTimeout(corr));
         }
         let mut by_leader: BTreeMap<u32, Vec<FetchPartition>> = BTreeMap::new();
         for tp in &self.assignment {
@@ -237,10 +212,7 @@ impl Consumer {
         let corr = self.corr();
         self.metadata.in_flight = Some((corr, b));
         io.send(NodeId::Broker(b), Message::MetadataRequest { corr });
-        io.timer(
-            Dur::from_ms(self.config.request_timeout_ms),
-            Timer::ConsumerRequestTimeout(corr),
-        );
+        io.timer(Dur::from_ms(self.config.request_timeout_ms), Timer::ConsumerRequestTimeout(corr));
     }
 
     pub fn handle_message(&mut self, from: NodeId, msg: Message, ledger: &mut Ledger, io: &mut Io) {
@@ -250,31 +222,17 @@ impl Consumer {
         match msg {
             Message::MetadataResponse { corr, .. } => {
                 if self.metadata.apply_response(corr, &msg, io.now) {
-                    io.emit(Effect::MetadataUpdated {
-                        client: self.me(),
-                        version: corr,
-                    });
+                    io.emit(Effect::MetadataUpdated { client: self.me(), version: corr });
                 }
             }
-            Message::ListOffsetsResponse {
-                corr,
-                tp,
-                error,
-                offset,
-            } => {
+            Message::ListOffsetsResponse { corr, tp, error, offset } => {
                 if self.positions.get(&tp) == Some(&Position::Resetting(Some(corr))) {
                     match error {
                         None => {
                             self.positions.insert(tp.clone(), Position::At(offset));
                             self.stats.offset_resets += 1;
-                            let reason =
-                                format!("auto.offset.reset={}", self.config.auto_offset_reset);
-                            io.emit(Effect::OffsetReset {
-                                consumer: self.index,
-                                tp,
-                                offset,
-                                reason,
-                            });
+                            let reason = format!("auto.offset.reset={}", self.config.auto_offset_reset);
+                            io.emit(Effect::OffsetReset { consumer: self.index, tp, offset, reason });
                         }
                         Some(_) => {
                             self.positions.insert(tp, Position::Resetting(None));
@@ -303,12 +261,7 @@ impl Consumer {
             Message::ConnectionClosed => {
                 if let NodeId::Broker(b) = from {
                     self.fetch_in_flight.remove(&b);
-                    if self
-                        .metadata
-                        .in_flight
-                        .map(|(_, x)| x == b)
-                        .unwrap_or(false)
-                    {
+                    if self.metadata.in_flight.map(|(_, x)| x == b).unwrap_or(false) {
                         self.metadata.in_flight = None;
                     }
                     self.metadata.needs_update = true;
@@ -329,8 +282,7 @@ impl Consumer {
         };
         match p.error {
             Some(ErrorCode::OFFSET_OUT_OF_RANGE) => {
-                self.positions
-                    .insert(p.tp.clone(), Position::Resetting(None));
+                self.positions.insert(p.tp.clone(), Position::Resetting(None));
                 io.emit(Effect::OffsetReset {
                     consumer: self.index,
                     tp: p.tp,
@@ -361,17 +313,10 @@ impl Consumer {
                 if let Some(first) = first {
                     self.positions.insert(p.tp.clone(), Position::At(last + 1));
                     self.stats.records_consumed += u64::from(count);
-                    io.emit(Effect::RecordsConsumed {
-                        consumer: self.index,
-                        tp: p.tp,
-                        first,
-                        last,
-                        records: count,
-                    });
+                    io.emit(Effect::RecordsConsumed { consumer: self.index, tp: p.tp, first, last, records: count });
                 } else if let Some(b) = p.batches.last() {
                     // Only compacted-away offsets: skip past them.
-                    self.positions
-                        .insert(p.tp.clone(), Position::At(b.next_offset().max(pos)));
+                    self.positions.insert(p.tp.clone(), Position::At(b.next_offset().max(pos)));
                 }
                 false
             }

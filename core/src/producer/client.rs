@@ -10,9 +10,7 @@ use crate::ledger::{Ledger, Outcome};
 use crate::network::NodeId;
 use crate::node::{Io, Timer};
 use crate::protocol::{Message, ProducePartition, ProducePartitionResponse};
-use crate::record::{
-    BatchData, Blob, Record, RecordId, TopicPartition, BATCH_OVERHEAD, NO_PRODUCER_ID, NO_SEQUENCE,
-};
+use crate::record::{BatchData, Blob, Record, RecordId, TopicPartition, BATCH_OVERHEAD, NO_PRODUCER_ID, NO_SEQUENCE};
 use crate::sim::rng::SimRng;
 use crate::sim::time::{Dur, SimTime};
 use crate::trace::Effect;
@@ -77,6 +75,8 @@ struct PartitionQueue {
     batches: VecDeque<ProducerBatch>,
     next_sequence: i32,
     in_flight: u32,
+    /// The last sequence number the broker acknowledged (idempotence).
+    last_acked_sequence: Option<i32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -195,17 +195,11 @@ impl Producer {
 
     /// Batches in flight, per request: (broker, batches).
     pub fn in_flight(&self) -> impl Iterator<Item = (u32, &[ProducerBatch])> {
-        self.in_flight
-            .values()
-            .map(|f| (f.broker, f.batches.as_slice()))
+        self.in_flight.values().map(|f| (f.broker, f.batches.as_slice()))
     }
 
     pub fn queued_records(&self) -> u64 {
-        self.queues
-            .values()
-            .flat_map(|q| q.batches.iter())
-            .map(|b| u64::from(b.record_count()))
-            .sum::<u64>()
+        self.queues.values().flat_map(|q| q.batches.iter()).map(|b| u64::from(b.record_count())).sum::<u64>()
             + self.waiting.len() as u64
     }
 
@@ -223,10 +217,7 @@ impl Producer {
     pub fn add_workload(&mut self, w: Workload, io: &mut Io) {
         self.workloads.push(w);
         self.workload_scheduled.push(true);
-        io.timer(
-            Dur::ZERO,
-            Timer::ProducerWorkload((self.workloads.len() - 1) as u32),
-        );
+        io.timer(Dur::ZERO, Timer::ProducerWorkload((self.workloads.len() - 1) as u32));
     }
 
     fn run_workload(&mut self, i: usize, ledger: &mut Ledger, io: &mut Io) {
@@ -239,10 +230,7 @@ impl Producer {
             if self.buffered_bytes >= self.config.buffer_memory {
                 if !self.blocked {
                     self.blocked = true;
-                    io.emit(Effect::ProducerBlocked {
-                        producer: self.index,
-                        queued_bytes: self.buffered_bytes,
-                    });
+                    io.emit(Effect::ProducerBlocked { producer: self.index, queued_bytes: self.buffered_bytes });
                 }
                 break; // send() blocks until a batch completes and frees memory
             }
@@ -269,10 +257,7 @@ impl Producer {
         }
         self.blocked = false;
         for i in 0..self.workloads.len() {
-            if self.workloads[i].remaining() > 0
-                && self.workloads[i].interval_us == 0
-                && !self.workload_scheduled[i]
-            {
+            if self.workloads[i].remaining() > 0 && self.workloads[i].interval_us == 0 && !self.workload_scheduled[i] {
                 self.workload_scheduled[i] = true;
                 io.timer(Dur::ZERO, Timer::ProducerWorkload(i as u32));
             }
@@ -293,14 +278,7 @@ impl Producer {
         self.stats.records_sent += 1;
         if self.metadata.partition_count(&topic).is_none() || !self.waiting.is_empty() {
             // KafkaProducer.waitOnMetadata: the record waits (up to max.block.ms).
-            self.waiting.push_back(WaitingRecord {
-                id,
-                topic,
-                partition,
-                key,
-                value,
-                since: io.now,
-            });
+            self.waiting.push_back(WaitingRecord { id, topic, partition, key, value, since: io.now });
             self.metadata.needs_update = true;
         } else {
             self.append(id, topic, partition, key, value, ledger, io);
@@ -334,46 +312,23 @@ impl Producer {
             None if self.config.partitioner_class == PartitionerClass::RoundRobin => {
                 (self.next_round_robin(&topic, n), false)
             }
-            None if use_key => (
-                partition_for_key(key.as_ref().expect("keyed").as_bytes(), n),
-                false,
-            ),
+            None if use_key => (partition_for_key(key.as_ref().expect("keyed").as_bytes(), n), false),
             None => (self.sticky_partition(&topic, n), true),
         };
-        let tp = TopicPartition {
-            topic: topic.clone(),
-            partition,
-        };
+        let tp = TopicPartition { topic: topic.clone(), partition };
         let timestamp = io.now.as_ms() as i64;
         let batch_size = self.config.batch_size;
         let queue = self.queues.entry(tp.clone()).or_default();
-        let mut pending = Some(Record {
-            id,
-            offset_delta: 0,
-            timestamp,
-            key,
-            value,
-            headers: Vec::new(),
-        });
+        let mut pending = Some(Record { id, offset_delta: 0, timestamp, key, value, headers: Vec::new() });
         let mut appended_bytes = 0;
-        if let Some(batch) = queue
-            .batches
-            .back_mut()
-            .filter(|b| b.data.is_none() && !b.full && b.retry_at.is_none())
-        {
-            let ts0 = batch
-                .records
-                .first()
-                .map(|r| r.timestamp)
-                .unwrap_or(timestamp);
+        if let Some(batch) = queue.batches.back_mut().filter(|b| b.data.is_none() && !b.full && b.retry_at.is_none()) {
+            let ts0 = batch.records.first().map(|r| r.timestamp).unwrap_or(timestamp);
             let record = pending.as_mut().expect("record not yet placed");
             record.offset_delta = batch.records.len() as u32;
             let size = record.size_in_bytes(timestamp - ts0);
             if batch.size_bytes + size <= batch_size {
                 batch.size_bytes += size;
-                batch
-                    .records
-                    .push(pending.take().expect("record not yet placed"));
+                batch.records.push(pending.take().expect("record not yet placed"));
                 batch.full = batch.size_bytes >= batch_size;
                 appended_bytes = size;
             } else {
@@ -405,11 +360,8 @@ impl Producer {
         self.buffered_bytes += u64::from(appended_bytes);
         ledger.set_partition(id, partition);
         if sticky {
-            let all_full = self
-                .queues
-                .get(&tp)
-                .map(|q| q.batches.back().map(|b| b.full).unwrap_or(true))
-                .unwrap_or(true);
+            let all_full =
+                self.queues.get(&tp).map(|q| q.batches.back().map(|b| b.full).unwrap_or(true)).unwrap_or(true);
             self.update_sticky(&topic, n, appended_bytes, all_full);
         }
     }
@@ -432,36 +384,18 @@ impl Producer {
         let current = self.sticky.get(topic).cloned().unwrap_or_default();
         if let Some(p) = current.partition {
             // A switch that was held back until the partition's last batch filled up.
-            let tp = TopicPartition {
-                topic: topic.clone(),
-                partition: p,
-            };
-            let all_full = self
-                .queues
-                .get(&tp)
-                .map(|q| q.batches.back().map(|b| b.full).unwrap_or(true))
-                .unwrap_or(true);
+            let tp = TopicPartition { topic: topic.clone(), partition: p };
+            let all_full =
+                self.queues.get(&tp).map(|q| q.batches.back().map(|b| b.full).unwrap_or(true)).unwrap_or(true);
             if current.produced_bytes >= batch_size && all_full {
                 let next = self.next_partition(topic, n);
-                self.sticky.insert(
-                    topic.clone(),
-                    Sticky {
-                        partition: Some(next),
-                        produced_bytes: 0,
-                    },
-                );
+                self.sticky.insert(topic.clone(), Sticky { partition: Some(next), produced_bytes: 0 });
                 return next;
             }
             return p;
         }
         let p = self.next_partition(topic, n);
-        self.sticky.insert(
-            topic.clone(),
-            Sticky {
-                partition: Some(p),
-                produced_bytes: 0,
-            },
-        );
+        self.sticky.insert(topic.clone(), Sticky { partition: Some(p), produced_bytes: 0 });
         p
     }
 
@@ -469,19 +403,11 @@ impl Producer {
         let batch_size = self.config.batch_size;
         let s = self.sticky.entry(topic.clone()).or_default();
         s.produced_bytes += appended;
-        if (s.produced_bytes >= batch_size && all_full)
-            || s.produced_bytes >= batch_size.saturating_mul(2)
-        {
+        if (s.produced_bytes >= batch_size && all_full) || s.produced_bytes >= batch_size.saturating_mul(2) {
             s.produced_bytes = 0;
             s.partition = None;
             let next = self.next_partition(topic, n);
-            self.sticky.insert(
-                topic.clone(),
-                Sticky {
-                    partition: Some(next),
-                    produced_bytes: 0,
-                },
-            );
+            self.sticky.insert(topic.clone(), Sticky { partition: Some(next), produced_bytes: 0 });
         }
     }
 
@@ -515,10 +441,7 @@ impl Producer {
         }
         let mut queues = Vec::with_capacity(available.len());
         for p in 0..n {
-            let q = self.queues.get(&TopicPartition {
-                topic: topic.clone(),
-                partition: p,
-            })?;
+            let q = self.queues.get(&TopicPartition { topic: topic.clone(), partition: p })?;
             if available.contains(&p) {
                 queues.push((p, q.batches.len() as u64));
             }
@@ -559,11 +482,7 @@ impl Producer {
         let now = io.now;
         self.expire(ledger, io);
         let max_age = Dur::from_ms(self.config.metadata_max_age_ms);
-        let stale = self
-            .metadata
-            .updated_at
-            .map(|t| now.since(t) >= max_age)
-            .unwrap_or(true);
+        let stale = self.metadata.updated_at.map(|t| now.since(t) >= max_age).unwrap_or(true);
         if (self.metadata.needs_update || stale) && self.metadata.in_flight.is_none() {
             self.request_metadata(None, io);
         }
@@ -573,10 +492,7 @@ impl Producer {
                     let corr = self.corr();
                     self.pid_request = Some(corr);
                     io.send(NodeId::Broker(b), Message::InitProducerIdRequest { corr });
-                    io.timer(
-                        Dur::from_ms(self.config.request_timeout_ms),
-                        Timer::ProducerRequestTimeout(corr),
-                    );
+                    io.timer(Dur::from_ms(self.config.request_timeout_ms), Timer::ProducerRequestTimeout(corr));
                 }
             }
             return;
@@ -608,8 +524,7 @@ impl Producer {
                 }
             }
             let deadline = front.created.plus(linger);
-            let sendable =
-                q.batches.len() > 1 || front.full || front.attempts > 0 || now >= deadline || force;
+            let sendable = q.batches.len() > 1 || front.full || front.attempts > 0 || now >= deadline || force;
             if sendable {
                 ready.entry(leader).or_default().push(tp.clone());
             } else {
@@ -682,10 +597,7 @@ impl Producer {
             let records: u32 = batches.iter().map(|b| b.record_count()).sum();
             let partitions = batches
                 .iter()
-                .map(|b| ProducePartition {
-                    tp: b.tp.clone(),
-                    batch: b.data.clone().expect("sealed"),
-                })
+                .map(|b| ProducePartition { tp: b.tp.clone(), batch: b.data.clone().expect("sealed") })
                 .collect();
             io.send(
                 NodeId::Broker(broker),
@@ -713,8 +625,7 @@ impl Producer {
                         ledger.set_outcome(id, Outcome::Unknown, 0);
                     }
                     self.stats.records_unknown += u64::from(b.record_count());
-                    self.buffered_bytes =
-                        self.buffered_bytes.saturating_sub(u64::from(b.size_bytes));
+                    self.buffered_bytes = self.buffered_bytes.saturating_sub(u64::from(b.size_bytes));
                     io.emit(Effect::ProduceAcked {
                         producer: self.index,
                         tp: b.tp.clone(),
@@ -727,10 +638,7 @@ impl Producer {
             }
             self.in_flight.insert(corr, InFlight { broker, batches });
             *self.in_flight_per_broker.entry(broker).or_insert(0) += 1;
-            io.timer(
-                Dur::from_ms(self.config.request_timeout_ms),
-                Timer::ProducerRequestTimeout(corr),
-            );
+            io.timer(Dur::from_ms(self.config.request_timeout_ms), Timer::ProducerRequestTimeout(corr));
         }
     }
 
@@ -741,10 +649,7 @@ impl Producer {
         let corr = self.corr();
         self.metadata.in_flight = Some((corr, b));
         io.send(NodeId::Broker(b), Message::MetadataRequest { corr });
-        io.timer(
-            Dur::from_ms(self.config.request_timeout_ms),
-            Timer::ProducerRequestTimeout(corr),
-        );
+        io.timer(Dur::from_ms(self.config.request_timeout_ms), Timer::ProducerRequestTimeout(corr));
     }
 
     /// `delivery.timeout.ms` for queued batches and records waiting for metadata.
@@ -752,23 +657,13 @@ impl Producer {
         let now = io.now;
         let timeout = Dur::from_ms(self.config.delivery_timeout_ms);
         let max_block = Dur::from_ms(self.config.max_block_ms);
-        while self
-            .waiting
-            .front()
-            .map(|w| now.since(w.since) >= max_block)
-            .unwrap_or(false)
-        {
+        while self.waiting.front().map(|w| now.since(w.since) >= max_block).unwrap_or(false) {
             let w = self.waiting.pop_front().expect("front");
             self.fail_record(w.id, ErrorCode::TIMEOUT, ledger);
         }
         let mut expired = Vec::new();
         for q in self.queues.values_mut() {
-            while q
-                .batches
-                .front()
-                .map(|b| now.since(b.created) >= timeout)
-                .unwrap_or(false)
-            {
+            while q.batches.front().map(|b| now.since(b.created) >= timeout).unwrap_or(false) {
                 expired.push(q.batches.pop_front().expect("front"));
             }
         }
@@ -778,10 +673,7 @@ impl Producer {
         // In-flight batches past their delivery timeout fail now; a late answer is ignored.
         let mut late = Vec::new();
         for f in self.in_flight.values_mut() {
-            let (gone, keep): (Vec<_>, Vec<_>) = f
-                .batches
-                .drain(..)
-                .partition(|b| now.since(b.created) >= timeout);
+            let (gone, keep): (Vec<_>, Vec<_>) = f.batches.drain(..).partition(|b| now.since(b.created) >= timeout);
             f.batches = keep;
             late.extend(gone);
         }
@@ -793,58 +685,30 @@ impl Producer {
         }
     }
 
-    fn finish_failed(
-        &mut self,
-        b: ProducerBatch,
-        error: ErrorCode,
-        ledger: &mut Ledger,
-        io: &mut Io,
-    ) {
+    fn finish_failed(&mut self, b: ProducerBatch, error: ErrorCode, ledger: &mut Ledger, io: &mut Io) {
         for (id, _) in b.record_ids() {
             ledger.set_outcome(id, Outcome::Failed { error }, 0);
         }
         let n = b.record_count();
         self.stats.records_failed += u64::from(n);
         self.buffered_bytes = self.buffered_bytes.saturating_sub(u64::from(b.size_bytes));
-        io.emit(Effect::ProduceFailed {
-            producer: self.index,
-            tp: b.tp.clone(),
-            error,
-            records: n,
-            retry: false,
-        });
+        io.emit(Effect::ProduceFailed { producer: self.index, tp: b.tp.clone(), error, records: n, retry: false });
         self.unblock(io);
     }
 
-    fn finish_acked(
-        &mut self,
-        b: ProducerBatch,
-        base: Option<u64>,
-        isr_mask: u64,
-        ledger: &mut Ledger,
-        io: &mut Io,
-    ) {
+    fn finish_acked(&mut self, b: ProducerBatch, base: Option<u64>, isr_mask: u64, ledger: &mut Ledger, io: &mut Io) {
         for (id, delta) in b.record_ids() {
             let outcome = match base {
-                Some(base) => Outcome::Acked {
-                    offset: base + u64::from(delta),
-                },
+                Some(base) => Outcome::Acked { offset: base + u64::from(delta) },
                 None => Outcome::Acked { offset: u64::MAX },
             };
             ledger.set_outcome(id, outcome, isr_mask);
         }
         let n = b.record_count();
         self.stats.records_acked += u64::from(n);
-        ledger
-            .latencies
-            .push((io.now, io.now.since(b.created).0, n, self.config.acks));
+        ledger.latencies.push((io.now, io.now.since(b.created).0, n, self.config.acks));
         self.buffered_bytes = self.buffered_bytes.saturating_sub(u64::from(b.size_bytes));
-        io.emit(Effect::ProduceAcked {
-            producer: self.index,
-            tp: b.tp.clone(),
-            base,
-            records: n,
-        });
+        io.emit(Effect::ProduceAcked { producer: self.index, tp: b.tp.clone(), base, records: n });
         self.unblock(io);
     }
 
@@ -855,15 +719,10 @@ impl Producer {
             return;
         }
         match msg {
-            Message::ProduceResponse { corr, partitions } => {
-                self.on_produce_response(corr, partitions, ledger, io)
-            }
+            Message::ProduceResponse { corr, partitions } => self.on_produce_response(corr, partitions, ledger, io),
             Message::MetadataResponse { corr, .. } => {
                 if self.metadata.apply_response(corr, &msg, io.now) {
-                    io.emit(Effect::MetadataUpdated {
-                        client: NodeId::Producer(self.index),
-                        version: corr,
-                    });
+                    io.emit(Effect::MetadataUpdated { client: NodeId::Producer(self.index), version: corr });
                     let waiting: Vec<WaitingRecord> = self.waiting.drain(..).collect();
                     for w in waiting {
                         if self.metadata.partition_count(&w.topic).is_some() {
@@ -877,12 +736,7 @@ impl Producer {
                     }
                 }
             }
-            Message::InitProducerIdResponse {
-                corr,
-                error,
-                producer_id,
-                producer_epoch,
-            } => {
+            Message::InitProducerIdResponse { corr, error, producer_id, producer_epoch } => {
                 if self.pid_request == Some(corr) {
                     self.pid_request = None;
                     if error.is_none() {
@@ -932,24 +786,13 @@ impl Producer {
         }
     }
 
-    fn on_batch_error(
-        &mut self,
-        mut b: ProducerBatch,
-        error: ErrorCode,
-        ledger: &mut Ledger,
-        io: &mut Io,
-    ) {
+    fn on_batch_error(&mut self, mut b: ProducerBatch, error: ErrorCode, ledger: &mut Ledger, io: &mut Io) {
         let now = io.now;
         let idempotent = self.idempotent();
-        let retriable = error.is_retriable()
-            || (idempotent && error == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+        let retriable = error.is_retriable() || (idempotent && error == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
         let in_time = now.since(b.created) < Dur::from_ms(self.config.delivery_timeout_ms);
         if !(retriable && b.attempts <= self.config.retries && in_time) {
-            let final_error = if retriable && !in_time {
-                ErrorCode::TIMEOUT
-            } else {
-                error
-            };
+            let final_error = if retriable && !in_time { ErrorCode::TIMEOUT } else { error };
             self.finish_failed(b, final_error, ledger, io);
             return;
         }
@@ -961,12 +804,9 @@ impl Producer {
         let backoff = if leader_changed && error != ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER {
             Dur::ZERO
         } else {
-            let base = self.config.retry_backoff_ms as f64
-                * 2f64.powi(b.attempts.saturating_sub(1).min(30) as i32);
+            let base = self.config.retry_backoff_ms as f64 * 2f64.powi(b.attempts.saturating_sub(1).min(30) as i32);
             let jitter = 0.8 + 0.4 * self.rng.unit();
-            Dur::from_us(
-                ((base * jitter).min(self.config.retry_backoff_max_ms as f64) * 1000.0) as u64,
-            )
+            Dur::from_us(((base * jitter).min(self.config.retry_backoff_max_ms as f64) * 1000.0) as u64)
         };
         b.retry_at = Some(now.plus(backoff));
         b.last_error = Some(error);
@@ -978,10 +818,7 @@ impl Producer {
             records: b.record_count(),
             retry: true,
         });
-        if idempotent
-            && error == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
-            && self.in_flight.is_empty()
-        {
+        if idempotent && error == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER && self.in_flight.is_empty() {
             // A real gap (the broker lost earlier batches): bump the epoch and renumber.
             self.requeue(b);
             self.bump_epoch();
@@ -1023,40 +860,22 @@ impl Producer {
             for b in q.batches.iter_mut().filter(|b| b.attempts == 0) {
                 b.base_sequence = None;
             }
-            q.next_sequence = q
-                .batches
-                .iter()
-                .filter(|b| b.base_sequence.is_some())
-                .map(|b| b.record_count() as i32)
-                .sum();
+            q.next_sequence =
+                q.batches.iter().filter(|b| b.base_sequence.is_some()).map(|b| b.record_count() as i32).sum();
         }
     }
 
     /// The connection to a broker broke (or a request on it timed out): every request in
     /// flight on it fails.
-    fn connection_lost(
-        &mut self,
-        broker: u32,
-        timed_out: Option<u64>,
-        ledger: &mut Ledger,
-        io: &mut Io,
-    ) {
-        let corrs: Vec<u64> = self
-            .in_flight
-            .iter()
-            .filter(|(_, f)| f.broker == broker)
-            .map(|(c, _)| *c)
-            .collect();
+    fn connection_lost(&mut self, broker: u32, timed_out: Option<u64>, ledger: &mut Ledger, io: &mut Io) {
+        let corrs: Vec<u64> = self.in_flight.iter().filter(|(_, f)| f.broker == broker).map(|(c, _)| *c).collect();
         for corr in corrs {
             let flight = self.in_flight.remove(&corr).expect("present");
             if let Some(c) = self.in_flight_per_broker.get_mut(&broker) {
                 *c = c.saturating_sub(1);
             }
-            let error = if Some(corr) == timed_out {
-                ErrorCode::REQUEST_TIMED_OUT
-            } else {
-                ErrorCode::NETWORK_EXCEPTION
-            };
+            let error =
+                if Some(corr) == timed_out { ErrorCode::REQUEST_TIMED_OUT } else { ErrorCode::NETWORK_EXCEPTION };
             for b in flight.batches {
                 if let Some(q) = self.queues.get_mut(&b.tp) {
                     q.in_flight = q.in_flight.saturating_sub(1);
@@ -1064,12 +883,7 @@ impl Producer {
                 self.on_batch_error(b, error, ledger, io);
             }
         }
-        if self
-            .metadata
-            .in_flight
-            .map(|(_, b)| b == broker)
-            .unwrap_or(false)
-        {
+        if self.metadata.in_flight.map(|(_, b)| b == broker).unwrap_or(false) {
             self.metadata.in_flight = None;
             self.metadata.needs_update = true;
             self.request_metadata(Some(broker), io);
@@ -1118,25 +932,13 @@ impl Producer {
         for q in self.queues.values_mut() {
             for b in q.batches.drain(..) {
                 for (id, _) in b.record_ids() {
-                    ledger.set_outcome(
-                        id,
-                        Outcome::Failed {
-                            error: ErrorCode::PRODUCER_CLOSED,
-                        },
-                        0,
-                    );
+                    ledger.set_outcome(id, Outcome::Failed { error: ErrorCode::PRODUCER_CLOSED }, 0);
                     unsent += 1;
                 }
             }
         }
         for w in self.waiting.drain(..) {
-            ledger.set_outcome(
-                w.id,
-                Outcome::Failed {
-                    error: ErrorCode::PRODUCER_CLOSED,
-                },
-                0,
-            );
+            ledger.set_outcome(w.id, Outcome::Failed { error: ErrorCode::PRODUCER_CLOSED }, 0);
             unsent += 1;
         }
         for w in &mut self.workloads {

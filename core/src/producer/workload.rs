@@ -32,13 +32,9 @@ impl KeyPattern {
     pub fn parse(text: &str) -> Result<KeyPattern, String> {
         let t = text.trim();
         let count = |s: &str, what: &str| -> Result<u64, String> {
-            let n: u64 = s
-                .parse()
-                .map_err(|_| format!("{what}: '{s}' is not a number"))?;
+            let n: u64 = s.parse().map_err(|_| format!("{what}: '{s}' is not a number"))?;
             if n == 0 || n > MAX_KEY_POOL {
-                return Err(format!(
-                    "{what}: key count must be 1..={MAX_KEY_POOL}, got {n}"
-                ));
+                return Err(format!("{what}: key count must be 1..={MAX_KEY_POOL}, got {n}"));
             }
             Ok(n)
         };
@@ -90,19 +86,13 @@ impl ValuePattern {
             return Ok(ValuePattern::Null);
         }
         if let Some(n) = t.strip_prefix("size:") {
-            let n: u32 = n
-                .parse()
-                .map_err(|_| format!("size: '{n}' is not a number"))?;
+            let n: u32 = n.parse().map_err(|_| format!("size: '{n}' is not a number"))?;
             if n > 1_000_000 {
-                return Err(format!(
-                    "size: values are limited to 1000000 bytes, got {n}"
-                ));
+                return Err(format!("size: values are limited to 1000000 bytes, got {n}"));
             }
             return Ok(ValuePattern::Size(n));
         }
-        Ok(ValuePattern::Template(
-            t.strip_prefix("template:").unwrap_or(t).to_string(),
-        ))
+        Ok(ValuePattern::Template(t.strip_prefix("template:").unwrap_or(t).to_string()))
     }
 }
 
@@ -133,17 +123,7 @@ impl Workload {
         interval_us: u64,
         partition: Option<u32>,
     ) -> Self {
-        Workload {
-            topic,
-            total,
-            generated: 0,
-            key,
-            value,
-            interval_us,
-            partition,
-            pool: Vec::new(),
-            filler: None,
-        }
+        Workload { topic, total, generated: 0, key, value, interval_us, partition, pool: Vec::new(), filler: None }
     }
 
     pub fn remaining(&self) -> u64 {
@@ -152,9 +132,7 @@ impl Workload {
 
     fn pooled(&mut self, n: u64, i: u64) -> Blob {
         if self.pool.len() as u64 != n {
-            self.pool = (0..n)
-                .map(|k| Blob::text(&format!("key-{k}")))
-                .collect();
+            self.pool = (0..n).map(|k| Blob::text(&format!("key-{k}"))).collect();
         }
         self.pool[i as usize].clone()
     }
@@ -178,11 +156,7 @@ impl Workload {
             }
             KeyPattern::Hot(n, pct) => {
                 let (n, pct) = (*n, *pct);
-                let k = if rng.below(100) < u64::from(pct) {
-                    0
-                } else {
-                    rng.below(n)
-                };
+                let k = if rng.below(100) < u64::from(pct) { 0 } else { rng.below(n) };
                 Some(self.pooled(n, k))
             }
             KeyPattern::List(keys) => Some(Blob::text(&keys[(i % keys.len() as u64) as usize])),
@@ -197,14 +171,9 @@ impl Workload {
                 self.filler.clone()
             }
             ValuePattern::Template(t) => {
-                let key_text = key
-                    .as_ref()
-                    .map(|k| k.display())
-                    .unwrap_or_else(|| "null".into());
+                let key_text = key.as_ref().map(|k| k.display()).unwrap_or_else(|| "null".into());
                 Some(Blob::text(
-                    &t.replace("{i}", &i.to_string())
-                        .replace("{key}", &key_text)
-                        .replace("{producer}", producer),
+                    &t.replace("{i}", &i.to_string()).replace("{key}", &key_text).replace("{producer}", producer),
                 ))
             }
         };
@@ -220,10 +189,7 @@ mod tests {
     #[test]
     fn patterns_parse_and_reject_nonsense() {
         assert_eq!(KeyPattern::parse("cycle:10"), Ok(KeyPattern::Cycle(10)));
-        assert_eq!(
-            KeyPattern::parse("hot:100:80"),
-            Ok(KeyPattern::Hot(100, 80))
-        );
+        assert_eq!(KeyPattern::parse("hot:100:80"), Ok(KeyPattern::Hot(100, 80)));
         assert!(KeyPattern::parse("cycle:0").is_err());
         assert!(KeyPattern::parse("hot:10:101").is_err());
         assert!(KeyPattern::parse("zipf:3").is_err());

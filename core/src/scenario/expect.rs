@@ -64,6 +64,10 @@ pub const METRICS: &[(&str, &str)] = &[
     ("processed_never", "reader"),
     ("broker_status", "broker"),
     ("unclean_elections", ""),
+    ("leader_elections", ""),
+    ("isr_shrinks", ""),
+    ("isr_expansions", ""),
+    ("truncated_records", ""),
 ];
 
 /// A metric's value at the end of a run.
@@ -138,11 +142,7 @@ impl Expectation {
     pub fn validate(&self) -> Result<(), String> {
         let Some((_, needs)) = METRICS.iter().find(|(m, _)| *m == self.what) else {
             let known: Vec<&str> = METRICS.iter().map(|(m, _)| *m).collect();
-            return Err(format!(
-                "unknown metric '{}' (known: {})",
-                self.what,
-                known.join(", ")
-            ));
+            return Err(format!("unknown metric '{}' (known: {})", self.what, known.join(", ")));
         };
         let need = |field: &str, present: bool| -> Result<(), String> {
             if needs.split(", ").any(|n| n == field) && !present {
@@ -171,11 +171,7 @@ impl Expectation {
     pub fn measure(&self, s: &RunSummary) -> Result<Value, String> {
         let producers: Vec<_> = match &self.producer {
             Some(name) => {
-                let p = s
-                    .producers
-                    .iter()
-                    .find(|p| p.name == *name)
-                    .ok_or_else(|| format!("no producer '{name}'"))?;
+                let p = s.producers.iter().find(|p| p.name == *name).ok_or_else(|| format!("no producer '{name}'"))?;
                 vec![p]
             }
             None => s.producers.iter().collect(),
@@ -185,23 +181,21 @@ impl Expectation {
         };
         let partition = || -> Result<&crate::summary::PartitionSummary, String> {
             let name = self.partition.as_deref().unwrap_or("");
-            s.partition(name)
-                .ok_or_else(|| format!("no partition '{name}'"))
+            s.partition(name).ok_or_else(|| format!("no partition '{name}'"))
         };
-        let replica_or_leader = |field: fn(&crate::summary::ReplicaSummary) -> u64,
-                                 leader: u64|
-         -> Result<Value, String> {
-            let p = partition()?;
-            match self.broker {
-                None => Ok(Value::Number(leader as f64)),
-                Some(b) => p
-                    .replicas
-                    .iter()
-                    .find(|r| r.broker == b)
-                    .map(|r| Value::Number(field(r) as f64))
-                    .ok_or_else(|| format!("broker {b} has no replica of {}", p.partition)),
-            }
-        };
+        let replica_or_leader =
+            |field: fn(&crate::summary::ReplicaSummary) -> u64, leader: u64| -> Result<Value, String> {
+                let p = partition()?;
+                match self.broker {
+                    None => Ok(Value::Number(leader as f64)),
+                    Some(b) => p
+                        .replicas
+                        .iter()
+                        .find(|r| r.broker == b)
+                        .map(|r| Value::Number(field(r) as f64))
+                        .ok_or_else(|| format!("broker {b} has no replica of {}", p.partition)),
+                }
+            };
         Ok(match self.what.as_str() {
             "sent" => sum(&|p| p.sent),
             "acked" => sum(&|p| p.acked),
@@ -245,22 +239,12 @@ impl Expectation {
             }
             "invariant" => {
                 let name = self.invariant.as_deref().unwrap_or("");
-                let i = s
-                    .invariant(name)
-                    .ok_or_else(|| format!("no invariant '{name}'"))?;
-                Value::Text(if i.held {
-                    "held".into()
-                } else {
-                    "violated".into()
-                })
+                let i = s.invariant(name).ok_or_else(|| format!("no invariant '{name}'"))?;
+                Value::Text(if i.held { "held".into() } else { "violated".into() })
             }
             "consumed" | "lag" => {
                 let name = self.consumer.as_deref().unwrap_or("");
-                let c = s
-                    .consumers
-                    .iter()
-                    .find(|c| c.name == name)
-                    .ok_or_else(|| format!("no consumer '{name}'"))?;
+                let c = s.consumers.iter().find(|c| c.name == name).ok_or_else(|| format!("no consumer '{name}'"))?;
                 if self.what == "consumed" {
                     Value::Number(c.consumed as f64)
                 } else {
@@ -284,14 +268,14 @@ impl Expectation {
             }
             "broker_status" => {
                 let b = self.broker.unwrap_or(0);
-                let br = s
-                    .brokers
-                    .iter()
-                    .find(|x| x.id == b)
-                    .ok_or_else(|| format!("no broker {b}"))?;
+                let br = s.brokers.iter().find(|x| x.id == b).ok_or_else(|| format!("no broker {b}"))?;
                 Value::Text(format!("{:?}", br.status))
             }
             "unclean_elections" => Value::Number(s.unclean_elections as f64),
+            "leader_elections" => Value::Number(s.leader_elections as f64),
+            "isr_shrinks" => Value::Number(s.isr_shrinks as f64),
+            "isr_expansions" => Value::Number(s.isr_expansions as f64),
+            "truncated_records" => Value::Number(s.truncated_records as f64),
             other => return Err(format!("unknown metric '{other}'")),
         })
     }
@@ -302,15 +286,10 @@ impl Expectation {
                 (toml::Value::Integer(i), Value::Number(n)) => *i as f64 == *n,
                 (toml::Value::Float(x), Value::Number(n)) => *x == *n,
                 (toml::Value::String(t), Value::Text(a)) => t.eq_ignore_ascii_case(a),
-                (toml::Value::String(t), Value::Number(n)) => {
-                    t.parse::<f64>().map(|x| x == *n).unwrap_or(false)
-                }
+                (toml::Value::String(t), Value::Number(n)) => t.parse::<f64>().map(|x| x == *n).unwrap_or(false),
                 (toml::Value::Boolean(b), Value::Bool(a)) => b == a,
                 (toml::Value::Array(items), Value::List(a)) => {
-                    let mut want: Vec<f64> = items
-                        .iter()
-                        .filter_map(|v| v.as_integer().map(|i| i as f64))
-                        .collect();
+                    let mut want: Vec<f64> = items.iter().filter_map(|v| v.as_integer().map(|i| i as f64)).collect();
                     want.sort_by(|x, y| x.total_cmp(y));
                     want.len() == items.len() && want == *a
                 }

@@ -30,11 +30,7 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
     }
 }
 
@@ -158,27 +154,12 @@ impl Locator<'_> {
         let offset = offset.min(self.text.len());
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
-        let column = before
-            .rsplit('\n')
-            .next()
-            .map(|l| l.chars().count())
-            .unwrap_or(0)
-            + 1;
-        ScenarioError {
-            file: self.file.to_string(),
-            line,
-            column,
-            message: message.into(),
-        }
+        let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        ScenarioError { file: self.file.to_string(), line, column, message: message.into() }
     }
 
     /// Points at `needle` (a key) inside `span` if it appears there, else at the span start.
-    fn key_in(
-        &self,
-        span: &Range<usize>,
-        needle: &str,
-        message: impl Into<String>,
-    ) -> ScenarioError {
+    fn key_in(&self, span: &Range<usize>, needle: &str, message: impl Into<String>) -> ScenarioError {
         let region = self.text.get(span.clone()).unwrap_or("");
         let pos = region
             .find(&format!("\"{needle}\""))
@@ -201,21 +182,15 @@ fn apply_configs(
     mut set: impl FnMut(&str, &ConfigValue) -> Result<(), crate::config::ConfigError>,
 ) -> Result<(), ScenarioError> {
     for (k, v) in raw {
-        let value = config_value(v).ok_or_else(|| {
-            loc.key_in(
-                span,
-                k,
-                format!("config '{k}': expected a number, string or boolean"),
-            )
-        })?;
+        let value = config_value(v)
+            .ok_or_else(|| loc.key_in(span, k, format!("config '{k}': expected a number, string or boolean")))?;
         set(k, &value).map_err(|e| loc.key_in(span, k, e.to_string()))?;
     }
     Ok(())
 }
 
 fn ms(v: f64) -> Option<SimTime> {
-    (v.is_finite() && v >= 0.0 && v <= limits::MAX_RUN_MS as f64)
-        .then(|| SimTime((v * 1000.0).round() as u64))
+    (v.is_finite() && v >= 0.0 && v <= limits::MAX_RUN_MS as f64).then(|| SimTime((v * 1000.0).round() as u64))
 }
 
 impl Scenario {
@@ -234,10 +209,9 @@ impl Scenario {
         // Cluster.
         let brokers = *raw.cluster.brokers.get_ref();
         if brokers == 0 || brokers > limits::MAX_BROKERS {
-            return Err(loc.at(
-                raw.cluster.brokers.span().start,
-                format!("brokers must be 1..={}", limits::MAX_BROKERS),
-            ));
+            return Err(
+                loc.at(raw.cluster.brokers.span().start, format!("brokers must be 1..={}", limits::MAX_BROKERS))
+            );
         }
         let mut broker_config = BrokerConfig::default();
         if let Some(cfg) = &raw.cluster.config {
@@ -249,12 +223,8 @@ impl Scenario {
         if let Some(net) = &raw.network {
             let n = net.get_ref();
             let bad = |what: &str| loc.at(net.span().start, format!("network: {what}"));
-            link.latency = ms(n.latency_ms)
-                .map(|t| Dur(t.0))
-                .ok_or_else(|| bad("latency_ms must be >= 0"))?;
-            link.jitter = ms(n.jitter_ms)
-                .map(|t| Dur(t.0))
-                .ok_or_else(|| bad("jitter_ms must be >= 0"))?;
+            link.latency = ms(n.latency_ms).map(|t| Dur(t.0)).ok_or_else(|| bad("latency_ms must be >= 0"))?;
+            link.jitter = ms(n.jitter_ms).map(|t| Dur(t.0)).ok_or_else(|| bad("jitter_ms must be >= 0"))?;
             if !(0.0..=1.0).contains(&n.drop) || !(0.0..=1.0).contains(&n.duplicate) {
                 return Err(bad("drop and duplicate are probabilities between 0 and 1"));
             }
@@ -271,46 +241,31 @@ impl Scenario {
             let span = t.span();
             let r = t.get_ref();
             if topics.iter().any(|x: &TopicSpec| x.name == r.name) {
-                return Err(loc.key_in(
-                    &span,
-                    "name",
-                    format!("topic '{}' is defined twice", r.name),
-                ));
+                return Err(loc.key_in(&span, "name", format!("topic '{}' is defined twice", r.name)));
             }
-            if r.name.is_empty()
-                || !r
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-            {
-                return Err(loc.key_in(
-                    &span,
-                    "name",
-                    format!("'{}' is not a legal topic name", r.name),
-                ));
+            if r.name.is_empty() || !r.name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+                return Err(loc.key_in(&span, "name", format!("'{}' is not a legal topic name", r.name)));
             }
             if r.partitions == 0 || r.partitions > limits::MAX_PARTITIONS_PER_TOPIC {
                 return Err(loc.key_in(
                     &span,
                     "partitions",
-                    format!(
-                        "partitions must be 1..={}",
-                        limits::MAX_PARTITIONS_PER_TOPIC
-                    ),
+                    format!("partitions must be 1..={}", limits::MAX_PARTITIONS_PER_TOPIC),
                 ));
             }
             if r.replication_factor == 0 || r.replication_factor > brokers {
                 return Err(loc.key_in(
                     &span,
                     "replication_factor",
-                    format!("replication_factor {} needs at least that many brokers (cluster has {brokers})", r.replication_factor),
+                    format!(
+                        "replication_factor {} needs at least that many brokers (cluster has {brokers})",
+                        r.replication_factor
+                    ),
                 ));
             }
             let mut config = TopicConfig::default();
             apply_configs(&loc, &span, &r.config, |k, v| config.set(k, v))?;
-            config
-                .validate()
-                .map_err(|e| loc.key_in(&span, &e.name, e.to_string()))?;
+            config.validate().map_err(|e| loc.key_in(&span, &e.name, e.to_string()))?;
             if let Some(a) = &r.assignment {
                 let ok = a.len() == r.partitions as usize
                     && a.iter().all(|reps| {
@@ -348,11 +303,7 @@ impl Scenario {
                 || n == "*"
                 || (n.starts_with('b') && n[1..].parse::<u32>().is_ok());
             if n.is_empty() || reserved {
-                return Err(loc.key_in(
-                    span,
-                    "name",
-                    format!("'{n}' cannot name a client (reserved for nodes)"),
-                ));
+                return Err(loc.key_in(span, "name", format!("'{n}' cannot name a client (reserved for nodes)")));
             }
             if names.iter().any(|x| x == n) {
                 return Err(loc.key_in(span, "name", format!("client name '{n}' is used twice")));
@@ -360,9 +311,7 @@ impl Scenario {
             names.push(n.to_string());
             Ok(())
         };
-        if raw.producers.len() > limits::MAX_PRODUCERS
-            || raw.consumers.len() > limits::MAX_CONSUMERS
-        {
+        if raw.producers.len() > limits::MAX_PRODUCERS || raw.consumers.len() > limits::MAX_CONSUMERS {
             return Err(loc.at(0, "too many clients"));
         }
         let mut producers = Vec::new();
@@ -371,13 +320,8 @@ impl Scenario {
             check_name(&span, &p.get_ref().name)?;
             let mut config = ProducerConfig::default();
             apply_configs(&loc, &span, &p.get_ref().config, |k, v| config.set(k, v))?;
-            config
-                .validate()
-                .map_err(|e| loc.key_in(&span, &e.name, e.to_string()))?;
-            producers.push(ProducerSpec {
-                name: p.get_ref().name.clone(),
-                config,
-            });
+            config.validate().map_err(|e| loc.key_in(&span, &e.name, e.to_string()))?;
+            producers.push(ProducerSpec { name: p.get_ref().name.clone(), config });
         }
         let mut consumers = Vec::new();
         for c in &raw.consumers {
@@ -389,49 +333,25 @@ impl Scenario {
             let mut assign = Vec::new();
             for p in &r.assign {
                 let tp = TopicPartition::parse(p)
-                    .filter(|tp| {
-                        topics
-                            .iter()
-                            .any(|t| *t.name == *tp.topic && tp.partition < t.partitions)
-                    })
-                    .ok_or_else(|| {
-                        loc.key_in(
-                            &span,
-                            p,
-                            format!("'{p}' is not a partition of a topic defined here"),
-                        )
-                    })?;
+                    .filter(|tp| topics.iter().any(|t| *t.name == *tp.topic && tp.partition < t.partitions))
+                    .ok_or_else(|| loc.key_in(&span, p, format!("'{p}' is not a partition of a topic defined here")))?;
                 assign.push(tp);
             }
-            consumers.push(ConsumerSpec {
-                name: r.name.clone(),
-                config,
-                assign,
-            });
+            consumers.push(ConsumerSpec { name: r.name.clone(), config, assign });
         }
 
         // Timeline.
-        let end = ms(*raw.duration_ms.get_ref())
-            .filter(|t| t.0 > 0)
-            .ok_or_else(|| {
-                loc.at(
-                    raw.duration_ms.span().start,
-                    format!("duration_ms must be in 1..={}", limits::MAX_RUN_MS),
-                )
-            })?;
+        let end = ms(*raw.duration_ms.get_ref()).filter(|t| t.0 > 0).ok_or_else(|| {
+            loc.at(raw.duration_ms.span().start, format!("duration_ms must be in 1..={}", limits::MAX_RUN_MS))
+        })?;
         if raw.timeline.len() > limits::MAX_TIMELINE {
-            return Err(loc.at(
-                0,
-                format!("at most {} timeline entries", limits::MAX_TIMELINE),
-            ));
+            return Err(loc.at(0, format!("at most {} timeline entries", limits::MAX_TIMELINE)));
         }
         let mut timeline = Vec::new();
         for entry in &raw.timeline {
             let span = entry.span();
             let mut table = entry.get_ref().clone();
-            let at = table
-                .remove("at_ms")
-                .ok_or_else(|| loc.at(span.start, "timeline entry needs at_ms"))?;
+            let at = table.remove("at_ms").ok_or_else(|| loc.at(span.start, "timeline entry needs at_ms"))?;
             let at_ms = match at {
                 toml::Value::Integer(i) => i as f64,
                 toml::Value::Float(f) => f,
@@ -439,31 +359,16 @@ impl Scenario {
             };
             let at = ms(at_ms).ok_or_else(|| loc.key_in(&span, "at_ms", "at_ms must be >= 0"))?;
             if at > end {
-                return Err(loc.key_in(
-                    &span,
-                    "at_ms",
-                    format!("at_ms {at_ms} is after duration_ms"),
-                ));
+                return Err(loc.key_in(&span, "at_ms", format!("at_ms {at_ms} is after duration_ms")));
             }
-            let action: Action =
-                toml::Value::Table(table)
-                    .try_into()
-                    .map_err(|e: toml::de::Error| {
-                        loc.at(span.start, format!("timeline entry: {}", e.message()))
-                    })?;
+            let action: Action = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| loc.at(span.start, format!("timeline entry: {}", e.message())))?;
             timeline.push((at, action, span));
         }
 
-        let setup_without_timeline = Setup {
-            brokers,
-            broker_config,
-            link,
-            topics,
-            producers,
-            consumers,
-            timeline: Vec::new(),
-            end,
-        };
+        let setup_without_timeline =
+            Setup { brokers, broker_config, link, topics, producers, consumers, timeline: Vec::new(), end };
         // Validate every action against the world it would run in (names, patterns...).
         let mut probe_setup = setup_without_timeline.clone();
         probe_setup.timeline = timeline.iter().map(|(t, a, _)| (*t, a.clone())).collect();
@@ -472,27 +377,21 @@ impl Scenario {
             if let Action::CreateTopic { .. } = action {
                 continue;
             }
-            probe
-                .validate(action)
-                .map_err(|e| loc.at(span.start, format!("timeline entry: {e}")))?;
+            probe.validate(action).map_err(|e| loc.at(span.start, format!("timeline entry: {e}")))?;
         }
 
         let mut expectations = Vec::new();
         for e in &raw.expect {
             let span = e.span();
             let mut x = e.get_ref().clone();
-            x.validate()
-                .map_err(|m| loc.at(span.start, format!("expectation: {m}")))?;
+            x.validate().map_err(|m| loc.at(span.start, format!("expectation: {m}")))?;
             x.line = loc.at(span.start, "").line;
             expectations.push(x);
         }
         let golden_digest = match &raw.golden_digest {
             None => None,
             Some(d) => Some(parse_digest(d.get_ref()).ok_or_else(|| {
-                loc.at(
-                    d.span().start,
-                    "golden_digest must be 16 hex digits (as `kafka-sandbox run` prints it)",
-                )
+                loc.at(d.span().start, "golden_digest must be 16 hex digits (as `kafka-sandbox run` prints it)")
             })?),
         };
         Ok(Scenario {
@@ -509,10 +408,7 @@ impl Scenario {
 
     /// The source text with `golden_digest` set to `digest` (added after `seed` if absent).
     pub fn with_golden_digest(&self, digest: u64) -> String {
-        let line = format!(
-            "golden_digest = \"{}\"",
-            crate::sim::digest::format_digest(digest)
-        );
+        let line = format!("golden_digest = \"{}\"", crate::sim::digest::format_digest(digest));
         let mut out = String::new();
         let mut replaced = false;
         for l in self.source.lines() {

@@ -37,15 +37,10 @@ pub fn execute(
 ) -> Result<(World, Verdict), ActionError> {
     let (mut world, boot) = World::new(&scenario.setup, seed)?;
     on_step(&world, &boot);
-    let end = until
-        .map(|u| u.min(scenario.setup.end))
-        .unwrap_or(scenario.setup.end);
+    let end = until.map(|u| u.min(scenario.setup.end)).unwrap_or(scenario.setup.end);
     while world.next_event_time().map(|t| t <= end).unwrap_or(false) {
         if world.steps >= crate::limits::MAX_STEPS {
-            return Err(ActionError(format!(
-                "run stopped after {} steps (limit)",
-                crate::limits::MAX_STEPS
-            )));
+            return Err(ActionError(format!("run stopped after {} steps (limit)", crate::limits::MAX_STEPS)));
         }
         if let Some(ev) = world.step() {
             on_step(&world, &ev);
@@ -59,21 +54,10 @@ pub fn execute(
 /// Judges a finished world against the scenario.
 pub fn judge(scenario: &Scenario, world: &World, complete: bool) -> Verdict {
     let summary = RunSummary::of(world);
-    let expectations: Vec<ExpectationResult> = if complete {
-        scenario
-            .expectations
-            .iter()
-            .map(|e| e.evaluate(&summary))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let declared: Vec<&str> = scenario
-        .expectations
-        .iter()
-        .filter(|e| e.what == "invariant")
-        .filter_map(|e| e.invariant.as_deref())
-        .collect();
+    let expectations: Vec<ExpectationResult> =
+        if complete { scenario.expectations.iter().map(|e| e.evaluate(&summary)).collect() } else { Vec::new() };
+    let declared: Vec<&str> =
+        scenario.expectations.iter().filter(|e| e.what == "invariant").filter_map(|e| e.invariant.as_deref()).collect();
     let undeclared_violations: Vec<String> = summary
         .invariants
         .iter()
@@ -81,14 +65,8 @@ pub fn judge(scenario: &Scenario, world: &World, complete: bool) -> Verdict {
         .map(|i| format!("{}: {}", i.name, i.detail.clone().unwrap_or_default()))
         .collect();
     let digest = world.digest();
-    let golden = (world.seed == scenario.seed)
-        .then_some(scenario.golden_digest)
-        .flatten();
-    let digest_matches = if complete {
-        golden.map(|g| g == digest)
-    } else {
-        None
-    };
+    let golden = (world.seed == scenario.seed).then_some(scenario.golden_digest).flatten();
+    let digest_matches = if complete { golden.map(|g| g == digest) } else { None };
     let passed = expectations.iter().all(|r| r.passed) && undeclared_violations.is_empty();
     Verdict {
         scenario: scenario.name.clone(),
@@ -127,21 +105,14 @@ impl Verdict {
             }
         }
         for v in &self.undeclared_violations {
-            let _ = writeln!(
-                s,
-                "  FAIL invariant violated (not declared by the scenario): {v}"
-            );
+            let _ = writeln!(s, "  FAIL invariant violated (not declared by the scenario): {v}");
         }
         match (self.digest_matches, &self.golden_digest) {
             (Some(true), _) => {
                 let _ = writeln!(s, "\ndigest {} matches the golden digest", self.digest);
             }
             (Some(false), Some(g)) => {
-                let _ = writeln!(
-                    s,
-                    "\ndigest {} DIFFERS from the golden digest {g}",
-                    self.digest
-                );
+                let _ = writeln!(s, "\ndigest {} DIFFERS from the golden digest {g}", self.digest);
             }
             _ => {}
         }

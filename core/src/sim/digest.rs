@@ -17,10 +17,7 @@ pub struct StableHasher {
 
 impl Default for StableHasher {
     fn default() -> Self {
-        StableHasher {
-            state: 0x6a09_e667_f3bc_c908,
-            words: 0,
-        }
+        StableHasher { state: 0x6a09_e667_f3bc_c908, words: 0 }
     }
 }
 
@@ -46,9 +43,7 @@ impl StableHasher {
         self.write_u64(bytes.len() as u64);
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            self.write_u64(u64::from_le_bytes([
-                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
-            ]));
+            self.write_u64(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
@@ -213,21 +208,12 @@ impl ser::Serializer for &mut StableHasher {
     fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Never> {
         self.serialize_unit()
     }
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-    ) -> Result<(), Never> {
+    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result<(), Never> {
         self.write_u64(T_VARIANT);
         self.write_str(variant);
         Ok(())
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        value: &T,
-    ) -> Result<(), Never> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, value: &T) -> Result<(), Never> {
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -336,14 +322,7 @@ mod tests {
     #[test]
     fn digest_is_pinned_across_platforms_and_releases() {
         // If this golden value changes, every golden digest in scenarios/ changes too.
-        let v = vec![
-            Ev::A {
-                x: 7,
-                s: "orders-0".into(),
-            },
-            Ev::B(None),
-            Ev::B(Some(0)),
-        ];
+        let v = vec![Ev::A { x: 7, s: "orders-0".into() }, Ev::B(None), Ev::B(Some(0))];
         assert_eq!(format_digest(digest_of(&v)), GOLDEN);
     }
     const GOLDEN: &str = "473ca1073c64c7b6";

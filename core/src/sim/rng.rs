@@ -140,11 +140,7 @@ mod tests {
         let got: Vec<u64> = (0..3).map(|_| r.next_u64()).collect();
         assert_eq!(got, GOLDEN.to_vec(), "got {got:?}");
     }
-    const GOLDEN: [u64; 3] = [
-        1_600_774_549_838_764_492,
-        1_693_707_604_040_713_437,
-        308_303_965_981_451_136,
-    ];
+    const GOLDEN: [u64; 3] = [1_600_774_549_838_764_492, 1_693_707_604_040_713_437, 308_303_965_981_451_136];
 
     #[test]
     fn below_stays_in_range_and_hits_every_value() {
