@@ -6,6 +6,7 @@
 // inside the arm says that better than a match guard.
 #![allow(clippy::collapsible_match)]
 pub mod action;
+pub mod bench;
 pub mod client;
 pub mod cluster;
 pub mod config;
