@@ -3,5 +3,6 @@
 //! See ARCHITECTURE.md at the repository root for the map of modules.
 pub mod producer;
 pub mod sim;
+pub mod streams;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
