@@ -25,12 +25,16 @@ struct Cli {
 enum Command {
     /// Print `{"murmur2": <i32>, "partition": <n>}` for a key, as Kafka's producer picks it.
     Partition(cmd::partition::Args),
+    /// Run a Kafka Streams topology on records, like TopologyTestDriver: prints
+    /// `{"output": [...], "dropped": N}`.
+    Streams(cmd::streams::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Partition(args) => cmd::partition::run(args),
+        Command::Streams(args) => cmd::streams::run(args),
     };
     cli::finish(result)
 }

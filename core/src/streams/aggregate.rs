@@ -573,10 +573,9 @@ impl Task {
         let close = st.observed - w.grace_ms - w.gap_ms;
         let ts = rec.ts;
         let found = match self.stores.get(store) {
-            // Closed sessions (end < close time) never merge again.
-            Some(Store::Session(s)) => {
-                s.find_sessions(&rec.key, (ts - w.gap_ms).max(close), ts + w.gap_ms)
-            }
+            // Every session the store still holds may merge, closed or not; only the merged
+            // window's end decides whether the record is late.
+            Some(Store::Session(s)) => s.find_sessions(&rec.key, ts - w.gap_ms, ts + w.gap_ms),
             _ => Vec::new(),
         };
         let new_window = Window { start: ts, end: ts };
@@ -686,18 +685,18 @@ impl Task {
                 self.state(node).last_emit_close = close;
             }
         }
-        let through = match emit {
-            EmitStrategy::OnWindowUpdate => close - 1,
-            EmitStrategy::OnWindowClose => {
-                let last = self.state(node).last_emit_close;
-                if last == -1 {
-                    -1
-                } else {
-                    last - 1
-                }
-            }
-        };
+        // Retention of Kafka's segmented session store: `gap + grace`, dropped a whole
+        // segment (max(retention / 2, 60 s), by session end) at a time. Results not yet
+        // emitted on window close are kept until they are.
+        let retention = w.gap_ms + w.grace_ms;
+        let segment = (retention / 2).max(60_000);
+        let last = self.state(node).last_emit_close;
         if let Some(Store::Session(s)) = self.stores.get_mut(store) {
+            let min_live = (s.observed - retention).div_euclid(segment) * segment;
+            let mut through = min_live - 1;
+            if emit == EmitStrategy::OnWindowClose {
+                through = through.min(last - 1);
+            }
             s.expire_through(through);
         }
         Ok(())
@@ -794,4 +793,284 @@ struct Sliding<'a> {
     rec: &'a Rec,
     /// Kafka's default retention for sliding windows: 2 * timeDifference + grace.
     retention: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::driver::testkit::{drive, windowed};
+    use serde_json::json;
+
+    fn strs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn hopping_records_update_every_containing_window_oldest_first() {
+        let spec = windowed(
+            json!({"type": "hopping", "size_ms": 10, "advance_ms": 5}),
+            "count",
+            "on_window_update",
+        );
+        let (out, dropped) = drive(spec, &[("in", "a", "x", 7), ("in", "a", "y", 12)]);
+        assert_eq!(
+            out,
+            strs(&[
+                "a [0,10] 1 @7",
+                "a [5,15] 1 @7",
+                "a [5,15] 2 @12",
+                "a [10,20] 1 @12"
+            ])
+        );
+        assert_eq!(dropped, 0);
+    }
+
+    #[test]
+    fn grace_keeps_a_window_open_until_stream_time_reaches_end_plus_grace() {
+        let spec = windowed(
+            json!({"type": "tumbling", "size_ms": 10, "grace_ms": 5}),
+            "count",
+            "on_window_update",
+        );
+        let (out, dropped) = drive(
+            spec,
+            &[
+                ("in", "a", "x", 0),
+                ("in", "a", "x", 14), // close time 9: [0,10) still open
+                ("in", "a", "x", 1),  // accepted
+                ("in", "a", "x", 15), // close time 10 = end of [0,10): closed
+                ("in", "a", "x", 2),  // late: dropped
+            ],
+        );
+        assert_eq!(
+            out,
+            strs(&[
+                "a [0,10] 1 @0",
+                "a [10,20] 1 @14",
+                "a [0,10] 2 @1",
+                "a [10,20] 2 @15"
+            ])
+        );
+        assert_eq!(dropped, 1);
+    }
+
+    #[test]
+    fn emit_on_window_close_emits_each_window_once_in_start_then_key_order() {
+        let spec = windowed(
+            json!({"type": "tumbling", "size_ms": 10}),
+            "count",
+            "on_window_close",
+        );
+        let (out, _) = drive(
+            spec,
+            &[
+                ("in", "b", "x", 1),
+                ("in", "a", "x", 3),
+                ("in", "a", "x", 9),
+                ("in", "a", "x", 12), // closes [0,10)
+                ("in", "b", "x", 13),
+                ("in", "a", "x", 30), // closes [10,20)
+                ("in", "a", "x", 31),
+            ],
+        );
+        assert_eq!(
+            out,
+            strs(&[
+                "a [0,10] 2 @9",
+                "b [0,10] 1 @1",
+                "a [10,20] 1 @12",
+                "b [10,20] 1 @13"
+            ])
+        );
+    }
+
+    #[test]
+    fn sliding_windows_exist_around_records() {
+        let spec = windowed(
+            json!({"type": "sliding", "time_difference_ms": 10, "grace_ms": 100}),
+            "count",
+            "on_window_update",
+        );
+        let (out, _) = drive(
+            spec,
+            &[
+                ("in", "a", "x", 20),
+                ("in", "a", "x", 25),
+                ("in", "a", "x", 40),
+                ("in", "a", "x", 22), // out of order: updates two windows, creates two
+                ("in", "a", "x", 40), // same timestamp: only its left window changes
+            ],
+        );
+        assert_eq!(
+            out,
+            strs(&[
+                "a [10,20] 1 @20",
+                "a [21,31] 1 @25",
+                "a [15,25] 2 @25",
+                "a [30,40] 1 @40",
+                "a [21,31] 2 @25",
+                "a [15,25] 3 @25",
+                "a [12,22] 2 @22",
+                "a [23,33] 1 @25",
+                "a [30,40] 2 @40",
+            ])
+        );
+    }
+
+    #[test]
+    fn sliding_windows_fold_early_records_into_the_first_window() {
+        let spec = windowed(
+            json!({"type": "sliding", "time_difference_ms": 10, "grace_ms": 100}),
+            "count",
+            "on_window_update",
+        );
+        let (out, _) = drive(spec, &[("in", "a", "x", 3), ("in", "a", "x", 5)]);
+        assert_eq!(
+            out,
+            strs(&["a [0,10] 1 @3", "a [4,14] 1 @5", "a [0,10] 2 @5"])
+        );
+    }
+
+    #[test]
+    fn sliding_windows_drop_late_records_and_null_values() {
+        let spec = windowed(
+            json!({"type": "sliding", "time_difference_ms": 10, "grace_ms": 0}),
+            "count",
+            "on_window_update",
+        );
+        let (out, dropped) = drive(
+            spec,
+            &[
+                ("in", "a", "x", 100),
+                ("in", "a", "x", 89), // 89 + 1 + 10 <= 100: too late for any window
+                ("in", "a", "~", 100),
+            ],
+        );
+        assert_eq!(out, strs(&["a [90,100] 1 @100"]));
+        assert_eq!(dropped, 2);
+    }
+
+    #[test]
+    fn session_merges_emit_a_tombstone_per_merged_away_session() {
+        let spec = windowed(
+            json!({"type": "session", "gap_ms": 10, "grace_ms": 100}),
+            "count",
+            "on_window_update",
+        );
+        let (out, _) = drive(
+            spec,
+            &[
+                ("in", "a", "x", 0),
+                ("in", "a", "x", 20),
+                ("in", "a", "x", 10), // bridges both
+                ("in", "a", "x", 5),  // inside [0,20]: the session is replaced
+            ],
+        );
+        assert_eq!(
+            out,
+            strs(&[
+                "a [0,0] 1 @0",
+                "a [20,20] 1 @20",
+                "a [0,0] null @0",
+                "a [20,20] null @20",
+                "a [0,20] 3 @20",
+                "a [0,20] null @20",
+                "a [0,20] 4 @20",
+            ])
+        );
+    }
+
+    #[test]
+    fn session_concat_keeps_records_in_merge_order() {
+        let spec = windowed(
+            json!({"type": "session", "gap_ms": 10, "grace_ms": 100}),
+            ",",
+            "on_window_update",
+        );
+        let (out, _) = drive(
+            spec,
+            &[
+                ("in", "a", "1", 0),
+                ("in", "a", "2", 20),
+                ("in", "a", "3", 10),
+            ],
+        );
+        assert_eq!(out.last().map(String::as_str), Some("a [0,20] ,1,2,3 @20"));
+    }
+
+    #[test]
+    fn session_close_is_end_plus_gap_plus_grace() {
+        let spec = windowed(
+            json!({"type": "session", "gap_ms": 10, "grace_ms": 5}),
+            "count",
+            "on_window_close",
+        );
+        let (out, dropped) = drive(
+            spec,
+            &[
+                ("in", "a", "x", 0),
+                ("in", "a", "x", 5),
+                ("in", "b", "x", 20), // close time 5: [0,5] ends at 5, still open
+                ("in", "b", "x", 21), // close time 6: [0,5] closed and emitted once
+                ("in", "a", "x", 0),  // merges with [0,5], which still ends before 6: late
+                ("in", "b", "x", 40),
+            ],
+        );
+        assert_eq!(out, strs(&["a [0,5] 2 @5", "b [20,21] 2 @21"]));
+        assert_eq!(dropped, 1);
+    }
+
+    #[test]
+    fn time_windows_count_null_values_but_skip_null_keys() {
+        let spec = windowed(
+            json!({"type": "tumbling", "size_ms": 10}),
+            "count",
+            "on_window_update",
+        );
+        let (out, dropped) = drive(spec, &[("in", "a", "~", 1), ("in", "~", "x", 2)]);
+        assert_eq!(out, strs(&["a [0,10] 1 @1"]));
+        assert_eq!(dropped, 1);
+    }
+
+    #[test]
+    fn suppress_holds_results_until_the_window_closes() {
+        let spec = json!({"application_id": "t", "steps": [
+            {"op": "stream", "name": "s", "topics": ["in"]},
+            {"op": "group_by_key", "name": "g", "input": "s"},
+            {"op": "windowed_by", "name": "w", "input": "g", "window": {"type": "tumbling", "size_ms": 10, "grace_ms": 2}},
+            {"op": "count", "name": "agg", "input": "w"},
+            {"op": "suppress", "name": "final", "input": "agg"},
+            {"op": "to_stream", "name": "r", "input": "final"},
+            {"op": "to", "input": "r", "topic": "out"}]});
+        let (out, _) = drive(
+            spec,
+            &[
+                ("in", "a", "x", 1),
+                ("in", "a", "x", 2),
+                ("in", "b", "x", 11), // suppress time 11 < 10 + 2
+                ("in", "b", "x", 12), // 12 >= 12: [0,10) of a is final
+            ],
+        );
+        assert_eq!(out, strs(&["a [0,10] 2 @2"]));
+    }
+
+    #[test]
+    fn group_by_repartitions_and_counts() {
+        let spec = json!({"application_id": "t", "steps": [
+            {"op": "stream", "name": "s", "topics": ["in"]},
+            {"op": "group_by", "name": "by_value", "input": "s", "key": "value"},
+            {"op": "count", "name": "counts", "input": "by_value"},
+            {"op": "to_stream", "name": "r", "input": "counts"},
+            {"op": "to", "input": "r", "topic": "out"}]});
+        let (out, dropped) = drive(
+            spec,
+            &[
+                ("in", "k1", "x", 1),
+                ("in", "k2", "x", 2),
+                ("in", "k3", "~", 3),
+            ],
+        );
+        // The null value becomes a null key and is filtered before the repartition topic.
+        assert_eq!(out, strs(&["x 1 @1", "x 2 @2"]));
+        assert_eq!(dropped, 0);
+    }
 }

@@ -7,7 +7,7 @@ use super::topology::{JoinKind, Step, TimestampSpec, Topology, TopologySpec};
 use super::value::Value;
 use super::window::{EmitStrategy, JoinWindowSpec, WindowSpec};
 use serde::Serialize;
-use serde_json::{json, Map as JsonMap, Value as Json};
+use serde_json::{Map as JsonMap, Value as Json};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -445,29 +445,47 @@ fn topology_from_json(t: &Json) -> Result<(TopologySpec, Shape), DriverError> {
     }
 }
 
-fn output_json(r: &OutputRecord, shape: Shape) -> Json {
-    let key = serde_json::to_value(&r.key).unwrap_or(Json::Null);
-    let value = serde_json::to_value(&r.value).unwrap_or(Json::Null);
-    let mut m = JsonMap::new();
-    if shape == Shape::General {
-        m.insert("topic".into(), Json::String(r.topic.clone()));
+/// One output record of the test driver, fields in the documented order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DriverRecord {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    pub key: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_start: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_end: Option<i64>,
+    pub value: Value,
+    pub ts: i64,
+}
+
+/// What `kafka-sandbox streams` prints.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DriverResult {
+    pub output: Vec<DriverRecord>,
+    pub dropped: usize,
+}
+
+fn output_record(r: OutputRecord, shape: Shape) -> DriverRecord {
+    let window = if shape == Shape::KeyValue {
+        None
+    } else {
+        r.window
+    };
+    DriverRecord {
+        topic: (shape == Shape::General).then_some(r.topic),
+        key: r.key,
+        window_start: window.map(|w| w.start),
+        window_end: window.map(|w| w.end),
+        value: r.value,
+        ts: r.timestamp,
     }
-    m.insert("key".into(), key);
-    if shape != Shape::KeyValue {
-        if let Some(w) = r.window {
-            m.insert("window_start".into(), json!(w.start));
-            m.insert("window_end".into(), json!(w.end));
-        }
-    }
-    m.insert("value".into(), value);
-    m.insert("ts".into(), json!(r.timestamp));
-    Json::Object(m)
 }
 
 /// Runs the `kafka-sandbox streams` format: `{"topology": ..., "input": [...]}` ->
 /// `{"output": [...], "dropped": N}`. `topology` is one of the ops (`windowed_aggregate`,
 /// `stream_stream_join`, `table_table_join`) or a full `TopologySpec` (with `steps`).
-pub fn run_json(text: &str) -> Result<Json, DriverError> {
+pub fn run_json(text: &str) -> Result<DriverResult, DriverError> {
     let doc: Json = serde_json::from_str(text).map_err(|e| {
         err(
             format!("line {} column {}", e.line(), e.column()),
@@ -559,17 +577,18 @@ pub fn run_json(text: &str) -> Result<Json, DriverError> {
             .pipe(&topic, key, value, ts)
             .map_err(|e| err(format!("input[{i}]"), e.to_string()))?;
         dropped += piped.dropped;
-        output.extend(piped.records.iter().map(|r| output_json(r, shape)));
+        output.extend(piped.records.into_iter().map(|r| output_record(r, shape)));
     }
-    Ok(json!({ "output": output, "dropped": dropped }))
+    Ok(DriverResult { output, dropped })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn run(text: &str) -> Json {
-        run_json(text).unwrap()
+        serde_json::to_value(run_json(text).unwrap()).unwrap()
     }
 
     #[test]
@@ -620,5 +639,64 @@ mod tests {
         assert_eq!(e.location, "input[0].topic");
         let e = run_json("{\"topology\": ").unwrap_err();
         assert!(e.location.starts_with("line 1"));
+    }
+}
+
+/// Helpers for the engine's unit tests: run a spec on records and print outputs compactly.
+#[cfg(test)]
+pub(crate) mod testkit {
+    use super::*;
+
+    /// `(topic, key, value, ts)`; `"~"` stands for null in keys and values.
+    pub type In<'a> = (&'a str, &'a str, &'a str, i64);
+
+    fn v(s: &str) -> Value {
+        if s == "~" {
+            Value::Null
+        } else {
+            Value::str(s)
+        }
+    }
+
+    /// Outputs as `key [start,end] value @ts` (window omitted when absent), and the drop count.
+    pub fn drive(spec: serde_json::Value, input: &[In<'_>]) -> (Vec<String>, usize) {
+        let spec: TopologySpec = serde_json::from_value(spec).unwrap();
+        let mut d = TestDriver::new(spec.compile_for_test_driver().unwrap());
+        let mut out = Vec::new();
+        let mut dropped = 0;
+        for (topic, key, value, ts) in input {
+            let p = d.pipe(topic, v(key), v(value), *ts).unwrap();
+            dropped += p.dropped;
+            for r in p.records {
+                let w = r
+                    .window
+                    .map(|w| format!(" [{},{}]", w.start, w.end))
+                    .unwrap_or_default();
+                out.push(format!(
+                    "{}{w} {} @{}",
+                    r.key.to_java_string(),
+                    r.value.to_java_string(),
+                    r.timestamp
+                ));
+            }
+        }
+        (out, dropped)
+    }
+
+    /// A windowed aggregation of topic `in` written to `out`.
+    pub fn windowed(window: serde_json::Value, agg: &str, emit: &str) -> serde_json::Value {
+        let agg_step = match agg {
+            "count" => serde_json::json!({"op": "count", "name": "agg", "input": "w"}),
+            _ => {
+                serde_json::json!({"op": "concat", "name": "agg", "input": "w", "initial": "", "separator": agg})
+            }
+        };
+        serde_json::json!({"application_id": "t", "steps": [
+            {"op": "stream", "name": "s", "topics": ["in"]},
+            {"op": "group_by_key", "name": "g", "input": "s"},
+            {"op": "windowed_by", "name": "w", "input": "g", "window": window, "emit": emit},
+            agg_step,
+            {"op": "to_stream", "name": "r", "input": "agg"},
+            {"op": "to", "input": "r", "topic": "out"}]})
     }
 }

@@ -478,3 +478,213 @@ impl Task {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::driver::testkit::drive;
+    use serde_json::{json, Value as Json};
+
+    fn strs(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn stream_join(kind: &str, before: i64, after: i64, grace: i64) -> Json {
+        json!({"application_id": "t", "steps": [
+            {"op": "stream", "name": "l", "topics": ["left"]},
+            {"op": "stream", "name": "r", "topics": ["right"]},
+            {"op": "join", "name": "j", "left": "l", "right": "r", "kind": kind,
+             "window": {"before_ms": before, "after_ms": after, "grace_ms": grace},
+             "joiner": "concat(left, '+', right)"},
+            {"op": "to", "input": "j", "topic": "out"}]})
+    }
+
+    #[test]
+    fn inner_join_window_bounds_are_inclusive_and_results_take_the_larger_timestamp() {
+        let (out, _) = drive(
+            stream_join("inner", 10, 10, 100),
+            &[
+                ("left", "a", "A", 10),
+                ("right", "a", "x", 0),  // 10 ms before: joins
+                ("right", "a", "y", 20), // 10 ms after: joins
+                ("right", "a", "z", 21), // 11 ms after: no
+                ("left", "a", "B", 31),  // joins z (10 before) only
+            ],
+        );
+        assert_eq!(out, strs(&["a A+x @10", "a A+y @20", "a B+z @31"]));
+    }
+
+    #[test]
+    fn asymmetric_windows_are_seen_from_the_left() {
+        // Right records may come up to 10 ms after a left record, never before it.
+        let (out, _) = drive(
+            stream_join("inner", 0, 10, 100),
+            &[
+                ("left", "a", "A", 10),
+                ("right", "a", "x", 5),
+                ("right", "a", "y", 15),
+            ],
+        );
+        assert_eq!(out, strs(&["a A+y @15"]));
+    }
+
+    #[test]
+    fn left_join_emits_non_matches_only_after_the_window_and_grace_close() {
+        let (out, _) = drive(
+            stream_join("left", 10, 10, 5),
+            &[
+                ("left", "a", "A", 0),
+                ("left", "b", "B", 3),
+                ("right", "b", "x", 12), // joins B; B will never be emitted unjoined
+                ("left", "c", "C", 15),  // stream time 15 = 0 + 10 + 5: A's window still open
+                ("left", "c", "D", 16),  // now A's window has closed: A+null, with A's timestamp
+            ],
+        );
+        assert_eq!(out, strs(&["b B+x @12", "a A+null @0"]));
+    }
+
+    #[test]
+    fn outer_join_emits_both_sides_unjoined_oldest_first() {
+        let (out, _) = drive(
+            stream_join("outer", 5, 5, 0),
+            &[
+                ("right", "a", "x", 0),
+                ("left", "b", "B", 1),
+                ("left", "c", "C", 20), // closes both windows
+            ],
+        );
+        assert_eq!(out, strs(&["a null+x @0", "b B+null @1"]));
+    }
+
+    #[test]
+    fn out_of_order_left_record_behind_stream_time_is_emitted_unjoined_at_once() {
+        let (out, _) = drive(
+            stream_join("left", 10, 10, 100),
+            &[("left", "z", "Z", 100), ("left", "a", "A", 50)],
+        );
+        // 50 + 10 < 100: Kafka emits A+null immediately, even within the grace period.
+        assert_eq!(out, strs(&["a A+null @50"]));
+    }
+
+    #[test]
+    fn null_keys_are_joined_with_null_by_left_joins_and_dropped_by_inner_joins() {
+        let (out, dropped) = drive(
+            stream_join("left", 10, 10, 0),
+            &[("left", "~", "A", 1), ("right", "~", "x", 1)],
+        );
+        assert_eq!(out, strs(&["null A+null @1"]));
+        assert_eq!(dropped, 1);
+        let (out, dropped) = drive(
+            stream_join("inner", 10, 10, 0),
+            &[("left", "~", "A", 1), ("left", "a", "~", 1)],
+        );
+        assert!(out.is_empty());
+        assert_eq!(dropped, 2);
+    }
+
+    fn table_join(kind: &str) -> Json {
+        json!({"application_id": "t", "steps": [
+            {"op": "table", "name": "l", "topic": "left"},
+            {"op": "table", "name": "r", "topic": "right"},
+            {"op": "join", "name": "j", "left": "l", "right": "r", "kind": kind, "joiner": "concat(left, '+', right)"},
+            {"op": "to_stream", "name": "s", "input": "j"},
+            {"op": "to", "input": "s", "topic": "out"}]})
+    }
+
+    const TABLE_INPUT: &[(&str, &str, &str, i64)] = &[
+        ("left", "a", "A1", 1),
+        ("right", "a", "x1", 5),
+        ("left", "a", "A2", 3), // older timestamp: the result keeps the larger one
+        ("right", "a", "~", 6),
+        ("left", "a", "~", 7),
+        ("left", "b", "~", 8), // deleting what never existed
+    ];
+
+    #[test]
+    fn table_table_inner_join() {
+        let (out, _) = drive(table_join("inner"), TABLE_INPUT);
+        assert_eq!(out, strs(&["a A1+x1 @5", "a A2+x1 @5", "a null @6"]));
+    }
+
+    #[test]
+    fn table_table_left_join() {
+        let (out, _) = drive(table_join("left"), TABLE_INPUT);
+        assert_eq!(
+            out,
+            strs(&[
+                "a A1+null @1",
+                "a A1+x1 @5",
+                "a A2+x1 @5",
+                "a A2+null @6",
+                "a null @7"
+            ])
+        );
+    }
+
+    #[test]
+    fn table_table_outer_join() {
+        let (out, _) = drive(table_join("outer"), TABLE_INPUT);
+        assert_eq!(
+            out,
+            strs(&[
+                "a A1+null @1",
+                "a A1+x1 @5",
+                "a A2+x1 @5",
+                "a A2+null @6",
+                "a null @7"
+            ])
+        );
+        let (out, _) = drive(
+            table_join("outer"),
+            &[("right", "k", "r", 2), ("right", "k", "~", 3)],
+        );
+        assert_eq!(out, strs(&["k null+r @2", "k null @3"]));
+    }
+
+    #[test]
+    fn inner_table_join_forwards_a_tombstone_for_a_left_delete_even_without_a_result() {
+        // KTableKTableInnerJoin only checks the other side: a delete of a missing left key
+        // still produces a tombstone when the right side has the key.
+        let (out, _) = drive(
+            table_join("inner"),
+            &[("right", "k", "r", 1), ("left", "k", "~", 2)],
+        );
+        assert_eq!(out, strs(&["k null @2"]));
+    }
+
+    #[test]
+    fn stream_table_join_looks_up_the_current_table_value() {
+        let spec = json!({"application_id": "t", "steps": [
+            {"op": "stream", "name": "s", "topics": ["rides"]},
+            {"op": "table", "name": "zones", "topic": "zones"},
+            {"op": "join", "name": "j", "left": "s", "right": "zones", "kind": "left", "joiner": "concat(left, '+', right)"},
+            {"op": "to", "input": "j", "topic": "out"}]});
+        let (out, _) = drive(
+            spec,
+            &[
+                ("rides", "1", "r1", 10),
+                ("zones", "1", "Newark", 50), // table updates alone emit nothing
+                ("rides", "1", "r2", 20),     // the stream record's timestamp is kept
+            ],
+        );
+        assert_eq!(out, strs(&["1 r1+null @10", "1 r2+Newark @20"]));
+    }
+
+    #[test]
+    fn stream_global_table_join_maps_the_lookup_key() {
+        let spec = json!({"application_id": "t", "steps": [
+            {"op": "stream", "name": "s", "topics": ["rides"]},
+            {"op": "global_table", "name": "zones", "topic": "zones"},
+            {"op": "join", "name": "j", "left": "s", "right": "zones", "key": "value", "joiner": "concat(key, ':', right)"},
+            {"op": "to", "input": "j", "topic": "out"}]});
+        let (out, dropped) = drive(
+            spec,
+            &[
+                ("zones", "132", "JFK", 1),
+                ("rides", "r1", "132", 5),
+                ("rides", "r2", "7", 6),
+            ],
+        );
+        assert_eq!(out, strs(&["r1 r1:JFK @5"]));
+        assert_eq!(dropped, 0);
+    }
+}

@@ -11,6 +11,32 @@ use super::window::Window;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Serializes a map as a list of `[key, value]` pairs, so maps keyed by `Value`s or
+/// tuples survive JSON snapshots.
+pub(crate) mod pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer, K: Serialize, V: Serialize>(
+        m: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter())
+    }
+
+    pub fn deserialize<
+        'de,
+        D: Deserializer<'de>,
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+    >(
+        d: D,
+    ) -> Result<BTreeMap<K, V>, D::Error> {
+        let v: Vec<(K, V)> = Vec::deserialize(d)?;
+        Ok(v.into_iter().collect())
+    }
+}
+
 /// A value with the timestamp Kafka keeps next to it (`ValueAndTimestamp`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timestamped {
@@ -79,6 +105,7 @@ pub struct StoreWrite {
 /// A key-value store: key -> (value, timestamp).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct KeyValueStore {
+    #[serde(with = "pairs")]
     pub entries: BTreeMap<Value, Timestamped>,
 }
 
@@ -86,6 +113,7 @@ pub struct KeyValueStore {
 /// use sequence 0; join windows keep duplicates with increasing sequence numbers.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct WindowStore {
+    #[serde(with = "pairs")]
     pub entries: BTreeMap<(Value, i64, u32), Timestamped>,
     /// The same entries ordered by window start, then key: the order in which final results
     /// are emitted.
@@ -99,19 +127,24 @@ pub struct WindowStore {
 /// `find_sessions` return sessions oldest-end first, as Kafka's session stores do.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SessionStore {
+    #[serde(with = "pairs")]
     pub entries: BTreeMap<(Value, i64, i64), Value>,
     by_end: BTreeSet<(i64, Value, i64)>,
+    /// Largest session end ever put (the store's stream time).
+    pub observed: i64,
 }
 
 /// The outer-join store: (timestamp, is left side, key) -> the not-yet-joined values.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct OuterJoinStore {
+    #[serde(with = "pairs")]
     pub entries: BTreeMap<(i64, bool, Value), Vec<Value>>,
 }
 
 /// The suppression buffer: (window end, key, window) -> latest (value, timestamp).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SuppressBuffer {
+    #[serde(with = "pairs")]
     pub entries: BTreeMap<(i64, Value, Window), Timestamped>,
 }
 
@@ -132,7 +165,10 @@ impl Store {
                 observed: -1,
                 ..WindowStore::default()
             }),
-            StoreKind::Session => Store::Session(SessionStore::default()),
+            StoreKind::Session => Store::Session(SessionStore {
+                observed: -1,
+                ..SessionStore::default()
+            }),
             StoreKind::OuterJoin => Store::OuterJoin(OuterJoinStore::default()),
             StoreKind::SuppressBuffer => Store::SuppressBuffer(SuppressBuffer::default()),
         }
@@ -316,6 +352,7 @@ impl WindowStore {
 
 impl SessionStore {
     pub(crate) fn put(&mut self, key: Value, start: i64, end: i64, agg: Value) {
+        self.observed = self.observed.max(end);
         self.by_end.insert((end, key.clone(), start));
         self.entries.insert((key, end, start), agg);
     }

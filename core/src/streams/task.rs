@@ -731,3 +731,123 @@ pub fn extract_timestamp(spec: &TimestampSpec, record: &InputRecord, now: i64) -
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::streams::topology::TopologySpec;
+
+    fn spec() -> TopologySpec {
+        serde_json::from_value(serde_json::json!({"application_id": "app", "steps": [
+            {"op": "stream", "name": "rides", "topics": ["rides"],
+             "timestamp": {"field": "tpep_pickup_datetime"}},
+            {"op": "stream", "name": "requests", "topics": ["requests"]},
+            {"op": "table", "name": "zones", "topic": "zones"},
+            {"op": "group_by_key", "name": "g", "input": "rides"},
+            {"op": "count", "name": "counts", "input": "g"},
+            {"op": "join", "name": "vendor_info", "left": "rides", "right": "requests", "kind": "left",
+             "window": {"before_ms": 1200000, "after_ms": 1200000, "grace_ms": 300000}},
+            {"op": "join", "name": "with_zone", "left": "rides", "right": "zones"},
+            {"op": "to", "input": "vendor_info", "topic": "vendor_info"},
+            {"op": "to", "input": "with_zone", "topic": "with_zone"}]}))
+        .unwrap()
+    }
+
+    fn record(topic: &str, offset: i64, key: &str, value: Value, ts: i64) -> InputRecord {
+        InputRecord {
+            topic: topic.into(),
+            partition: 1,
+            offset,
+            key: Value::str(key),
+            value,
+            timestamp: ts,
+        }
+    }
+
+    fn ride(pickup: &str) -> Value {
+        serde_json::from_value(serde_json::json!({"tpep_pickup_datetime": pickup, "VendorID": 2}))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_restored_task_has_the_same_stores() {
+        let p = BTreeMap::from([
+            ("rides".to_string(), 2),
+            ("requests".to_string(), 2),
+            ("zones".to_string(), 2),
+        ]);
+        let topo = Arc::new(spec().compile(&p).unwrap());
+        assert_eq!(topo.subtopologies.len(), 1);
+        let mut task = Task::new(Arc::clone(&topo), 0, 1, TaskConfig::default());
+        assert_eq!(task.id(), "0_1");
+        let mut changelog = Vec::new();
+        let inputs = [
+            record("zones", 0, "132", Value::str("JFK"), 5),
+            record("rides", 0, "132", ride("2021-01-01 00:00:10"), 999),
+            record("rides", 1, "132", ride("2021-01-01 00:05:00"), 999),
+            record("requests", 0, "132", Value::str("req"), 1_609_459_300_000),
+            record("rides", 2, "7", ride("not a date"), 999),
+        ];
+        let mut outputs = Vec::new();
+        let mut dropped = Vec::new();
+        for (i, r) in inputs.iter().enumerate() {
+            let out = task.process(r, 1000 * i as i64).unwrap();
+            changelog.extend(out.store_writes);
+            outputs.extend(out.records);
+            dropped.extend(out.dropped);
+        }
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].reason, DropReason::InvalidTimestamp);
+        assert_eq!(task.stream_time(), 1_609_459_500_000);
+        // Event time comes from the field, not the record timestamp.
+        assert!(outputs
+            .iter()
+            .any(|o| o.topic == "with_zone" && o.timestamp == 1_609_459_210_000));
+        assert!(changelog
+            .iter()
+            .all(|w| topo.stores[&w.store].changelog.is_some()));
+        let mut restored = Task::new(Arc::clone(&topo), 0, 1, TaskConfig::default());
+        restored.restore(&changelog).unwrap();
+        assert_eq!(restored.stores, task.stores);
+        // The snapshot is plain data.
+        let json = serde_json::to_string(&task).unwrap();
+        let back: Task = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.stores, task.stores);
+    }
+
+    #[test]
+    fn records_from_foreign_topics_are_rejected() {
+        let topo = Arc::new(spec().compile_for_test_driver().unwrap());
+        let mut task = Task::new(topo, 0, 0, TaskConfig::default());
+        let err = task
+            .process(&record("nope", 0, "k", Value::Null, 1), 0)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            StreamsError::UnknownTopic {
+                topic: "nope".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_state_limit_stops_the_task() {
+        let topo = Arc::new(spec().compile_for_test_driver().unwrap());
+        let config = TaskConfig {
+            max_state_entries: 3,
+            ..TaskConfig::default()
+        };
+        let mut task = Task::new(topo, 0, 0, config);
+        let mut result = Ok(TaskOutput::default());
+        for i in 0..10 {
+            result = task.process(&record("zones", i, &format!("z{i}"), Value::str("x"), i), 0);
+            if result.is_err() {
+                break;
+            }
+        }
+        assert!(
+            matches!(result, Err(StreamsError::StateLimit { limit: 3, .. })),
+            "{result:?}"
+        );
+    }
+}
