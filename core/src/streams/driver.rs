@@ -254,8 +254,7 @@ fn topology_from_json(t: &Json) -> Result<(TopologySpec, Shape), DriverError> {
         return Err(err(loc, "must be an object"));
     };
     if !obj.contains_key("op") && obj.contains_key("steps") {
-        let spec: TopologySpec =
-            serde_json::from_value(t.clone()).map_err(|e| err(loc, e.to_string()))?;
+        let spec = TopologySpec::from_json_value(t).map_err(|e| DriverError::from(e.at(loc)))?;
         return Ok((spec, Shape::General));
     }
     let op =

@@ -1910,6 +1910,72 @@ fn find(parent: &mut [usize], x: usize) -> usize {
 }
 
 impl TopologySpec {
+    /// Reads a description from JSON, with errors located per step
+    /// (`steps[3] (join "vendor_info"): unknown field ...`).
+    pub fn from_json_value(v: &serde_json::Value) -> Result<TopologySpec, TopologyError> {
+        let Some(obj) = v.as_object() else {
+            return Err(TopologyError::new(
+                "",
+                "a topology must be an object {application_id, steps}",
+            ));
+        };
+        for k in obj.keys() {
+            if k != "application_id" && k != "steps" {
+                return Err(TopologyError::new(
+                    k.clone(),
+                    "unknown field (expected application_id, steps)",
+                ));
+            }
+        }
+        let application_id = match obj.get("application_id") {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => {
+                return Err(TopologyError::new(
+                    "application_id",
+                    format!("must be a string, got {other}"),
+                ))
+            }
+            None => return Err(TopologyError::new("", "missing field \"application_id\"")),
+        };
+        let Some(steps_json) = obj.get("steps").and_then(|s| s.as_array()) else {
+            return Err(TopologyError::new("steps", "must be an array of steps"));
+        };
+        if steps_json.len() > MAX_STEPS {
+            return Err(TopologyError::new(
+                "steps",
+                format!("more than {MAX_STEPS} steps"),
+            ));
+        }
+        let mut steps = Vec::with_capacity(steps_json.len());
+        for (i, sj) in steps_json.iter().enumerate() {
+            let step: Step = serde_json::from_value(sj.clone()).map_err(|e| {
+                let op = sj.get("op").and_then(|o| o.as_str());
+                let name = sj.get("name").and_then(|o| o.as_str());
+                let loc = match (op, name) {
+                    (Some(op), Some(n)) => format!("steps[{i}] ({op} \"{n}\")"),
+                    (Some(op), None) => format!("steps[{i}] ({op})"),
+                    _ => format!("steps[{i}]"),
+                };
+                TopologyError::new(loc, e.to_string())
+            })?;
+            steps.push(step);
+        }
+        Ok(TopologySpec {
+            application_id,
+            steps,
+        })
+    }
+
+    /// Reads a description from TOML (`application_id = ...` and `[[steps]]` tables).
+    pub fn from_toml_str(text: &str) -> Result<TopologySpec, TopologyError> {
+        let v: toml::Value =
+            toml::from_str(text).map_err(|e| TopologyError::new("", e.to_string()))?;
+        let json = serde_json::to_value(v).map_err(|e| TopologyError::new("", e.to_string()))?;
+        TopologySpec::from_json_value(&json)
+    }
+}
+
+impl TopologySpec {
     /// Compiles and validates against the cluster's topics: `partitions` maps every source
     /// topic to its partition count. Errors are those that make Kafka Streams refuse to start
     /// (missing source topics, topics that are not co-partitioned), plus invalid descriptions.
@@ -2538,6 +2604,35 @@ mod tests {
             r#"{"application_id": "app", "steps": [{"op": "stream", "name": "a", "topics": ["a"], "bogus": 1}]}"#,
         );
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn descriptions_read_from_toml_with_located_errors() {
+        let t = TopologySpec::from_toml_str(
+            r#"
+application_id = "rides-app"
+[[steps]]
+op = "stream"
+name = "rides"
+topics = ["rides"]
+timestamp = { field = "tpep_pickup_datetime" }
+[[steps]]
+op = "filter"
+name = "high"
+input = "rides"
+predicate = "total_amount >= 40"
+"#,
+        )
+        .unwrap();
+        assert_eq!(t.steps.len(), 2);
+        assert!(t.compile_for_test_driver().is_ok());
+        let e =
+            TopologySpec::from_json_value(&serde_json::json!({"application_id": "a", "steps": [
+            {"op": "stream", "name": "s", "topics": ["t"]},
+            {"op": "filter", "name": "f", "input": "s", "predicat": "x"}]}))
+            .unwrap_err();
+        assert_eq!(e.location, "steps[1] (filter \"f\")");
+        assert!(e.message.contains("predicat"), "{}", e.message);
     }
 
     #[test]
