@@ -14,7 +14,7 @@ use std::sync::Arc;
 /// At most this many input records in one test-driver run.
 pub const MAX_INPUT_RECORDS: usize = 1_000_000;
 /// At most this many records (inputs plus repartitioned records) processed per piped record.
-pub const MAX_RECORDS_PER_PIPE: usize = 1_000_000;
+pub const MAX_RECORDS_PER_PIPE: usize = 100_000;
 
 /// An error with the place in the input where it was found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -108,15 +108,9 @@ impl TestDriver {
         offset
     }
 
-    /// Pipes one record into `topic`.
-    pub fn pipe(
-        &mut self,
-        topic: &str,
-        key: Value,
-        value: Value,
-        timestamp: i64,
-    ) -> Result<Piped, StreamsError> {
-        let targets: Vec<usize> = match self.topology.subtopology_of(topic) {
+    /// The sub-topologies that read `topic` (several for a global table's topic).
+    fn readers(&self, topic: &str) -> Vec<usize> {
+        match self.topology.subtopology_of(topic) {
             Some(s) => vec![s],
             None if self.topology.global_sources.contains_key(topic) => self
                 .topology
@@ -125,12 +119,24 @@ impl TestDriver {
                 .filter(|s| s.global_stores.values().any(|t| t == topic))
                 .map(|s| s.id)
                 .collect(),
-            None => {
-                return Err(StreamsError::UnknownTopic {
-                    topic: topic.to_string(),
-                })
-            }
-        };
+            None => Vec::new(),
+        }
+    }
+
+    /// Pipes one record into `topic`.
+    pub fn pipe(
+        &mut self,
+        topic: &str,
+        key: Value,
+        value: Value,
+        timestamp: i64,
+    ) -> Result<Piped, StreamsError> {
+        let targets = self.readers(topic);
+        if targets.is_empty() && !self.topology.global_sources.contains_key(topic) {
+            return Err(StreamsError::UnknownTopic {
+                topic: topic.to_string(),
+            });
+        }
         let offset = self.next_offset(topic);
         let mut queue: VecDeque<(usize, InputRecord)> = targets
             .into_iter()
@@ -164,22 +170,26 @@ impl TestDriver {
             piped.dropped += out.dropped.len();
             piped.peeks.extend(out.peeks);
             for r in out.records {
-                if r.internal {
-                    if let Some(next) = self.topology.subtopology_of(&r.topic) {
-                        let offset = self.next_offset(&r.topic);
+                // Like TopologyTestDriver, records written to a topic the topology reads
+                // (repartition topics, or a user topic read back) are processed right away.
+                let readers = self.readers(&r.topic);
+                if !readers.is_empty() {
+                    let offset = self.next_offset(&r.topic);
+                    for next in readers {
                         queue.push_back((
                             next,
                             InputRecord {
-                                topic: r.topic,
+                                topic: r.topic.clone(),
                                 partition: 0,
                                 offset,
-                                key: r.key,
-                                value: r.value,
+                                key: r.key.clone(),
+                                value: r.value.clone(),
                                 timestamp: r.timestamp,
                             },
                         ));
                     }
-                } else {
+                }
+                if !r.internal {
                     piped.records.push(r);
                 }
             }
@@ -610,6 +620,32 @@ mod tests {
                 {"key": "a", "window_start": 0, "window_end": 10, "value": 2, "ts": 3},
                 {"key": "a", "window_start": 10, "window_end": 20, "value": 2, "ts": 16}],
               "dropped": 2})
+        );
+    }
+
+    #[test]
+    fn records_written_to_a_topic_the_topology_reads_are_processed_and_loops_are_bounded() {
+        let spec: TopologySpec = serde_json::from_value(json!({"application_id": "t", "steps": [
+            {"op": "stream", "name": "a", "topics": ["a"]},
+            {"op": "filter", "name": "small", "input": "a", "predicate": "value < 3"},
+            {"op": "map_values", "name": "next", "input": "small", "value": "value + 1"},
+            {"op": "to", "input": "next", "topic": "a"}]}))
+        .unwrap();
+        let mut d = TestDriver::new(spec.compile_for_test_driver().unwrap());
+        let p = d.pipe("a", Value::Null, Value::Int(0), 1).unwrap();
+        let values: Vec<Value> = p.records.iter().map(|r| r.value.clone()).collect();
+        assert_eq!(values, vec![Value::Int(1), Value::Int(2), Value::Int(3)]);
+        let spec: TopologySpec = serde_json::from_value(json!({"application_id": "t", "steps": [
+            {"op": "stream", "name": "a", "topics": ["a"]},
+            {"op": "to", "input": "a", "topic": "a"}]}))
+        .unwrap();
+        let mut d = TestDriver::new(spec.compile_for_test_driver().unwrap());
+        let e = d.pipe("a", Value::Null, Value::Int(0), 1).unwrap_err();
+        assert_eq!(
+            e,
+            StreamsError::OutputLimit {
+                limit: MAX_RECORDS_PER_PIPE
+            }
         );
     }
 

@@ -850,4 +850,85 @@ mod tests {
             "{result:?}"
         );
     }
+
+    #[test]
+    fn stateless_operations_transform_route_and_report() {
+        use crate::streams::driver::TestDriver;
+        let spec: TopologySpec = serde_json::from_value(serde_json::json!({"application_id": "app", "steps": [
+            {"op": "stream", "name": "rides", "topics": ["rides"]},
+            {"op": "filter_not", "name": "paid", "input": "rides", "predicate": "payment_type == 3"},
+            {"op": "map_values", "name": "amounts", "input": "paid", "value": "total_amount"},
+            {"op": "peek", "name": "seen", "input": "amounts"},
+            {"op": "map", "name": "by_vendor", "input": "rides", "key": "str(VendorID)", "value": "{zone: PULocationID}"},
+            {"op": "flat_map_values", "name": "zones", "input": "by_vendor", "values": "[value.zone, value.zone + 1000]"},
+            {"op": "flat_map", "name": "pairs", "input": "rides", "pairs": "[{key: 'p', value: VendorID}, ['q', 0], 'skipped']"},
+            {"op": "merge", "name": "all", "inputs": ["amounts", "pairs"]},
+            {"op": "to", "input": "all", "topic": "all"},
+            {"op": "to", "input": "zones", "topic": "zones"}]}))
+        .unwrap();
+        let mut d = TestDriver::new(spec.compile_for_test_driver().unwrap());
+        let ride = |vendor: i64, payment: i64, zone: i64| -> Value {
+            serde_json::from_value(
+                serde_json::json!({"VendorID": vendor, "payment_type": payment,
+                "PULocationID": zone, "total_amount": 12.5}),
+            )
+            .unwrap()
+        };
+        let p = d
+            .pipe("rides", Value::str("r1"), ride(2, 1, 132), 10)
+            .unwrap();
+        let got: Vec<String> = p
+            .records
+            .iter()
+            .map(|r| format!("{} {} {}", r.topic, r.key, r.value))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                "all \"r1\" 12.5",
+                "zones \"2\" 132",
+                "zones \"2\" 1132",
+                "all \"p\" 2",
+                "all \"q\" 0",
+            ]
+        );
+        assert_eq!(p.peeks.len(), 1);
+        assert_eq!(p.peeks[0].node, "seen");
+        let p = d
+            .pipe("rides", Value::str("r2"), ride(1, 3, 7), 11)
+            .unwrap();
+        assert!(p
+            .records
+            .iter()
+            .all(|r| r.topic != "all" || r.key != Value::str("r2")));
+        assert!(p.peeks.is_empty());
+    }
+
+    #[test]
+    fn emit_on_window_close_is_paced_by_the_wall_clock_with_kafkas_default_interval() {
+        let spec: TopologySpec =
+            serde_json::from_value(serde_json::json!({"application_id": "app", "steps": [
+            {"op": "stream", "name": "s", "topics": ["in"]},
+            {"op": "group_by_key", "name": "g", "input": "s"},
+            {"op": "windowed_by", "name": "w", "input": "g", "emit": "on_window_close",
+             "window": {"type": "tumbling", "size_ms": 10}},
+            {"op": "count", "name": "c", "input": "w"},
+            {"op": "to_stream", "name": "r", "input": "c"},
+            {"op": "to", "input": "r", "topic": "out"}]}))
+            .unwrap();
+        let topo = Arc::new(spec.compile_for_test_driver().unwrap());
+        let mut task = Task::new(topo, 0, 0, TaskConfig::default());
+        let mut emitted = |ts: i64, now: i64| -> usize {
+            task.process(&record("in", ts, "k", Value::str("v"), ts), now)
+                .unwrap()
+                .records
+                .len()
+        };
+        assert_eq!(emitted(1, 0), 0); // scans (nothing closed); next scan at 1000
+        assert_eq!(emitted(15, 500), 0); // [0,10) closed, but the scan is throttled
+        assert_eq!(emitted(16, 1000), 1); // scan: [0,10) emitted
+        assert_eq!(emitted(27, 1999), 0);
+        assert_eq!(emitted(28, 2000), 1); // [10,20)
+        assert_eq!(task.processor_metadata().get("c"), Some(&28));
+    }
 }
