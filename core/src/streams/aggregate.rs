@@ -8,7 +8,7 @@
 //! same drops, the same emission order and timestamps.
 use super::error::StreamsError;
 use super::store::{Store, StoreKey, Timestamped};
-use super::task::{Cx, DropReason, Rec, Task, WindowedState};
+use super::task::{check_aggregate, Cx, DropReason, Rec, Task, WindowedState};
 use super::topology::{AggFn, Topology};
 use super::value::Value;
 use super::window::{EmitStrategy, SessionWindows, SlidingWindows, TimeWindows, Window, Windows};
@@ -38,6 +38,7 @@ impl Task {
             None => (agg.init(), rec.ts),
         };
         let new = agg.add(&rec.key, &rec.value, base, rec.ts);
+        check_aggregate(store, &new)?;
         let stored = if new.is_null() {
             s.entries.remove(&rec.key);
             None
@@ -206,6 +207,7 @@ impl Task {
                     None => (agg.init(), rec.ts),
                 };
                 let new = agg.add(&rec.key, &rec.value, base.clone(), rec.ts);
+                check_aggregate(store, &new)?;
                 self.put_window(topo, node, store, &rec.key, window, base, new, ts, emit, cx)?;
             } else {
                 self.drop_record(cx, node, DropReason::ExpiredWindow, rec.ts);
@@ -395,6 +397,7 @@ impl Task {
                 _ => rec.ts,
             };
             let new = sl.agg.add(&rec.key, &rec.value, old.clone(), rec.ts);
+            check_aggregate(sl.store, &new)?;
             self.put_window(
                 sl.topo, sl.node, sl.store, &rec.key, window, old, new, ts, sl.emit, cx,
             )
@@ -583,6 +586,7 @@ impl Task {
         let mut acc = agg.init().unwrap_or(Value::Null);
         for (sw, a) in &found {
             acc = agg.merge(&rec.key, acc, a);
+            check_aggregate(store, &acc)?;
             merged = Window {
                 start: merged.start.min(sw.start),
                 end: merged.end.max(sw.end),
@@ -628,6 +632,7 @@ impl Task {
                 Some(acc)
             };
             let new = agg.add(&rec.key, &rec.value, base, ts);
+            check_aggregate(store, &new)?;
             if let Some(Store::Session(s)) = self.stores.get_mut(store) {
                 s.put(rec.key.clone(), merged.start, merged.end, new.clone());
             }
@@ -1072,5 +1077,30 @@ mod tests {
         // The null value becomes a null key and is filtered before the repartition topic.
         assert_eq!(out, strs(&["x 1 @1", "x 2 @2"]));
         assert_eq!(dropped, 0);
+    }
+
+    #[test]
+    fn runaway_aggregates_stop_the_task_instead_of_exhausting_memory() {
+        use super::super::driver::TestDriver;
+        use super::super::error::StreamsError;
+        use super::super::topology::TopologySpec;
+        use super::super::value::Value;
+        let spec: TopologySpec = serde_json::from_value(json!({"application_id": "t", "steps": [
+            {"op": "stream", "name": "s", "topics": ["in"]},
+            {"op": "group_by_key", "name": "g", "input": "s"},
+            {"op": "aggregate", "name": "agg", "input": "g", "initializer": [1], "aggregator": "[agg, agg]"}]}))
+        .unwrap();
+        let mut d = TestDriver::new(spec.compile_for_test_driver().unwrap());
+        let mut result = Ok(Default::default());
+        for i in 0..40 {
+            result = d.pipe("in", Value::str("k"), Value::Int(i), i);
+            if result.is_err() {
+                break;
+            }
+        }
+        assert!(
+            matches!(result, Err(StreamsError::AggregateLimit { .. })),
+            "{result:?}"
+        );
     }
 }

@@ -59,6 +59,10 @@ pub enum StreamsError {
     },
     /// One input record produced more output records than `TaskConfig::max_outputs_per_record`.
     OutputLimit { limit: usize },
+    /// An aggregate grew beyond `task::MAX_AGGREGATE_WEIGHT` values or
+    /// `task::MAX_AGGREGATE_DEPTH` levels (e.g. an aggregator that doubles a list on every
+    /// record).
+    AggregateLimit { store: String, limit: usize },
     /// A restored changelog record does not fit the store it names.
     BadRestore { store: String, reason: String },
 }
@@ -81,6 +85,10 @@ impl fmt::Display for StreamsError {
             StreamsError::OutputLimit { limit } => write!(
                 f,
                 "one input record produced more than {limit} output records"
+            ),
+            StreamsError::AggregateLimit { store, limit } => write!(
+                f,
+                "an aggregate in store \"{store}\" grew too large (more than {limit} values or too deeply nested)"
             ),
             StreamsError::BadRestore { store, reason } => {
                 write!(f, "cannot restore store \"{store}\": {reason}")

@@ -22,6 +22,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// The largest aggregate (counted in nested values, see `Value::weight`) a store may hold.
+pub const MAX_AGGREGATE_WEIGHT: usize = 100_000;
+/// The deepest nesting an aggregate may reach (an aggregator like `[agg]` nests once more on
+/// every record; unbounded nesting would overflow the stack when the value is dropped).
+pub const MAX_AGGREGATE_DEPTH: usize = 100;
+
 /// A record as the consumer hands it to the task.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InputRecord {
@@ -709,6 +715,19 @@ impl Task {
             cx,
         )
     }
+}
+
+/// Stops runaway aggregates before they exhaust memory.
+pub(crate) fn check_aggregate(store: &str, v: &Value) -> Result<(), StreamsError> {
+    if matches!(v, Value::List(_) | Value::Map(_))
+        && (v.depth() > MAX_AGGREGATE_DEPTH || v.weight() > MAX_AGGREGATE_WEIGHT)
+    {
+        return Err(StreamsError::AggregateLimit {
+            store: store.to_string(),
+            limit: MAX_AGGREGATE_WEIGHT,
+        });
+    }
+    Ok(())
 }
 
 /// Applies the source's timestamp extractor. `None` means the timestamp is invalid and the

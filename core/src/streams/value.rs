@@ -113,6 +113,15 @@ impl Value {
         }
     }
 
+    /// Nesting depth: 0 for scalars, 1 + the deepest element for lists and maps.
+    pub fn depth(&self) -> usize {
+        match self {
+            Value::List(v) => 1 + v.iter().map(Value::depth).max().unwrap_or(0),
+            Value::Map(m) => 1 + m.values().map(Value::depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
     fn rank(&self) -> u8 {
         match self {
             Value::Null => 0,
