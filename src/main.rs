@@ -27,6 +27,9 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Print `{"murmur2": <i32>, "partition": <n>}` for a key, as Kafka's producer picks it.
     Partition(cmd::partition::Args),
+    /// Run a Kafka Streams topology on records, like TopologyTestDriver: prints
+    /// `{"output": [...], "dropped": N}`.
+    Streams(cmd::streams::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Partition(args) => cmd::partition::run(args),
+        Command::Streams(args) => cmd::streams::run(args),
     };
     cli::finish(result)
 }

@@ -30,7 +30,13 @@ pub fn pipeline(records: u64, partitions: u32, rf: u32, acks: Acks) -> Setup {
         brokers: 3,
         broker_config: BrokerConfig::default(),
         link: LinkProps::default(),
-        topics: vec![TopicSpec { name: "bench".into(), partitions, replication_factor: rf, config: t, assignment: None }],
+        topics: vec![TopicSpec {
+            name: "bench".into(),
+            partitions,
+            replication_factor: rf,
+            config: t,
+            assignment: None,
+        }],
         producers: vec![ProducerSpec { name: "producer".into(), config: p }],
         consumers: vec![ConsumerSpec {
             name: "consumer".into(),
@@ -56,5 +62,6 @@ pub fn pipeline(records: u64, partitions: u32, rf: u32, acks: Acks) -> Setup {
 
 /// Whether the pipeline finished: everything produced was answered and consumed.
 pub fn pipeline_done(world: &crate::world::World, records: u64) -> bool {
-    world.producers.iter().all(|p| p.is_idle()) && world.consumers.iter().map(|c| c.stats.records_consumed).sum::<u64>() >= records
+    world.producers.iter().all(|p| p.is_idle())
+        && world.consumers.iter().map(|c| c.stats.records_consumed).sum::<u64>() >= records
 }

@@ -23,6 +23,7 @@ pub mod protocol;
 pub mod record;
 pub mod scenario;
 pub mod sim;
+pub mod streams;
 pub mod summary;
 pub mod trace;
 pub mod world;

@@ -196,7 +196,7 @@ mod tests {
         let (a, b) = (NodeId::Broker(1), NodeId::Broker(2));
         let mut last = SimTime::ZERO;
         for t in 0..200 {
-            let Routing::Deliver(ts) = n.route(SimTime(t * 10), a, b) else { panic!() };
+            let Routing::Deliver(ts, _) = n.route(SimTime(t * 10), a, b) else { panic!() };
             assert!(ts[0] >= last);
             last = ts[0];
         }

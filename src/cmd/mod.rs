@@ -3,3 +3,4 @@ pub mod bench;
 pub mod check;
 pub mod partition;
 pub mod run;
+pub mod streams;
