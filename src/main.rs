@@ -25,12 +25,15 @@ struct Cli {
 enum Command {
     /// Print `{"murmur2": <i32>, "partition": <n>}` for a key, as Kafka's producer picks it.
     Partition(cmd::partition::Args),
+    /// Avro schemas: compatibility checks (`check`) and Confluent wire bytes (`encode`, `decode`).
+    Schema(cmd::schema::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Partition(args) => cmd::partition::run(args),
+        Command::Schema(args) => cmd::schema::run(args),
     };
     cli::finish(result)
 }

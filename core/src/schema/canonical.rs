@@ -305,3 +305,74 @@ pub(crate) fn node_json(nodes: &[Node], id: NodeId) -> String {
     write_java(nodes, id, None, &mut defined, &mut out);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::schema::AvroSchema;
+
+    fn parse(text: &str) -> AvroSchema {
+        AvroSchema::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn rabin_fingerprint_matches_the_specification_vectors() {
+        // CRC-64-AVRO of the canonical form "null" (Avro specification / avro Python).
+        assert_eq!(super::rabin_fingerprint("\"null\""), 0x63dd_24e7_cc25_8f8a);
+        assert_eq!(parse("\"null\"").fingerprint(), 0x63dd_24e7_cc25_8f8a);
+    }
+
+    #[test]
+    fn parsing_canonical_form_uses_full_names_and_strips_attributes() {
+        let s = parse(
+            r#"{"type":"record","name":"R","namespace":"a.b","doc":"d","aliases":["X"],"fields":[
+                {"name":"f","type":{"type":"fixed","name":"F","size":4},"doc":"x","default":"abcd"},
+                {"name":"g","type":"F"},
+                {"name":"h","type":{"type":"enum","name":"c.E","symbols":["A"],"default":"A"}},
+                {"name":"i","type":{"type":"map","values":{"type":"long","logicalType":"timestamp-millis"}}}]}"#,
+        );
+        assert_eq!(
+            s.parsing_canonical_form(),
+            r#"{"name":"a.b.R","type":"record","fields":[{"name":"f","type":{"name":"a.b.F","type":"fixed","size":4}},{"name":"g","type":"a.b.F"},{"name":"h","type":{"name":"c.E","type":"enum","symbols":["A"]}},{"name":"i","type":{"type":"map","values":"long"}}]}"#
+        );
+    }
+
+    #[test]
+    fn canonical_string_follows_java_to_string() {
+        let s = parse(
+            r#"{ "namespace": "n", "name": "R", "type": "record",
+                 "fields": [
+                   {"type": {"type": "record", "name": "In", "fields": []}, "name": "a"},
+                   {"name": "b", "type": "In", "default": {}, "order": "descending", "aliases": ["bb"]},
+                   {"name": "c", "type": {"type": "enum", "name": "o.E", "symbols": ["X"]}},
+                   {"name": "d", "type": ["null", "o.E", "n.In"], "default": null}
+                 ]}"#,
+        );
+        assert_eq!(
+            s.canonical(),
+            r#"{"type":"record","name":"R","namespace":"n","fields":[{"name":"a","type":{"type":"record","name":"In","fields":[]}},{"name":"b","type":"In","default":{},"order":"descending","aliases":["bb"]},{"name":"c","type":{"type":"enum","name":"E","namespace":"o","symbols":["X"]}},{"name":"d","type":["null","o.E","In"],"default":null}]}"#
+        );
+    }
+
+    #[test]
+    fn canonical_string_is_a_fixpoint_and_ignores_layout() {
+        let a = parse(crate::schema::taxi::RIDE_VALUE_V1);
+        let b = parse(a.canonical());
+        assert_eq!(a.canonical(), b.canonical());
+        let spaced = crate::schema::taxi::RIDE_VALUE_V1.replace(": ", " :  ");
+        assert_eq!(parse(&spaced).canonical(), a.canonical());
+    }
+
+    #[test]
+    fn our_canonical_form_agrees_with_apache_avro() {
+        for example in crate::schema::taxi::EXAMPLES {
+            let ours = parse(example.text);
+            let theirs = apache_avro::Schema::parse_str(example.text).unwrap();
+            assert_eq!(
+                ours.parsing_canonical_form(),
+                theirs.canonical_form(),
+                "{}",
+                example.name
+            );
+        }
+    }
+}

@@ -550,3 +550,315 @@ impl SchemaRegistry {
             .retain(|_, s| !s.versions.is_empty() || s.compatibility.is_some());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::taxi;
+
+    const SUBJECT: &str = "rides-value";
+
+    #[test]
+    fn ids_are_global_and_versions_per_subject() {
+        let mut r = SchemaRegistry::new();
+        let a = r.register(SUBJECT, taxi::RIDE_VALUE_V1).unwrap();
+        assert_eq!(
+            a,
+            Registered {
+                id: 1,
+                version: 1,
+                created: true
+            }
+        );
+        let k = r.register("rides-key", taxi::RIDE_KEY).unwrap();
+        assert_eq!((k.id, k.version), (2, 1));
+        let b = r
+            .register(SUBJECT, taxi::RIDE_VALUE_V2_ADD_TIP_AMOUNT)
+            .unwrap();
+        assert_eq!((b.id, b.version), (3, 2));
+        // Same schema, other subject: same global id, version 1 there.
+        let c = r.register("rides_v2-value", taxi::RIDE_VALUE_V1).unwrap();
+        assert_eq!((c.id, c.version, c.created), (1, 1, true));
+        assert_eq!(r.subjects(), ["rides-key", "rides-value", "rides_v2-value"]);
+        assert_eq!(
+            r.versions_of_id(1).unwrap(),
+            [
+                ("rides-value".to_string(), 1),
+                ("rides_v2-value".to_string(), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn identical_reregistration_returns_the_existing_id() {
+        let mut r = SchemaRegistry::new();
+        r.register(SUBJECT, taxi::RIDE_VALUE_V1).unwrap();
+        r.register(SUBJECT, taxi::RIDE_VALUE_V2_ADD_TIP_AMOUNT)
+            .unwrap();
+        // Whitespace and key order do not matter: the canonical string decides.
+        let respaced = taxi::RIDE_VALUE_V1.replace('\n', " ");
+        let again = r.register(SUBJECT, &respaced).unwrap();
+        assert_eq!(
+            again,
+            Registered {
+                id: 1,
+                version: 1,
+                created: false
+            }
+        );
+        assert_eq!(r.versions(SUBJECT).unwrap(), [1, 2]);
+    }
+
+    #[test]
+    fn incompatible_schema_is_refused_with_409() {
+        let mut r = SchemaRegistry::new();
+        r.register(SUBJECT, taxi::RIDE_VALUE_V1).unwrap();
+        let e = r
+            .register(SUBJECT, taxi::RIDE_VALUE_V2_TOTAL_AMOUNT_STRING)
+            .unwrap_err();
+        assert_eq!((e.http_status, e.error_code), (409, 40901));
+        assert!(e.message.starts_with(
+            "Schema being registered is incompatible with an earlier schema for subject \"rides-value\", details: [{errorType:'TYPE_MISMATCH'"
+        ), "{}", e.message);
+        assert!(e
+            .message
+            .ends_with("{validateFields: 'false', compatibility: 'BACKWARD'}]"));
+        assert_eq!(r.versions(SUBJECT).unwrap(), [1], "nothing registered");
+        // NONE lets it through.
+        r.set_subject_compatibility(SUBJECT, CompatibilityLevel::None);
+        assert_eq!(
+            r.register(SUBJECT, taxi::RIDE_VALUE_V2_TOTAL_AMOUNT_STRING)
+                .unwrap()
+                .version,
+            2
+        );
+    }
+
+    #[test]
+    fn invalid_schema_is_422() {
+        let mut r = SchemaRegistry::new();
+        let e = r
+            .register(
+                SUBJECT,
+                r#"{"type":"record","name":"R","fields":[{"name":"a","type":"nope"}]}"#,
+            )
+            .unwrap_err();
+        assert_eq!((e.http_status, e.error_code), (422, 42201));
+        assert!(e.message.contains("/fields/0/type"), "{}", e.message);
+    }
+
+    #[test]
+    fn transitive_levels_check_all_live_versions() {
+        let mut r = SchemaRegistry::new();
+        r.register(SUBJECT, taxi::RIDE_VALUE_V1).unwrap();
+        r.register(SUBJECT, taxi::RIDE_VALUE_V2_CONGESTION_SURCHARGE)
+            .unwrap();
+        r.set_subject_compatibility(SUBJECT, CompatibilityLevel::BackwardTransitive);
+        let e = r
+            .register(SUBJECT, taxi::RIDE_VALUE_V3_CONGESTION_SURCHARGE_REQUIRED)
+            .unwrap_err();
+        assert!(e.message.contains("{oldSchemaVersion: 1}"), "{}", e.message);
+        // Soft-deleting v1 takes it out of the check.
+        r.delete_version(SUBJECT, VersionSelector::Number(1), false)
+            .unwrap();
+        assert_eq!(
+            r.register(SUBJECT, taxi::RIDE_VALUE_V3_CONGESTION_SURCHARGE_REQUIRED)
+                .unwrap()
+                .version,
+            3
+        );
+        // Plain BACKWARD would have accepted it from the start.
+        let mut plain = SchemaRegistry::new();
+        plain.register(SUBJECT, taxi::RIDE_VALUE_V1).unwrap();
+        plain
+            .register(SUBJECT, taxi::RIDE_VALUE_V2_CONGESTION_SURCHARGE)
+            .unwrap();
+        assert!(plain
+            .register(SUBJECT, taxi::RIDE_VALUE_V3_CONGESTION_SURCHARGE_REQUIRED)
+            .is_ok());
+    }
+
+    #[test]
+    fn compatibility_levels_global_and_per_subject() {
+        let mut r = SchemaRegistry::new();
+        assert_eq!(r.compatibility(SUBJECT), CompatibilityLevel::Backward);
+        r.set_global_compatibility(CompatibilityLevel::Full);
+        assert_eq!(r.compatibility(SUBJECT), CompatibilityLevel::Full);
+        r.set_subject_compatibility(SUBJECT, CompatibilityLevel::Forward);
+        assert_eq!(r.compatibility(SUBJECT), CompatibilityLevel::Forward);
+        assert_eq!(r.compatibility("other"), CompatibilityLevel::Full);
+        r.clear_subject_compatibility(SUBJECT);
+        assert_eq!(r.compatibility(SUBJECT), CompatibilityLevel::Full);
+    }
+
+    #[test]
+    fn lookups_and_their_404s() {
+        let mut r = SchemaRegistry::new();
+        let e = r.version(SUBJECT, VersionSelector::Latest).unwrap_err();
+        assert_eq!(
+            (e.error_code, e.message.as_str()),
+            (40401, "Subject 'rides-value' not found.")
+        );
+        r.register(SUBJECT, taxi::RIDE_VALUE_V1).unwrap();
+        r.register(SUBJECT, taxi::RIDE_VALUE_V2_ADD_TIP_AMOUNT)
+            .unwrap();
+        assert_eq!(
+            r.version(SUBJECT, VersionSelector::Latest).unwrap().version,
+            2
+        );
+        let e = r.version(SUBJECT, VersionSelector::Number(9)).unwrap_err();
+        assert_eq!(
+            (e.error_code, e.message.as_str()),
+            (40402, "Version 9 not found.")
+        );
+        let e = r.schema_by_id(42).unwrap_err();
+        assert_eq!(
+            (e.http_status, e.error_code, e.message.as_str()),
+            (404, 40403, "Schema 42 not found")
+        );
+        assert_eq!(r.lookup(SUBJECT, taxi::RIDE_VALUE_V1).unwrap().version, 1);
+        let e = r.lookup(SUBJECT, taxi::RIDE_KEY).unwrap_err();
+        assert_eq!(
+            (e.error_code, e.message.as_str()),
+            (40403, "Schema not found")
+        );
+        assert_eq!(
+            "latest".parse::<VersionSelector>().unwrap(),
+            VersionSelector::Latest
+        );
+        assert_eq!(
+            "0".parse::<VersionSelector>().unwrap_err().error_code,
+            42202
+        );
+    }
+
+    #[test]
+    fn soft_then_permanent_delete() {
+        let mut r = SchemaRegistry::new();
+        r.register(SUBJECT, taxi::RIDE_VALUE_V1).unwrap();
+        r.register(SUBJECT, taxi::RIDE_VALUE_V2_ADD_TIP_AMOUNT)
+            .unwrap();
+        r.set_subject_compatibility(SUBJECT, CompatibilityLevel::Full);
+        let e = r
+            .delete_version(SUBJECT, VersionSelector::Number(2), true)
+            .unwrap_err();
+        assert_eq!(e.error_code, 40407);
+        assert_eq!(
+            r.delete_version(SUBJECT, VersionSelector::Latest, false)
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            r.delete_version(SUBJECT, VersionSelector::Number(2), false)
+                .unwrap_err()
+                .error_code,
+            40406
+        );
+        assert_eq!(
+            r.version(SUBJECT, VersionSelector::Latest).unwrap().version,
+            1
+        );
+        // The id stays readable (old records still carry it).
+        assert!(r.schema_by_id(2).is_ok());
+        // Next version number skips the soft-deleted one.
+        let v = r.register(SUBJECT, taxi::RIDE_VALUE_V2_ADD_PICKUP_LOCATION);
+        assert!(v.is_err(), "FULL still in force");
+        // Deleting the last live version drops the subject's own level.
+        r.delete_version(SUBJECT, VersionSelector::Number(1), false)
+            .unwrap();
+        assert_eq!(r.compatibility(SUBJECT), CompatibilityLevel::Backward);
+        assert_eq!(r.versions(SUBJECT).unwrap_err().error_code, 40401);
+        let again = r
+            .register(SUBJECT, taxi::RIDE_VALUE_V2_ADD_PICKUP_LOCATION)
+            .unwrap();
+        assert_eq!(again.version, 3);
+        // Re-registering a soft-deleted schema reuses its id under a new version.
+        // (BACKWARD: v1 reads pickup-location data by skipping the extra field.)
+        let back = r.register(SUBJECT, taxi::RIDE_VALUE_V1).unwrap();
+        assert_eq!((back.id, back.version), (1, 4));
+        // Permanent delete of a subject requires a soft delete first.
+        assert_eq!(
+            r.delete_subject(SUBJECT, true).unwrap_err().error_code,
+            40405
+        );
+        assert_eq!(r.delete_subject(SUBJECT, false).unwrap(), vec![3, 4]);
+        assert_eq!(
+            r.delete_subject(SUBJECT, false).unwrap_err().error_code,
+            40404
+        );
+        assert_eq!(r.delete_subject(SUBJECT, true).unwrap(), vec![2, 3, 4]);
+        assert_eq!(r.schema_by_id(1).unwrap_err().error_code, 40403);
+        assert!(r.subjects().is_empty());
+    }
+
+    #[test]
+    fn check_compatibility_without_registering() {
+        let mut r = SchemaRegistry::new();
+        r.register(SUBJECT, taxi::RIDE_VALUE_V1).unwrap();
+        let c = r
+            .check_compatibility(
+                SUBJECT,
+                taxi::RIDE_VALUE_V2_TOTAL_AMOUNT_STRING,
+                Some(VersionSelector::Latest),
+            )
+            .unwrap();
+        assert!(!c.compatible);
+        assert!(
+            r.check_compatibility(SUBJECT, taxi::RIDE_VALUE_V2_ADD_TIP_AMOUNT, None)
+                .unwrap()
+                .compatible
+        );
+        assert_eq!(r.versions(SUBJECT).unwrap(), [1]);
+        assert_eq!(
+            r.check_compatibility(
+                SUBJECT,
+                taxi::RIDE_VALUE_V1,
+                Some(VersionSelector::Number(5))
+            )
+            .unwrap_err()
+            .error_code,
+            40402
+        );
+    }
+
+    #[test]
+    fn subject_name_strategies() {
+        let value = AvroSchema::parse(taxi::RIDE_VALUE_V1).unwrap();
+        let s = SubjectNameStrategy::TopicNameStrategy;
+        assert_eq!(s.subject("rides", false, &value).unwrap(), "rides-value");
+        assert_eq!(s.subject("rides", true, &value).unwrap(), "rides-key");
+        assert_eq!(
+            SubjectNameStrategy::RecordNameStrategy
+                .subject("rides", false, &value)
+                .unwrap(),
+            "com.datatalksclub.taxi.RideRecord"
+        );
+        assert_eq!(
+            SubjectNameStrategy::TopicRecordNameStrategy
+                .subject("rides", false, &value)
+                .unwrap(),
+            "rides-com.datatalksclub.taxi.RideRecord"
+        );
+        let string = AvroSchema::parse("\"string\"").unwrap();
+        assert!(SubjectNameStrategy::RecordNameStrategy
+            .subject("t", false, &string)
+            .is_err());
+    }
+
+    #[test]
+    fn registry_round_trips_through_serde_and_clones_share_schemas() {
+        let mut r = SchemaRegistry::new();
+        r.register(SUBJECT, taxi::RIDE_VALUE_V1).unwrap();
+        r.register("rides-key", taxi::RIDE_KEY).unwrap();
+        r.delete_version("rides-key", VersionSelector::Latest, false)
+            .unwrap();
+        let text = serde_json::to_string(&r).unwrap();
+        let back: SchemaRegistry = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, r);
+        let c = r.clone();
+        assert!(Arc::ptr_eq(
+            &c.schema_by_id(1).unwrap(),
+            &r.schema_by_id(1).unwrap()
+        ));
+    }
+}

@@ -448,3 +448,201 @@ fn immediate_error(
     }
     !promotable(wk, rk)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::schema::{deserialize, serialize, taxi, AvroSchema, AvroValue, WireErrorKind};
+    use serde_json::{json, Value as Json};
+
+    fn parse(text: &str) -> AvroSchema {
+        AvroSchema::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    /// Writes `value` with `writer`, reads it with `reader`, returns the reader's JSON.
+    fn read(writer: &str, reader: &str, value: Json) -> Result<Json, crate::schema::WireError> {
+        let (w, r) = (parse(writer), parse(reader));
+        let bytes = serialize(&w, 1, &value).unwrap();
+        deserialize(&bytes, Some(&r), |_| Some(&w)).map(|d| r.value_to_json(&d.value))
+    }
+
+    fn ride() -> Json {
+        serde_json::from_str(taxi::SAMPLE_RIDE_VALUE).unwrap()
+    }
+
+    #[test]
+    fn new_reader_fills_the_default_into_old_data() {
+        let out = read(
+            taxi::RIDE_VALUE_V1,
+            taxi::RIDE_VALUE_V2_ADD_TIP_AMOUNT,
+            ride(),
+        )
+        .unwrap();
+        assert_eq!(out["tip_amount"], json!(0.0));
+        assert_eq!(out["total_amount"], json!(17.8));
+    }
+
+    #[test]
+    fn old_reader_skips_the_new_field() {
+        let mut v2 = ride();
+        v2["tip_amount"] = json!(2.5);
+        let out = read(taxi::RIDE_VALUE_V2_ADD_TIP_AMOUNT, taxi::RIDE_VALUE_V1, v2).unwrap();
+        assert_eq!(out, ride());
+    }
+
+    #[test]
+    fn float_cannot_be_read_as_string() {
+        let e = read(
+            taxi::RIDE_VALUE_V1,
+            taxi::RIDE_VALUE_V2_TOTAL_AMOUNT_STRING,
+            ride(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, WireErrorKind::Resolution);
+        assert_eq!(e.path, "/total_amount");
+        assert!(
+            e.message.starts_with("Found float, expecting string"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn missing_required_field_fails_the_record() {
+        let e = read(
+            taxi::RIDE_VALUE_V1,
+            taxi::RIDE_VALUE_V3_CONGESTION_SURCHARGE_REQUIRED,
+            ride(),
+        )
+        .unwrap_err();
+        assert!(
+            e.message
+                .contains("missing required field congestion_surcharge"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn promotions_apply() {
+        let out = read(
+            taxi::RIDE_VALUE_V1,
+            taxi::RIDE_VALUE_V2_PASSENGER_COUNT_LONG,
+            ride(),
+        )
+        .unwrap();
+        assert_eq!(out["passenger_count"], json!(1));
+        assert_eq!(read("\"int\"", "\"double\"", json!(7)).unwrap(), json!(7.0));
+        assert_eq!(
+            read("\"float\"", "\"double\"", json!(0.5)).unwrap(),
+            json!(0.5)
+        );
+        assert_eq!(
+            read("\"string\"", "\"bytes\"", json!("ab")).unwrap(),
+            json!("ab")
+        );
+        assert_eq!(
+            read("\"bytes\"", "\"string\"", json!("ab")).unwrap(),
+            json!("ab")
+        );
+        assert!(read("\"long\"", "\"int\"", json!(7)).is_err());
+    }
+
+    #[test]
+    fn field_aliases_rename_writer_fields() {
+        let out = read(
+            r#"{"type":"record","name":"R","fields":[{"name":"total_amount","type":"float"}]}"#,
+            r#"{"type":"record","name":"R","fields":[{"name":"fare","type":"double","aliases":["total_amount"]}]}"#,
+            json!({"total_amount": 3.5}),
+        )
+        .unwrap();
+        assert_eq!(out, json!({"fare": 3.5}));
+    }
+
+    #[test]
+    fn enums_resolve_by_symbol_with_reader_default() {
+        let w = r#"{"type":"enum","name":"Pay","symbols":["CARD","CASH","CRYPTO"]}"#;
+        let r =
+            r#"{"type":"enum","name":"Pay","symbols":["CASH","CARD","OTHER"],"default":"OTHER"}"#;
+        assert_eq!(read(w, r, json!("CARD")).unwrap(), json!("CARD"));
+        assert_eq!(read(w, r, json!("CRYPTO")).unwrap(), json!("OTHER"));
+        let strict = r#"{"type":"enum","name":"Pay","symbols":["CASH","CARD"]}"#;
+        // Lazily: only data with the unknown symbol fails.
+        assert!(read(w, strict, json!("CASH")).is_ok());
+        assert!(read(w, strict, json!("CRYPTO"))
+            .unwrap_err()
+            .message
+            .contains("No match for CRYPTO"));
+    }
+
+    #[test]
+    fn unions_on_either_side() {
+        // Non-union writer into a reader union: first matching branch, promotions last.
+        assert_eq!(
+            read("\"int\"", r#"["null","long","int"]"#, json!(3)).unwrap(),
+            json!({"int": 3})
+        );
+        assert_eq!(
+            read("\"int\"", r#"["null","long"]"#, json!(3)).unwrap(),
+            json!({"long": 3})
+        );
+        assert!(read("\"string\"", r#"["null","long"]"#, json!("x")).is_err());
+        // Writer union into a non-union reader: fails only for branches it cannot read.
+        assert_eq!(
+            read(r#"["null","int"]"#, "\"long\"", json!(4)).unwrap(),
+            json!(4)
+        );
+        assert!(read(r#"["null","int"]"#, "\"long\"", json!(null)).is_err());
+        // Same union: branch by branch.
+        assert_eq!(
+            read(r#"["null","int"]"#, r#"["null","int"]"#, json!(5)).unwrap(),
+            json!({"int": 5})
+        );
+        // Reordered union: through the whole reader.
+        assert_eq!(
+            read(r#"["null","int"]"#, r#"["int","null"]"#, json!(null)).unwrap(),
+            json!(null)
+        );
+    }
+
+    #[test]
+    fn default_of_a_union_field_uses_the_first_branch() {
+        let out = read(
+            r#"{"type":"record","name":"R","fields":[]}"#,
+            r#"{"type":"record","name":"R","fields":[{"name":"note","type":["null","string"],"default":null},
+                {"name":"tags","type":{"type":"array","items":"string"},"default":["a"]}]}"#,
+            json!({}),
+        )
+        .unwrap();
+        assert_eq!(out, json!({"note": null, "tags": ["a"]}));
+    }
+
+    #[test]
+    fn fixed_and_enum_names_must_match() {
+        let e = read(
+            r#"{"type":"fixed","name":"A","size":2}"#,
+            r#"{"type":"fixed","name":"B","size":2}"#,
+            json!("ab"),
+        )
+        .unwrap_err();
+        assert!(
+            e.message.starts_with("Found A, expecting B"),
+            "{}",
+            e.message
+        );
+        assert!(read(
+            r#"{"type":"fixed","name":"A","size":2}"#,
+            r#"{"type":"fixed","name":"B","aliases":["A"],"size":2}"#,
+            json!("ab"),
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn recursive_reader_union_terminates() {
+        let w = r#"{"type":"record","name":"A","fields":[{"name":"v","type":"int"},{"name":"n","type":["null","A"]}]}"#;
+        let r = r#"["null",{"type":"record","name":"B","fields":[{"name":"v","type":"long"},{"name":"n","type":["null","B"]}]}]"#;
+        let out = read(w, r, json!({"v": 1, "n": {"A": {"v": 2, "n": null}}})).unwrap();
+        assert_eq!(out, json!({"B": {"v": 1, "n": {"B": {"v": 2, "n": null}}}}));
+        let _ = AvroValue::Null;
+    }
+}

@@ -507,3 +507,139 @@ fn untyped_json(value: &AvroValue) -> Json {
         AvroValue::Union { value, .. } => untyped_json(value),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(text: &str) -> AvroSchema {
+        AvroSchema::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn union_values_tagged_bare_or_null() {
+        let s = parse(
+            r#"["null","string",{"type":"record","name":"a.Rec","fields":[{"name":"x","type":"int"}]}]"#,
+        );
+        let branch = |j: Json| match s.value_from_json(&j).unwrap() {
+            AvroValue::Union { branch, .. } => branch,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(branch(json!(null)), 0);
+        assert_eq!(branch(json!({"string": "hi"})), 1);
+        assert_eq!(branch(json!("hi")), 1);
+        assert_eq!(branch(json!({"a.Rec": {"x": 1}})), 2);
+        assert_eq!(branch(json!({"Rec": {"x": 1}})), 2);
+        assert_eq!(branch(json!({"x": 1})), 2);
+        let e = s.value_from_json(&json!(5)).unwrap_err();
+        assert!(e.message.contains("fits no branch"), "{}", e.message);
+        // Output is always the tagged Avro JSON encoding.
+        let v = s.value_from_json(&json!("hi")).unwrap();
+        assert_eq!(s.value_to_json(&v), json!({"string": "hi"}));
+    }
+
+    #[test]
+    fn records_take_defaults_and_reject_unknown_fields() {
+        let s = parse(crate::schema::taxi::RIDE_VALUE_V2_ADD_TIP_AMOUNT);
+        let v = s
+            .value_from_json(&json!({"vendor_id": 1, "passenger_count": 2, "trip_distance": 0.5, "payment_type": 1, "total_amount": 9}))
+            .unwrap();
+        assert_eq!(v.field("tip_amount"), Some(&AvroValue::Float(0.0)));
+        let e = s
+            .value_from_json(&json!({"vendor_id": 1, "vendorid": 2}))
+            .unwrap_err();
+        assert_eq!(e.path, "");
+        assert!(e.message.contains("no field \"vendorid\""), "{}", e.message);
+        let e = s.value_from_json(&json!({"vendor_id": 1})).unwrap_err();
+        assert_eq!(e.path, "/passenger_count");
+    }
+
+    #[test]
+    fn numbers_are_range_checked() {
+        assert!(parse("\"int\"")
+            .value_from_json(&json!(2147483648u64))
+            .unwrap_err()
+            .message
+            .contains("out of range"));
+        assert!(parse("\"int\"").value_from_json(&json!(1.5)).is_err());
+        assert!(parse("\"long\"")
+            .value_from_json(&json!(u64::MAX))
+            .unwrap_err()
+            .message
+            .contains("out of range"));
+        assert!(parse("\"float\"")
+            .value_from_json(&json!(1e300))
+            .unwrap_err()
+            .message
+            .contains("out of range"));
+        assert_eq!(
+            parse("\"double\"")
+                .value_from_json(&json!("NaN"))
+                .map(|v| matches!(v, AvroValue::Double(d) if d.is_nan())),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn bytes_are_latin1_strings_and_fixed_has_a_size() {
+        let b = parse("\"bytes\"");
+        assert_eq!(
+            b.value_from_json(&json!("\u{0}\u{ff}")).unwrap(),
+            AvroValue::Bytes(vec![0, 255])
+        );
+        assert!(b.value_from_json(&json!("\u{100}")).is_err());
+        let f = parse(r#"{"type":"fixed","name":"F","size":2}"#);
+        assert!(f
+            .value_from_json(&json!("abc"))
+            .unwrap_err()
+            .message
+            .contains("exactly 2 bytes"));
+        assert_eq!(
+            b.value_to_json(&AvroValue::Bytes(vec![104, 255])),
+            json!("h\u{ff}")
+        );
+    }
+
+    #[test]
+    fn floats_print_as_written() {
+        let f = parse("\"float\"");
+        let v = f.value_from_json(&json!(1.1)).unwrap();
+        assert_eq!(f.value_to_json(&v), json!(1.1));
+        assert_eq!(
+            f.value_to_json(&AvroValue::Float(f32::INFINITY)),
+            json!("Infinity")
+        );
+    }
+
+    #[test]
+    fn value_depth_is_limited() {
+        let s =
+            parse(r#"{"type":"record","name":"N","fields":[{"name":"next","type":["null","N"]}]}"#);
+        let mut j = json!({"next": null});
+        for _ in 0..MAX_VALUE_DEPTH {
+            j = json!({"next": {"N": j}});
+        }
+        assert_eq!(
+            s.value_from_json(&j).unwrap_err().kind,
+            WireErrorKind::LimitExceeded
+        );
+    }
+
+    #[test]
+    fn enum_symbols_are_checked() {
+        let e = parse(r#"{"type":"enum","name":"Pay","symbols":["CARD","CASH"]}"#);
+        assert_eq!(
+            e.value_from_json(&json!("CASH")).unwrap(),
+            AvroValue::Enum {
+                index: 1,
+                symbol: "CASH".into()
+            }
+        );
+        assert!(e
+            .value_from_json(&json!("BITCOIN"))
+            .unwrap_err()
+            .message
+            .contains("[CARD, CASH]"));
+    }
+}

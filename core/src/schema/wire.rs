@@ -41,7 +41,7 @@ pub enum SpanKind {
     BlockCount,
     /// The byte size that follows a negative block count.
     BlockSize,
-    /// A map key (length prefix and text).
+    /// The text of a map key (its length prefix is a separate `Length` span).
     MapKey,
     /// The zero count that ends an array or map.
     BlockEnd,
@@ -557,8 +557,8 @@ impl Decoder<'_, '_> {
                         break;
                     }
                     for _ in 0..n {
-                        let key_start = self.pos;
                         let len = self.read_len("map key")?;
+                        let key_start = self.pos;
                         let b = self.take(len, "map key")?;
                         let key = std::str::from_utf8(b).map(str::to_string).map_err(|e| {
                             self.fail(
@@ -708,4 +708,199 @@ pub(crate) fn unknown_id(id: u32) -> WireError {
         format!("Schema {id} not found: no writer schema with this id"),
     )
     .at_offset(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{deserialize, serialize, taxi, WireErrorKind};
+    use serde_json::json;
+
+    fn parse(text: &str) -> AvroSchema {
+        AvroSchema::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn sample() -> serde_json::Value {
+        serde_json::from_str(taxi::SAMPLE_RIDE_VALUE).unwrap()
+    }
+
+    #[test]
+    fn taxi_ride_bytes_are_confluent_framed_avro() {
+        let schema = parse(taxi::RIDE_VALUE_V1);
+        let bytes = serialize(&schema, 1, &sample()).unwrap();
+        let mut expected = vec![0x00, 0, 0, 0, 1, 0x04, 0x02];
+        expected.extend_from_slice(&1.72f32.to_le_bytes());
+        expected.push(0x02);
+        expected.extend_from_slice(&17.8f32.to_le_bytes());
+        assert_eq!(bytes, expected);
+    }
+
+    #[test]
+    fn zigzag_varints_match_the_specification_table() {
+        let schema = parse("\"long\"");
+        for (v, enc) in [
+            (0i64, vec![0x00]),
+            (-1, vec![0x01]),
+            (1, vec![0x02]),
+            (-2, vec![0x03]),
+            (2, vec![0x04]),
+            (-64, vec![0x7f]),
+            (64, vec![0x80, 0x01]),
+            (
+                i64::MAX,
+                vec![0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            ),
+            (
+                i64::MIN,
+                vec![0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01],
+            ),
+        ] {
+            let body = encode_body(&schema, &AvroValue::Long(v)).unwrap();
+            assert_eq!(body, enc, "{v}");
+            assert_eq!(decode_body(&schema, &body, 0).unwrap(), AvroValue::Long(v));
+        }
+    }
+
+    #[test]
+    fn header_errors() {
+        let s = parse("\"int\"");
+        let lookup = |_| Some(&s);
+        let e = deserialize(&[], None, lookup).unwrap_err();
+        assert_eq!(e.kind, WireErrorKind::TooShort);
+        let e = deserialize(&[0x7b, 0x7d], None, lookup).unwrap_err();
+        assert_eq!(e.kind, WireErrorKind::UnknownMagicByte);
+        assert!(e.message.starts_with("Unknown magic byte!"));
+        let e = deserialize(&[0, 0, 0], None, lookup).unwrap_err();
+        assert_eq!(e.kind, WireErrorKind::TooShort);
+        let e = deserialize(&[0, 0, 0, 0, 9, 2], None, |_| None::<&AvroSchema>).unwrap_err();
+        assert_eq!(e.kind, WireErrorKind::UnknownSchemaId);
+        assert!(e.message.contains("Schema 9 not found"));
+    }
+
+    #[test]
+    fn truncated_and_malformed_bodies_name_offset_and_path() {
+        let schema = parse(taxi::RIDE_VALUE_V1);
+        let bytes = serialize(&schema, 1, &sample()).unwrap();
+        let cut = &bytes[..bytes.len() - 2];
+        let e = deserialize(cut, None, |_| Some(&schema)).unwrap_err();
+        assert_eq!(e.kind, WireErrorKind::Malformed);
+        assert_eq!(e.path, "/total_amount");
+        assert_eq!(e.offset, Some(bytes.len() - 4));
+        let mut long = bytes.clone();
+        long.push(0);
+        assert_eq!(
+            deserialize(&long, None, |_| Some(&schema))
+                .unwrap_err()
+                .kind,
+            WireErrorKind::TrailingBytes
+        );
+        let s = parse("\"string\"");
+        // Length 1000 with 1 byte left: refused before allocating.
+        let e = decode_body(&s, &[0xd0, 0x0f, b'x'], 0).unwrap_err();
+        assert!(e.message.contains("length 1000"), "{}", e.message);
+        // Negative length.
+        assert!(decode_body(&s, &[0x01], 0).is_err());
+        // Invalid UTF-8.
+        assert!(decode_body(&s, &[0x02, 0xff], 0)
+            .unwrap_err()
+            .message
+            .contains("UTF-8"));
+        // Booleans are 0 or 1.
+        assert!(decode_body(&parse("\"boolean\""), &[2], 0).is_err());
+        // Eleven-byte varint.
+        assert!(decode_body(&parse("\"long\""), &[0xff; 11], 0).is_err());
+        // int out of range.
+        assert!(decode_body(&parse("\"int\""), &[0x80, 0x80, 0x80, 0x80, 0x10], 0).is_err());
+    }
+
+    #[test]
+    fn zero_byte_items_cannot_exhaust_memory() {
+        let s = parse(r#"{"type":"array","items":"null"}"#);
+        // A block of 2^62 nulls in 9 bytes.
+        let e = decode_body(
+            &s,
+            &[0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f],
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, WireErrorKind::LimitExceeded);
+    }
+
+    #[test]
+    fn recursive_values_have_a_depth_limit() {
+        let s =
+            parse(r#"{"type":"record","name":"N","fields":[{"name":"next","type":["null","N"]}]}"#);
+        let body = vec![0x02; 10_000];
+        let e = decode_body(&s, &body, 0).unwrap_err();
+        assert_eq!(e.kind, WireErrorKind::LimitExceeded);
+    }
+
+    #[test]
+    fn annotation_labels_every_byte_of_a_taxi_ride() {
+        let schema = parse(taxi::RIDE_VALUE_V1);
+        let bytes = serialize(&schema, 7, &sample()).unwrap();
+        let a = annotate(&bytes, |id| (id == 7).then_some(&schema));
+        assert_eq!(a.error, None);
+        assert_eq!(a.schema_id, Some(7));
+        let view: Vec<(usize, usize, SpanKind, &str)> = a
+            .spans
+            .iter()
+            .map(|s| (s.start, s.end, s.kind, s.path.as_str()))
+            .collect();
+        assert_eq!(
+            view,
+            [
+                (0, 1, SpanKind::MagicByte, ""),
+                (1, 5, SpanKind::SchemaId, ""),
+                (5, 6, SpanKind::Value, "/vendor_id"),
+                (6, 7, SpanKind::Value, "/passenger_count"),
+                (7, 11, SpanKind::Value, "/trip_distance"),
+                (11, 12, SpanKind::Value, "/payment_type"),
+                (12, 16, SpanKind::Value, "/total_amount"),
+            ]
+        );
+        assert_eq!(a.spans[2].text, "int 2 (zig-zag varint)");
+        // Spans tile the message.
+        assert_eq!(a.spans.last().unwrap().end, bytes.len());
+    }
+
+    #[test]
+    fn annotation_of_collections_and_unions() {
+        let schema = parse(
+            r#"{"type":"record","name":"R","fields":[{"name":"tags","type":{"type":"map","values":["null","string"]}}]}"#,
+        );
+        let bytes = serialize(&schema, 1, &json!({"tags": {"k": "v"}})).unwrap();
+        let a = annotate(&bytes, |_| Some(&schema));
+        let kinds: Vec<SpanKind> = a.spans.iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                SpanKind::MagicByte,
+                SpanKind::SchemaId,
+                SpanKind::BlockCount,
+                SpanKind::Length,
+                SpanKind::MapKey,
+                SpanKind::UnionBranch,
+                SpanKind::Length,
+                SpanKind::Value,
+                SpanKind::BlockEnd
+            ]
+        );
+        assert_eq!(a.spans[7].path, "/tags/k");
+        // A partial annotation when the bytes stop early.
+        let a = annotate(&bytes[..8], |_| Some(&schema));
+        assert!(a.error.is_some());
+        assert!(a.spans.len() >= 3);
+    }
+
+    #[test]
+    fn negative_block_counts_carry_a_byte_size() {
+        let s = parse(r#"{"type":"array","items":"int"}"#);
+        // Block of -2 items, 2 bytes, then items 1 and 2, then end.
+        let v = decode_body(&s, &[0x03, 0x04, 0x02, 0x04, 0x00], 0).unwrap();
+        assert_eq!(
+            v,
+            AvroValue::Array(vec![AvroValue::Int(1), AvroValue::Int(2)])
+        );
+    }
 }
