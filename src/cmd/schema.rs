@@ -17,16 +17,21 @@ enum Action {
     ///
     /// Input (a file, or - for standard input) is either
     ///   {"reader": <schema>, "writer": <schema>}
-    /// which prints {"compatible": bool, "incompatibilities": [{"type", "location", "message"}]}
+    /// which prints
+    ///   {"compatible": bool, "incompatibilities": [{"type", "location", "message"}]}
     /// (Avro's SchemaCompatibility: can the reader read the writer's data?), or
     ///   {"level": "<LEVEL>", "previous": [<schema>, ... oldest first], "candidate": <schema>}
-    /// which prints {"compatible": bool, "messages": [...]} as the registry answers a
-    /// registration (non-transitive levels compare with the latest version only).
+    /// which prints
+    ///   {"compatible": bool, "messages": [...]}
+    /// as the registry answers a registration (non-transitive levels compare with the latest
+    /// version only; LEVEL is NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD,
+    /// FORWARD_TRANSITIVE, FULL or FULL_TRANSITIVE).
     /// A schema is a JSON schema, or a string holding schema text.
     ///
-    /// Exit codes: 0 when a verdict was computed, compatible or not (use
+    /// Exit codes: 0 when a verdict was computed, compatible or not (add
     /// --fail-on-incompatible to exit 1 on an incompatible verdict); 2 when the input or a
     /// schema is invalid (the message names the location, e.g. /candidate/fields/2/type).
+    #[command(verbatim_doc_comment)]
     Check {
         /// The request file, or - for standard input.
         #[arg(long)]

@@ -29,6 +29,14 @@
 //! outage is the caller's business: `lookup_by_id` is any closure (a client cache, the
 //! registry).
 //!
+//! `SchemaRegistry::serialize(id, json)` / `SchemaRegistry::deserialize(bytes, reader)` do the
+//! same with the registry as the schema source. Lower level: [`wire::encode_body`],
+//! [`wire::decode_body`], [`wire::frame`], [`wire::unframe`], [`resolve_value`];
+//! [`AvroSchema::value_from_json`] / [`AvroSchema::value_to_json`] convert values.
+//!
+//! **Check requests.** [`check_request`] answers the `schema check` JSON documents (reader /
+//! writer, or level / previous / candidate) for the CLI and the web app alike.
+//!
 //! **Examples.** [`taxi`]: the course's ride schemas and their evolutions.
 //!
 //! # Fidelity notes

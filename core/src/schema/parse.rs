@@ -1147,6 +1147,16 @@ mod tests {
     }
 
     #[test]
+    fn too_many_types_are_refused() {
+        let fields: Vec<Json> = (0..MAX_SCHEMA_NODES)
+            .map(|i| serde_json::json!({"name": format!("f{i}"), "type": "int"}))
+            .collect();
+        let json = serde_json::json!({"type": "record", "name": "R", "fields": fields});
+        let e = AvroSchema::from_json(&json).unwrap_err();
+        assert!(e.message.contains("more than 10000 types"), "{}", e.message);
+    }
+
+    #[test]
     fn oversized_text_is_refused() {
         let big = format!("\"{}\"", "x".repeat(MAX_SCHEMA_TEXT_BYTES));
         assert!(err(&big).message.contains("limit"));

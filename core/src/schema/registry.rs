@@ -235,17 +235,28 @@ impl SchemaRegistry {
         if !check.compatible {
             return Err(RegistryError::incompatible(subject, &check.messages));
         }
+        let exhausted = || RegistryError {
+            http_status: 500,
+            error_code: 50001,
+            message: "Error while registering the schema: no more ids or versions".into(),
+        };
+        let version = match self.subjects.get(subject) {
+            Some(s) => match s.versions.keys().next_back() {
+                Some(v) => v.checked_add(1).ok_or_else(exhausted)?,
+                None => 1,
+            },
+            None => 1,
+        };
         let id = match existing_id {
             Some(id) => id,
             None => {
                 let id = self.next_id;
-                self.next_id += 1;
+                self.next_id = id.checked_add(1).ok_or_else(exhausted)?;
                 self.schemas.insert(id, schema);
                 id
             }
         };
         let entry = self.subjects.entry(subject.to_string()).or_default();
-        let version = entry.versions.keys().next_back().map_or(1, |v| v + 1);
         // Older soft-deleted versions holding the same id are dropped (Confluent tombstones them).
         entry.versions.retain(|_, e| !(e.deleted && e.id == id));
         entry
