@@ -67,6 +67,9 @@ proptest! {
         // Through the Avro JSON encoding and back as well.
         let json = schema.value_to_json(&value);
         prop_assert_eq!(&schema.value_from_json(&json).unwrap(), &value);
+        // ... also as text: floats and doubles keep their exact bits.
+        let text: serde_json::Value = serde_json::from_str(&json.to_string()).unwrap();
+        prop_assert_eq!(&schema.value_from_json(&text).unwrap(), &value);
         // The byte annotation covers exactly the message.
         let a = wire::annotate(&bytes, |_| Some(schema.clone()));
         prop_assert!(a.error.is_none());
