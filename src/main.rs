@@ -30,6 +30,8 @@ enum Command {
     /// Run a Kafka Streams topology on records, like TopologyTestDriver: prints
     /// `{"output": [...], "dropped": N}`.
     Streams(cmd::streams::Args),
+    /// Avro schemas: compatibility checks (`check`) and Confluent wire bytes (`encode`, `decode`).
+    Schema(cmd::schema::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Partition(args) => cmd::partition::run(args),
         Command::Streams(args) => cmd::streams::run(args),
+        Command::Schema(args) => cmd::schema::run(args),
     };
     cli::finish(result)
 }

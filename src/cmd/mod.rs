@@ -3,4 +3,5 @@ pub mod bench;
 pub mod check;
 pub mod partition;
 pub mod run;
+pub mod schema;
 pub mod streams;

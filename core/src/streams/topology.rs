@@ -1149,13 +1149,15 @@ impl Compiler {
     ) -> Result<(), TopologyError> {
         let g = match self.handle(loc, "input", input)? {
             Handle::Grouped(g) => g,
-            other => return Err(TopologyError::new(
-                format!("{loc}.input"),
-                format!(
+            other => {
+                return Err(TopologyError::new(
+                    format!("{loc}.input"),
+                    format!(
                     "\"{input}\" is {}, but aggregations need a grouped stream (group_by_key, group_by, windowed_by)",
                     other.kind()
                 ),
-            )),
+                ))
+            }
         };
         if let (Some((Windows::Session(_), _)), AggFn::Aggregate { merger: None, .. }) = (&g.window, &agg) {
             return Err(TopologyError::new(
