@@ -350,6 +350,8 @@ config_table! {
             "The log cleaner compacts a log only when this share of it is dirty (not yet cleaned).";
         min_compaction_lag_ms: u64 = 0, "min.compaction.lag.ms",
             "A record stays uncompacted for at least this long.";
+        max_compaction_lag_ms: u64 = 9_223_372_036_854_775_807, "max.compaction.lag.ms",
+            "A record is compacted within this long even if the dirty ratio stays low (default: no limit).";
         max_message_bytes: u32 = 1_048_588, "max.message.bytes",
             "The largest record batch the broker accepts.";
         message_timestamp_type: TimestampType = TimestampType::CreateTime, "message.timestamp.type",
@@ -386,6 +388,22 @@ config_table! {
             "Periodically move leadership back to each partition's preferred replica.";
         leader_imbalance_check_interval_seconds: u64 = 300, "leader.imbalance.check.interval.seconds",
             "How often the controller checks for leadership that is not on the preferred replica.";
+        offsets_topic_num_partitions: u32 = 50, "offsets.topic.num.partitions",
+            "Partitions of __consumer_offsets, where consumer groups commit their offsets.";
+        offsets_topic_replication_factor: u32 = 3, "offsets.topic.replication.factor",
+            "Replication factor of __consumer_offsets (the sandbox caps it at the number of brokers).";
+        offsets_topic_segment_bytes: u64 = 104_857_600, "offsets.topic.segment.bytes",
+            "Segment size of __consumer_offsets (smaller than the log default, so the cleaner sees closed segments sooner).";
+        offsets_commit_timeout_ms: u64 = 5_000, "offsets.commit.timeout.ms",
+            "An offset commit waits this long for every in-sync replica of __consumer_offsets.";
+        group_initial_rebalance_delay_ms: u64 = 3_000, "group.initial.rebalance.delay.ms",
+            "An empty group waits this long for more members before its first rebalance.";
+        group_min_session_timeout_ms: u64 = 6_000, "group.min.session.timeout.ms",
+            "Smallest session.timeout.ms a consumer may ask for.";
+        group_max_session_timeout_ms: u64 = 1_800_000, "group.max.session.timeout.ms",
+            "Largest session.timeout.ms a consumer may ask for.";
+        log_cleaner_enable: bool = true, "log.cleaner.enable",
+            "Run the log cleaner that compacts topics with cleanup.policy=compact.";
         os_page_cache_flush_ms: u64 = 30_000, "sandbox.os.page.cache.flush.ms",
             "Sandbox only: the OS writes dirty pages to disk this long after they were written (Linux dirty_expire_centisecs). A power loss loses what was not flushed.";
     }

@@ -33,6 +33,13 @@ pub enum ErrorCode {
     STALE_BROKER_EPOCH,
     BROKER_NOT_AVAILABLE,
     FENCED_INSTANCE_ID,
+    COORDINATOR_LOAD_IN_PROGRESS,
+    MEMBER_ID_REQUIRED,
+    INVALID_SESSION_TIMEOUT,
+    INCONSISTENT_GROUP_PROTOCOL,
+    /// Client side (`CommitFailedException`): the member left the group or the group
+    /// rebalanced, so its partitions may belong to another member now.
+    COMMIT_FAILED,
     /// Client side: `delivery.timeout.ms` or `max.block.ms` expired (TimeoutException).
     TIMEOUT,
     /// Client side: the producer was closed or crashed with the record unsent.
@@ -55,6 +62,7 @@ impl ErrorCode {
                 | NETWORK_EXCEPTION
                 | COORDINATOR_NOT_AVAILABLE
                 | NOT_COORDINATOR
+                | COORDINATOR_LOAD_IN_PROGRESS
                 | NOT_ENOUGH_REPLICAS
                 | NOT_ENOUGH_REPLICAS_AFTER_APPEND
                 | FENCED_LEADER_EPOCH

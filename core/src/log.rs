@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
+pub mod cleaner;
+
 /// One entry of the leader epoch cache: `epoch` started at `start_offset`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EpochEntry {
@@ -53,6 +55,20 @@ pub struct Segment {
     pub bytes: u64,
     /// Largest record timestamp in the segment (retention.ms measures from it).
     pub max_timestamp: i64,
+    /// Max timestamp of the segment's first batch (-1 while empty): `segment.ms` rolls a
+    /// segment when a batch's timestamp is that far past it (`LogSegment.timeWaitedForRoll`).
+    #[serde(default = "no_timestamp")]
+    pub first_batch_timestamp: i64,
+}
+
+fn no_timestamp() -> i64 {
+    -1
+}
+
+impl Segment {
+    pub fn empty(base_offset: u64, created: SimTime) -> Segment {
+        Segment { base_offset, created, bytes: 0, max_timestamp: -1, first_batch_timestamp: -1 }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,6 +85,10 @@ pub struct PartitionLog {
     unflushed_since: Option<SimTime>,
     segments: Vec<Segment>,
     size_bytes: u64,
+    /// The log cleaner's checkpoint: offsets below it have been compacted at least once
+    /// (Kafka's `cleaner-offset-checkpoint`, the first dirty offset).
+    #[serde(default)]
+    cleaner_checkpoint: Option<u64>,
 }
 
 impl Default for PartitionLog {
@@ -82,8 +102,9 @@ impl Default for PartitionLog {
             producers: BTreeMap::new(),
             flushed_offset: 0,
             unflushed_since: None,
-            segments: vec![Segment { base_offset: 0, created: SimTime::ZERO, bytes: 0, max_timestamp: -1 }],
+            segments: vec![Segment::empty(0, SimTime::ZERO)],
             size_bytes: 0,
+            cleaner_checkpoint: None,
         }
     }
 }
@@ -91,7 +112,8 @@ impl Default for PartitionLog {
 /// Log-structure facts that must hold after every operation (checked by the invariants).
 #[derive(Clone, Debug, PartialEq)]
 pub enum LogFault {
-    /// A batch does not start at the end of the previous one (offsets not strictly increasing).
+    /// A batch does not start at the end of the previous one: its offsets go backwards, or
+    /// skip ahead on a log the cleaner never compacts.
     NonIncreasingOffsets { previous_next: u64, base: u64 },
 }
 
@@ -239,22 +261,38 @@ impl PartitionLog {
         });
     }
 
-    fn maybe_roll(&mut self, now: SimTime, batch_bytes: u64, segment_bytes: u64, segment_ms: u64) {
+    /// `LogSegment.shouldRoll`, checked before each append: the batch would overflow
+    /// `segment.bytes`, or its timestamp is more than `segment.ms` past the segment's first
+    /// batch (wall time since creation when the segment has no timestamps). Jitter is 0.
+    fn maybe_roll(&mut self, now: SimTime, batch: &LogBatch, segment_bytes: u64, segment_ms: u64) {
         let active = self.segments.last().expect("a log always has an active segment");
-        let full = active.bytes > 0 && active.bytes + batch_bytes > segment_bytes;
-        let old = active.bytes > 0 && now.since(active.created).as_ms() >= segment_ms;
+        if active.bytes == 0 {
+            return;
+        }
+        let bytes = u64::from(batch.data.size_bytes);
+        let full = active.bytes > segment_bytes.saturating_sub(bytes);
+        let waited = if active.first_batch_timestamp >= 0 {
+            batch.data.max_timestamp.saturating_sub(active.first_batch_timestamp)
+        } else {
+            now.since(active.created).as_ms() as i64
+        };
+        let old = waited > i64::try_from(segment_ms).unwrap_or(i64::MAX);
         if full || old {
-            self.segments.push(Segment { base_offset: self.leo, created: now, bytes: 0, max_timestamp: -1 });
+            // The new segment is named after the first offset of the incoming batch.
+            self.segments.push(Segment::empty(batch.base_offset, now));
         }
     }
 
-    fn push_batch(&mut self, batch: LogBatch, now: SimTime, seg: (u64, u64)) -> Result<(), LogFault> {
-        if batch.base_offset != self.leo {
+    fn push_batch(&mut self, batch: LogBatch, now: SimTime, seg: (u64, u64), allow_gap: bool) -> Result<(), LogFault> {
+        if batch.base_offset < self.leo || (batch.base_offset > self.leo && !allow_gap) {
             return Err(LogFault::NonIncreasingOffsets { previous_next: self.leo, base: batch.base_offset });
         }
         let bytes = u64::from(batch.data.size_bytes);
-        self.maybe_roll(now, bytes, seg.0, seg.1);
+        self.maybe_roll(now, &batch, seg.0, seg.1);
         let active = self.segments.last_mut().expect("active segment");
+        if active.first_batch_timestamp < 0 {
+            active.first_batch_timestamp = batch.data.max_timestamp;
+        }
         active.bytes += bytes;
         active.max_timestamp = active.max_timestamp.max(batch.data.max_timestamp);
         self.size_bytes += bytes;
@@ -283,25 +321,28 @@ impl PartitionLog {
         let chain = chain_digest(self.last_chain(), base_offset, leader_epoch, &data);
         let batch = LogBatch { base_offset, leader_epoch, append_time: now.as_ms() as i64, chain, data };
         // The leader assigns base_offset = LEO itself, so this cannot be out of order.
-        let pushed = self.push_batch(batch.clone(), now, seg);
+        let pushed = self.push_batch(batch.clone(), now, seg, false);
         debug_assert!(pushed.is_ok());
         batch
     }
 
     /// A follower appends batches fetched from the leader. Batches that do not continue the
-    /// log are refused with the fault (the caller records an invariant violation).
+    /// log are refused with the fault (the caller records an invariant violation). On a
+    /// compacted topic (`allow_gap`) the leader's cleaner may have removed whole batches, so
+    /// the next batch may start past the LEO, as Kafka's replica append allows.
     pub fn append_as_follower(
         &mut self,
         batches: &[LogBatch],
         now: SimTime,
         seg: (u64, u64),
+        allow_gap: bool,
     ) -> Result<usize, LogFault> {
         let mut appended = 0;
         for b in batches {
             if b.next_offset() <= self.leo {
                 continue; // already have it (the fetch started mid-batch)
             }
-            self.push_batch(b.clone(), now, seg)?;
+            self.push_batch(b.clone(), now, seg, allow_gap)?;
             appended += 1;
         }
         Ok(appended)
@@ -349,6 +390,7 @@ impl PartitionLog {
                 let keep_delta = (offset - last.base_offset) as u32;
                 let before = data.records.len();
                 data.records.retain(|r| r.offset_delta < keep_delta);
+                data.last_offset_delta = keep_delta.saturating_sub(1);
                 removed += (before - data.records.len()) as u64;
                 let mut b = last.clone();
                 b.data = Arc::new(data);
@@ -364,7 +406,11 @@ impl PartitionLog {
         self.epochs.retain(|e| e.start_offset < self.leo);
         self.segments.retain(|s| s.base_offset < self.leo || s.base_offset == self.log_start_offset);
         if self.segments.is_empty() {
-            self.segments.push(Segment { base_offset: self.leo, created: SimTime::ZERO, bytes: 0, max_timestamp: -1 });
+            self.segments.push(Segment::empty(self.leo, SimTime::ZERO));
+        }
+        // The cleaner's checkpoint never points past the log end (`maybeTruncateCheckpoint`).
+        if let Some(c) = self.cleaner_checkpoint.as_mut() {
+            *c = (*c).min(self.leo);
         }
         self.recompute_derived();
         removed
@@ -378,17 +424,25 @@ impl PartitionLog {
             self.update_producer_state(b);
         }
         self.batches = batches;
-        self.size_bytes = self.batches.iter().map(|b| u64::from(b.data.size_bytes)).sum();
-        for i in 0..self.segments.len() {
-            let lo = self.segments[i].base_offset;
-            let hi = self.segments.get(i + 1).map(|s| s.base_offset).unwrap_or(u64::MAX);
-            let (mut bytes, mut ts) = (0u64, -1i64);
-            for b in self.batches.iter().filter(|b| b.base_offset >= lo && b.base_offset < hi) {
-                bytes += u64::from(b.data.size_bytes);
-                ts = ts.max(b.data.max_timestamp);
+        self.size_bytes = 0;
+        for seg in self.segments.iter_mut() {
+            seg.bytes = 0;
+            seg.max_timestamp = -1;
+            seg.first_batch_timestamp = -1;
+        }
+        // One pass: batches and segments are both in offset order.
+        let mut i = 0;
+        for b in &self.batches {
+            while i + 1 < self.segments.len() && self.segments[i + 1].base_offset <= b.base_offset {
+                i += 1;
             }
-            self.segments[i].bytes = bytes;
-            self.segments[i].max_timestamp = ts;
+            let seg = &mut self.segments[i];
+            if seg.first_batch_timestamp < 0 && seg.bytes == 0 {
+                seg.first_batch_timestamp = b.data.max_timestamp;
+            }
+            seg.bytes += u64::from(b.data.size_bytes);
+            seg.max_timestamp = seg.max_timestamp.max(b.data.max_timestamp);
+            self.size_bytes += u64::from(b.data.size_bytes);
         }
     }
 
@@ -449,41 +503,47 @@ impl PartitionLog {
             self.size_bytes -= u64::from(b.data.size_bytes);
         }
         self.log_start_offset = offset;
-        self.segments.retain(|s| s.base_offset >= offset);
-        if self.segments.first().map(|s| s.base_offset > offset).unwrap_or(true) {
-            self.segments
-                .insert(0, Segment { base_offset: offset, created: SimTime::ZERO, bytes: 0, max_timestamp: -1 });
+        // A segment that holds `offset` stays (the log start may fall inside a segment).
+        let keep_from = self.segments.partition_point(|s| s.base_offset <= offset).saturating_sub(1);
+        self.segments.drain(..keep_from);
+        if self.segments.is_empty() {
+            self.segments.push(Segment::empty(offset, SimTime::ZERO));
         }
         self.recompute_derived();
     }
 
-    /// Deletes whole segments (oldest first) as `retention.ms`/`retention.bytes` require,
-    /// never the active one nor anything at or above the HW. Returns segments removed.
-    pub fn apply_retention(&mut self, now_ms: i64, retention_ms: i64, retention_bytes: i64) -> usize {
+    /// Deletes whole segments, oldest first, as `retention.ms`/`retention.bytes` require
+    /// (`UnifiedLog.deletableSegments`): a segment goes only if it lies entirely below the
+    /// HW. The active segment may go too when it is not empty and the HW has reached the
+    /// LEO; a fresh empty segment is then rolled at the LEO. Returns segments removed.
+    pub fn apply_retention(&mut self, now: SimTime, retention_ms: i64, retention_bytes: i64) -> usize {
+        let now_ms = now.as_ms() as i64;
         let mut removed = 0;
         let mut size = self.size_bytes as i64;
-        while self.segments.len() > 1 {
+        loop {
+            let last = self.segments.len() == 1;
             let seg = &self.segments[0];
-            let next_base = self.segments[1].base_offset;
-            if next_base > self.hw {
+            let upper = if last { self.leo } else { self.segments[1].base_offset };
+            if self.hw < upper || (last && seg.bytes == 0) {
                 break;
             }
-            let expired = retention_ms >= 0 && seg.max_timestamp >= 0 && now_ms - seg.max_timestamp > retention_ms;
+            // A segment without timestamps ages from its creation (Kafka: the file's mtime).
+            let largest = if seg.max_timestamp >= 0 { seg.max_timestamp } else { seg.created.as_ms() as i64 };
+            let expired = retention_ms >= 0 && now_ms - largest > retention_ms;
             let too_big = retention_bytes >= 0 && size - seg.bytes as i64 >= retention_bytes;
             if !(expired || too_big) {
                 break;
             }
             size -= seg.bytes as i64;
-            self.advance_log_start(next_base);
             removed += 1;
+            if last {
+                self.segments.push(Segment::empty(self.leo, now));
+                self.advance_log_start(self.leo);
+                break;
+            }
+            self.advance_log_start(upper);
         }
         removed
-    }
-
-    /// Replaces the batch list (the log cleaner's output). Offsets are unchanged.
-    pub fn replace_batches(&mut self, batches: VecDeque<LogBatch>) {
-        self.batches = batches;
-        self.recompute_derived();
     }
 
     /// Restores the derived HW after a restart: a broker checkpoints its HW periodically;
@@ -527,14 +587,9 @@ mod tests {
                 headers: vec![],
             })
             .collect();
-        Arc::new(BatchData {
-            producer_id: pid,
-            producer_epoch: 0,
-            base_sequence: seq,
-            size_bytes: 100,
-            max_timestamp: 0,
-            records,
-        })
+        let mut d = BatchData::new(pid, 0, seq, records, 100);
+        d.max_timestamp = 0;
+        Arc::new(d)
     }
     const SEG: (u64, u64) = (1 << 30, u64::MAX);
 
@@ -584,8 +639,8 @@ mod tests {
         let b1 = leader.append_as_leader(data(0..2, -1, NO_SEQUENCE), 0, SimTime(0), SEG);
         let b2 = leader.append_as_leader(data(2..4, -1, NO_SEQUENCE), 0, SimTime(0), SEG);
         let mut f = PartitionLog::default();
-        assert!(f.append_as_follower(std::slice::from_ref(&b2), SimTime(0), SEG).is_err());
-        assert_eq!(f.append_as_follower(&[b1, b2], SimTime(0), SEG), Ok(2));
+        assert!(f.append_as_follower(std::slice::from_ref(&b2), SimTime(0), SEG, false).is_err());
+        assert_eq!(f.append_as_follower(&[b1, b2], SimTime(0), SEG, false), Ok(2));
         assert_eq!(f.chain_before(4), leader.chain_before(4));
     }
 
@@ -611,9 +666,40 @@ mod tests {
         assert_eq!(log.segments().len(), 4);
         log.set_high_watermark(4);
         // Segments end at 2,4,6: only those entirely below HW=4 may go.
-        let removed = log.apply_retention(10_000, 5_000, -1);
+        let removed = log.apply_retention(SimTime::from_ms(10_000), 5_000, -1);
         assert_eq!(removed, 2);
         assert_eq!(log.log_start_offset(), 4);
         assert_eq!(log.read(0, 8, 1 << 20).first().map(|b| b.base_offset), Some(4));
+    }
+
+    fn stamped(ids: std::ops::Range<u64>, ts: i64) -> Arc<BatchData> {
+        let mut d = (*data(ids, -1, NO_SEQUENCE)).clone();
+        d.max_timestamp = ts;
+        Arc::new(d)
+    }
+
+    #[test]
+    fn segment_ms_rolls_by_record_timestamps_not_by_wall_time() {
+        let mut log = PartitionLog::default();
+        let seg = (1 << 30, 1_000);
+        log.append_as_leader(stamped(0..1, 5_000), 0, SimTime(0), seg);
+        // Much later in wall time, but the record's timestamp is within segment.ms.
+        log.append_as_leader(stamped(1..2, 5_900), 0, SimTime::from_ms(60_000), seg);
+        assert_eq!(log.segments().len(), 1);
+        log.append_as_leader(stamped(2..3, 6_001), 0, SimTime::from_ms(60_000), seg);
+        assert_eq!(log.segments().iter().map(|s| s.base_offset).collect::<Vec<_>>(), vec![0, 2]);
+    }
+
+    #[test]
+    fn retention_deletes_the_active_segment_only_when_fully_committed() {
+        let mut log = PartitionLog::default();
+        log.append_as_leader(stamped(0..2, 0), 0, SimTime(0), SEG);
+        log.set_high_watermark(1);
+        assert_eq!(log.apply_retention(SimTime::from_ms(10_000), 5_000, -1), 0, "HW below the LEO");
+        log.set_high_watermark(2);
+        assert_eq!(log.apply_retention(SimTime::from_ms(10_000), 5_000, -1), 1);
+        assert_eq!((log.log_start_offset(), log.log_end_offset(), log.record_count()), (2, 2, 0));
+        assert_eq!(log.segments().len(), 1);
+        assert_eq!(log.segments()[0].base_offset, 2);
     }
 }

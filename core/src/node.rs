@@ -20,6 +20,7 @@ pub enum Timer {
     ProduceExpired(u64),
     FlushCheck,
     RetentionCheck,
+    LogCleanerWake,
     FollowerFetchTimeout(TopicPartition, u64),
     AlterPartitionTimeout(TopicPartition, u64),
     // controller

@@ -197,15 +197,44 @@ pub struct BatchData {
     pub records: Vec<Record>,
     pub size_bytes: u32,
     pub max_timestamp: i64,
+    /// `lastOffsetDelta` of the batch header. The log cleaner keeps it when it removes
+    /// records (as Kafka's `overrideLastOffset`), so a batch's offset range never shrinks and
+    /// the producer's last sequence survives compaction.
+    pub last_offset_delta: u32,
+    /// `deleteHorizonMs` (KIP-534): stamped by the log cleaner on a batch holding tombstones
+    /// the first time it sees them; the tombstones go in a later pass after this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_horizon_ms: Option<i64>,
 }
 
 impl BatchData {
+    /// A batch of `records` whose offset deltas are 0, 1, 2, ... as a producer builds it.
+    pub fn new(
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+        records: Vec<Record>,
+        size_bytes: u32,
+    ) -> BatchData {
+        let max_timestamp = records.iter().map(|r| r.timestamp).max().unwrap_or(-1);
+        let last_offset_delta = records.last().map(|r| r.offset_delta).unwrap_or(0);
+        BatchData {
+            producer_id,
+            producer_epoch,
+            base_sequence,
+            records,
+            size_bytes,
+            max_timestamp,
+            last_offset_delta,
+            delete_horizon_ms: None,
+        }
+    }
     pub fn record_count(&self) -> u32 {
         self.records.len() as u32
     }
-    /// Offset delta of the last record (records may be missing after compaction).
+    /// Offset delta of the batch's last offset (its last record may have been compacted away).
     pub fn last_delta(&self) -> u32 {
-        self.records.last().map(|r| r.offset_delta).unwrap_or(0)
+        self.last_offset_delta
     }
     pub fn last_sequence(&self) -> i32 {
         if self.base_sequence < 0 {

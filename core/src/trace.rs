@@ -25,41 +25,176 @@ pub enum Cause {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
-    BrokerCrashed { broker: u32 },
-    BrokerPowerLoss { broker: u32, lost_records: u64 },
-    BrokerRestarted { broker: u32 },
+    BrokerCrashed {
+        broker: u32,
+    },
+    BrokerPowerLoss {
+        broker: u32,
+        lost_records: u64,
+    },
+    BrokerRestarted {
+        broker: u32,
+    },
     ControllerCrashed,
     ControllerRestarted,
-    BrokerFenced { broker: u32 },
-    BrokerUnfenced { broker: u32 },
-    LeaderElected { tp: TopicPartition, leader: Option<u32>, epoch: u32, isr: Vec<u32>, unclean: bool },
-    IsrChanged { tp: TopicPartition, isr: Vec<u32>, partition_epoch: u32 },
-    IsrChangeProposed { tp: TopicPartition, broker: u32, isr: Vec<u32> },
-    BecameLeader { tp: TopicPartition, broker: u32, epoch: u32 },
-    BecameFollower { tp: TopicPartition, broker: u32, leader: Option<u32>, epoch: u32 },
-    Appended { tp: TopicPartition, broker: u32, base: u64, last: u64, epoch: u32, leader: bool },
-    DuplicateBatch { tp: TopicPartition, broker: u32, base: u64 },
-    ProduceRejected { tp: TopicPartition, broker: u32, error: ErrorCode },
-    Truncated { tp: TopicPartition, broker: u32, to: u64, removed: u64 },
-    HighWatermark { tp: TopicPartition, broker: u32, hw: u64 },
-    LogStartOffset { tp: TopicPartition, broker: u32, offset: u64 },
-    Flushed { broker: u32, partitions: u32 },
-    MessageLost { from: NodeId, to: NodeId, kind: String, reason: String },
-    NetworkChanged { what: String },
-    ConfigChanged { target: String, name: String, value: String },
-    TopicCreated { topic: String, partitions: u32, replication_factor: u32 },
-    RecordsSent { producer: u32, tp: TopicPartition, records: u32 },
-    ProduceRequestSent { producer: u32, broker: u32, batches: u32, records: u32 },
-    ProduceAcked { producer: u32, tp: TopicPartition, base: Option<u64>, records: u32 },
-    ProduceFailed { producer: u32, tp: TopicPartition, error: ErrorCode, records: u32, retry: bool },
-    ProducerBlocked { producer: u32, queued_bytes: u64 },
-    MetadataUpdated { client: NodeId, version: u64 },
-    RecordsConsumed { consumer: u32, tp: TopicPartition, first: u64, last: u64, records: u32 },
-    OffsetReset { consumer: u32, tp: TopicPartition, offset: u64, reason: String },
-    ClientCrashed { client: NodeId, unsent_records: u64 },
-    ClientRestarted { client: NodeId },
-    InvariantViolated { invariant: String, detail: String },
-    Note { text: String },
+    BrokerFenced {
+        broker: u32,
+    },
+    BrokerUnfenced {
+        broker: u32,
+    },
+    LeaderElected {
+        tp: TopicPartition,
+        leader: Option<u32>,
+        epoch: u32,
+        isr: Vec<u32>,
+        unclean: bool,
+    },
+    IsrChanged {
+        tp: TopicPartition,
+        isr: Vec<u32>,
+        partition_epoch: u32,
+    },
+    IsrChangeProposed {
+        tp: TopicPartition,
+        broker: u32,
+        isr: Vec<u32>,
+    },
+    BecameLeader {
+        tp: TopicPartition,
+        broker: u32,
+        epoch: u32,
+    },
+    BecameFollower {
+        tp: TopicPartition,
+        broker: u32,
+        leader: Option<u32>,
+        epoch: u32,
+    },
+    Appended {
+        tp: TopicPartition,
+        broker: u32,
+        base: u64,
+        last: u64,
+        epoch: u32,
+        leader: bool,
+    },
+    DuplicateBatch {
+        tp: TopicPartition,
+        broker: u32,
+        base: u64,
+    },
+    ProduceRejected {
+        tp: TopicPartition,
+        broker: u32,
+        error: ErrorCode,
+    },
+    Truncated {
+        tp: TopicPartition,
+        broker: u32,
+        to: u64,
+        removed: u64,
+    },
+    HighWatermark {
+        tp: TopicPartition,
+        broker: u32,
+        hw: u64,
+    },
+    LogStartOffset {
+        tp: TopicPartition,
+        broker: u32,
+        offset: u64,
+    },
+    LogCleaned {
+        tp: TopicPartition,
+        broker: u32,
+        dirty_ratio_pct: u32,
+        records_removed: u64,
+        tombstones_removed: u64,
+        cleaned_to: u64,
+    },
+    Flushed {
+        broker: u32,
+        partitions: u32,
+    },
+    MessageLost {
+        from: NodeId,
+        to: NodeId,
+        kind: String,
+        reason: String,
+    },
+    NetworkChanged {
+        what: String,
+    },
+    ConfigChanged {
+        target: String,
+        name: String,
+        value: String,
+    },
+    TopicCreated {
+        topic: String,
+        partitions: u32,
+        replication_factor: u32,
+    },
+    RecordsSent {
+        producer: u32,
+        tp: TopicPartition,
+        records: u32,
+    },
+    ProduceRequestSent {
+        producer: u32,
+        broker: u32,
+        batches: u32,
+        records: u32,
+    },
+    ProduceAcked {
+        producer: u32,
+        tp: TopicPartition,
+        base: Option<u64>,
+        records: u32,
+    },
+    ProduceFailed {
+        producer: u32,
+        tp: TopicPartition,
+        error: ErrorCode,
+        records: u32,
+        retry: bool,
+    },
+    ProducerBlocked {
+        producer: u32,
+        queued_bytes: u64,
+    },
+    MetadataUpdated {
+        client: NodeId,
+        version: u64,
+    },
+    RecordsConsumed {
+        consumer: u32,
+        tp: TopicPartition,
+        first: u64,
+        last: u64,
+        records: u32,
+    },
+    OffsetReset {
+        consumer: u32,
+        tp: TopicPartition,
+        offset: u64,
+        reason: String,
+    },
+    ClientCrashed {
+        client: NodeId,
+        unsent_records: u64,
+    },
+    ClientRestarted {
+        client: NodeId,
+    },
+    InvariantViolated {
+        invariant: String,
+        detail: String,
+    },
+    Note {
+        text: String,
+    },
 }
 
 /// One step of the run.
@@ -156,6 +291,11 @@ impl fmt::Display for Effect {
             LogStartOffset { tp, broker, offset } => {
                 write!(f, "{tp}: b{broker} log start {offset}")
             }
+            LogCleaned { tp, broker, dirty_ratio_pct, records_removed, tombstones_removed, cleaned_to } => write!(
+                f,
+                "{tp}: b{broker} log cleaner compacted up to {cleaned_to} (dirty {dirty_ratio_pct}%): \
+                 {records_removed} records removed, {tombstones_removed} of them tombstones"
+            ),
             Flushed { broker, partitions } => write!(f, "b{broker} flushed {partitions} logs"),
             MessageLost { from, to, kind, reason } => write!(f, "{kind} {from}->{to} lost ({reason})"),
             NetworkChanged { what } => write!(f, "network: {what}"),

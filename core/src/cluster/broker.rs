@@ -15,6 +15,7 @@
 use super::metadata::{ClientPartitionMeta, ClientTopicMeta, MetadataDelta, MetadataImage, PartitionState};
 use crate::config::{Acks, BrokerConfig, TopicConfig};
 use crate::error::ErrorCode;
+use crate::log::cleaner::{self, CleanerConfig};
 use crate::log::{PartitionLog, SequenceCheck};
 use crate::network::NodeId;
 use crate::node::{Io, Timer};
@@ -145,8 +146,15 @@ const FLUSH_CHECK_INTERVAL: Dur = Dur(5_000_000);
 /// Kafka's first retention check runs 30 s after start-up.
 const FIRST_RETENTION_CHECK: Dur = Dur(30_000_000);
 
+/// (`segment.bytes`, `segment.ms`); a compacted topic also rolls by `max.compaction.lag.ms`
+/// so that no record waits in the active segment longer than the lag allows.
 fn segment_limits(config: Option<&TopicConfig>) -> (u64, u64) {
-    config.map(|c| (c.segment_bytes, c.segment_ms)).unwrap_or((1 << 30, 604_800_000))
+    config
+        .map(|c| {
+            let ms = if c.cleanup_policy.compacts() { c.segment_ms.min(c.max_compaction_lag_ms) } else { c.segment_ms };
+            (c.segment_bytes, ms)
+        })
+        .unwrap_or((1 << 30, 604_800_000))
 }
 
 impl Broker {
@@ -182,6 +190,9 @@ impl Broker {
         io.timer(Dur::from_ms(self.config.replica_lag_time_max_ms / 2), Timer::IsrCheck);
         io.timer(FLUSH_CHECK_INTERVAL, Timer::FlushCheck);
         io.timer(FIRST_RETENTION_CHECK, Timer::RetentionCheck);
+        if self.config.log_cleaner_enable {
+            io.timer(Dur::ZERO, Timer::LogCleanerWake);
+        }
     }
 
     // ------------------------------------------------------------------ faults
@@ -494,6 +505,10 @@ impl Broker {
             Timer::RetentionCheck => {
                 self.retention_check(io);
                 io.timer(Dur::from_ms(self.config.log_retention_check_interval_ms.max(1)), Timer::RetentionCheck);
+            }
+            Timer::LogCleanerWake => {
+                self.run_log_cleaner(io);
+                io.timer(Dur::from_ms(self.config.log_cleaner_backoff_ms.max(1)), Timer::LogCleanerWake);
             }
             _ => {}
         }
@@ -1047,6 +1062,7 @@ impl Broker {
     fn handle_follower_fetch_response(&mut self, corr: u64, p: FetchPartitionResponse, io: &mut Io) {
         let tp = p.tp.clone();
         let seg = segment_limits(self.metadata.topic_config(&tp.topic));
+        let allow_gap = self.metadata.topic_config(&tp.topic).map(|c| c.cleanup_policy.compacts()).unwrap_or(false);
         let backoff = Dur::from_ms(self.config.replica_fetch_backoff_ms);
         let id = self.id;
         let Some(replica) = self.replicas.get_mut(&tp) else {
@@ -1100,7 +1116,7 @@ impl Broker {
         }
         if !p.batches.is_empty() {
             let before = log.log_end_offset();
-            match log.append_as_follower(&p.batches, io.now, seg) {
+            match log.append_as_follower(&p.batches, io.now, seg, allow_gap) {
                 Ok(_) => {
                     let after = log.log_end_offset();
                     if after > before {
@@ -1164,7 +1180,7 @@ impl Broker {
     }
 
     fn retention_check(&mut self, io: &mut Io) {
-        let now_ms = io.now.as_ms() as i64;
+        let now = io.now;
         for (tp, r) in self.replicas.iter_mut() {
             let Some(config) = self.metadata.topic_config(&tp.topic) else {
                 continue;
@@ -1173,12 +1189,49 @@ impl Broker {
                 continue;
             }
             let before = r.log.log_start_offset();
-            if r.log.apply_retention(now_ms, config.retention_ms, config.retention_bytes) > 0 {
+            if r.log.apply_retention(now, config.retention_ms, config.retention_bytes) > 0 {
                 let offset = r.log.log_start_offset();
                 if offset != before {
                     io.emit(Effect::LogStartOffset { tp: tp.clone(), broker: self.id, offset });
                 }
             }
+        }
+    }
+
+    /// The log cleaner thread: cleans the filthiest compacted log, then looks again, until no
+    /// log qualifies (then it sleeps `log.cleaner.backoff.ms`). Cleaning takes no simulated
+    /// time. Every replica compacts its own log, leader or follower.
+    fn run_log_cleaner(&mut self, io: &mut Io) {
+        let now = io.now;
+        // Each pass leaves its log with nothing cleanable, so this ends within one round.
+        for _ in 0..=self.replicas.len() {
+            let configs: BTreeMap<&TopicPartition, CleanerConfig> = self
+                .replicas
+                .keys()
+                .filter_map(|tp| {
+                    let c = self.metadata.topic_config(&tp.topic)?;
+                    c.cleanup_policy.compacts().then(|| (tp, CleanerConfig::of(c)))
+                })
+                .collect();
+            let pick = cleaner::filthiest(configs.iter().map(|(tp, cfg)| {
+                let ltc = self.replicas[*tp].log.log_to_clean(now, cfg);
+                ((*tp).clone(), ltc, cfg)
+            }));
+            let Some((tp, ltc)) = pick else {
+                return;
+            };
+            let cfg = configs[&tp];
+            let Some(r) = self.replicas.get_mut(&tp) else { return };
+            let ratio = ltc.cleanable_ratio();
+            let stats = r.log.clean(&ltc, now, &cfg);
+            io.emit(Effect::LogCleaned {
+                tp,
+                broker: self.id,
+                dirty_ratio_pct: (ratio * 100.0).round() as u32,
+                records_removed: stats.records_removed,
+                tombstones_removed: stats.tombstones_removed,
+                cleaned_to: stats.end_offset,
+            });
         }
     }
 }

@@ -55,15 +55,13 @@ impl ProducerBatch {
             return d.clone();
         }
         let records = std::mem::take(&mut self.records);
-        let max_timestamp = records.iter().map(|r| r.timestamp).max().unwrap_or(-1);
-        let data = Arc::new(BatchData {
+        let data = Arc::new(BatchData::new(
             producer_id,
             producer_epoch,
-            base_sequence: self.base_sequence.unwrap_or(NO_SEQUENCE),
+            self.base_sequence.unwrap_or(NO_SEQUENCE),
             records,
-            size_bytes: self.size_bytes,
-            max_timestamp,
-        });
+            self.size_bytes,
+        ));
         self.data = Some(data.clone());
         self.full = true;
         data
