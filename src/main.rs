@@ -23,6 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print the partition assignment Kafka's consumer assignor computes for a group.
+    Assign(cmd::assign::Args),
     /// Print `{"murmur2": <i32>, "partition": <n>}` for a key, as Kafka's producer picks it.
     Partition(cmd::partition::Args),
 }
@@ -30,6 +32,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Assign(args) => cmd::assign::run(args),
         Command::Partition(args) => cmd::partition::run(args),
     };
     cli::finish(result)
