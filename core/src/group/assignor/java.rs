@@ -243,6 +243,28 @@ mod tests {
     }
 
     #[test]
+    fn colliding_keys_in_a_large_table_are_flagged_approximate() {
+        // Eleven equal hashes: the 9th and 10th grow the table to 32 then 64 buckets, the
+        // 11th turns the bucket into a tree, whose order we do not model.
+        let (_, exact) = hash_map_iteration_order(&[7; 10]);
+        assert!(exact);
+        let (order, exact) = hash_map_iteration_order(&[7; 11]);
+        assert!(!exact);
+        assert_eq!(order.len(), 11);
+        // "Aa" and "BB" collide in Java, and so do their concatenations.
+        let ids: Vec<String> = (0..16u32)
+            .map(|bits| {
+                (0..4)
+                    .map(|i| if bits >> i & 1 == 1 { "Aa" } else { "BB" })
+                    .collect()
+            })
+            .collect();
+        let hashes: Vec<i32> = ids.iter().map(|s| string_hash(s)).collect();
+        assert!(hashes.iter().all(|&h| h == hashes[0]));
+        assert!(!hash_map_iteration_order(&hashes).1);
+    }
+
+    #[test]
     fn set_first_follows_removals_and_reinsertion() {
         let mut set = JavaHashTable::new();
         set.insert(1, 5);

@@ -8,8 +8,12 @@
 //!    previous owners" and nobody keeps it).
 //! 2. Equal subscriptions take the constrained path (`constrained.rs`), others the general
 //!    path (`general.rs`).
-//! 3. The cooperative assignor then withholds every partition that changes owner: the old
-//!    owner revokes it in this round and a follow-up rebalance hands it out.
+//! 3. The cooperative assignor then withholds the partitions that change hands: those given
+//!    to a member other than the one that has to revoke them, and those that two members
+//!    claimed in the same generation. Nobody gets them in this round; the owners revoke
+//!    them and a follow-up rebalance hands them out. (After the general path Kafka
+//!    recomputes this as "newly assigned to one member and reported owned by a member that
+//!    loses it".)
 //!
 //! Differences from Kafka's class, on purpose: each call starts from `maxGeneration = -1`
 //! (Kafka keeps the largest generation it ever saw in an instance field, which only matters
