@@ -19,6 +19,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print the partition assignment Kafka's consumer assignor computes for a group.
+    Assign(cmd::assign::Args),
     /// Run a scenario and print a summary (exit 1 if an expectation or invariant fails).
     Run(cmd::run::Args),
     /// Run every scenario in a directory and compare golden digests.
@@ -37,6 +39,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Assign(args) => cmd::assign::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Check(args) => cmd::check::run(args),
