@@ -137,6 +137,30 @@ pub enum Action {
         partition: String,
         offset: u64,
     },
+    /// `consumer.subscribe([...])`: join the consumer's group (`group.id`) for these topics.
+    Subscribe {
+        consumer: String,
+        topics: Vec<String>,
+    },
+    /// `consumer.pause([...])`: stop fetching and returning these partitions.
+    Pause {
+        consumer: String,
+        partitions: Vec<String>,
+    },
+    /// `consumer.resume([...])`.
+    Resume {
+        consumer: String,
+        partitions: Vec<String>,
+    },
+    /// `consumer.close()`: commit (with auto-commit), leave the group, exit.
+    CloseClient {
+        client: String,
+    },
+    /// The application now spends this long on each record (a slow consumer).
+    SetProcessing {
+        consumer: String,
+        processing_ms: f64,
+    },
     /// A comment that shows up in the trace.
     Note {
         text: String,
@@ -203,6 +227,13 @@ impl fmt::Display for Action {
             ),
             Assign { consumer, partitions } => write!(f, "{consumer}.assign({})", partitions.join(",")),
             Seek { consumer, partition, offset } => write!(f, "{consumer}.seek({partition}, {offset})"),
+            Subscribe { consumer, topics } => write!(f, "{consumer}.subscribe({})", topics.join(",")),
+            Pause { consumer, partitions } => write!(f, "{consumer}.pause({})", partitions.join(",")),
+            Resume { consumer, partitions } => write!(f, "{consumer}.resume({})", partitions.join(",")),
+            CloseClient { client } => write!(f, "{client}.close()"),
+            SetProcessing { consumer, processing_ms } => {
+                write!(f, "{consumer} now takes {processing_ms}ms per record")
+            }
             Note { text } => write!(f, "note: {text}"),
         }
     }

@@ -42,6 +42,8 @@ pub fn pipeline(records: u64, partitions: u32, rf: u32, acks: Acks) -> Setup {
             name: "consumer".into(),
             config: c,
             assign: (0..partitions).map(|i| TopicPartition::new("bench", i)).collect(),
+            subscribe: Vec::new(),
+            app: Default::default(),
         }],
         timeline: vec![(
             SimTime::from_ms(10),

@@ -542,6 +542,27 @@ impl ProducerConfig {
     }
 }
 
+impl ConsumerConfig {
+    /// What the Java client refuses at construction.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        crate::group::member::parse_strategies(&self.partition_assignment_strategy)
+            .map_err(|message| ConfigError { name: "partition.assignment.strategy".into(), message })?;
+        if self.max_poll_records == 0 {
+            return Err(ConfigError { name: "max.poll.records".into(), message: "must be at least 1".into() });
+        }
+        if self.heartbeat_interval_ms >= self.session_timeout_ms {
+            return Err(ConfigError {
+                name: "heartbeat.interval.ms".into(),
+                message: "must be lower than session.timeout.ms".into(),
+            });
+        }
+        if self.group_instance_id.is_some() && self.group_id.is_none() {
+            return Err(ConfigError { name: "group.instance.id".into(), message: "needs a group.id".into() });
+        }
+        Ok(())
+    }
+}
+
 impl TopicConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.min_insync_replicas == 0 {

@@ -103,7 +103,13 @@ impl Ledger {
     /// Counts one processing of a record by a reader.
     pub fn delivered(&mut self, reader: &str, id: RecordId) {
         let len = self.records.len();
-        let d = self.deliveries.entry(reader.to_string()).or_default();
+        // Look up before inserting: no allocation per record on the consume path.
+        if !self.deliveries.contains_key(reader) {
+            self.deliveries.insert(reader.to_string(), Deliveries::default());
+        }
+        let Some(d) = self.deliveries.get_mut(reader) else {
+            return;
+        };
         if d.counts.len() < len {
             d.counts.resize(len, 0);
         }

@@ -23,6 +23,11 @@ pub enum Timer {
     LogCleanerWake,
     FollowerFetchTimeout(TopicPartition, u64),
     AlterPartitionTimeout(TopicPartition, u64),
+    // group coordinator (on a broker)
+    GroupHeartbeatExpire(String, String),
+    GroupJoinExpire(String, u64),
+    GroupSyncExpire(String, i32, u64),
+    CoordinatorWriteTimeout(u64),
     // controller
     SessionCheck,
     LeaderRebalance,
@@ -34,6 +39,10 @@ pub enum Timer {
     // consumer
     ConsumerWake,
     ConsumerRequestTimeout(u64),
+    /// The heartbeat thread's next check.
+    ConsumerHeartbeat,
+    /// The application's next wake-up (poll timeout, end of processing, auto-commit).
+    ConsumerApp(u64),
 }
 
 impl Timer {

@@ -47,6 +47,50 @@ pub struct FetchPartitionResponse {
     pub batches: Vec<LogBatch>,
 }
 
+/// A consumer's subscription as the consumer protocol embeds it in JoinGroup
+/// (`ConsumerProtocolSubscription`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub topics: Vec<String>,
+    /// Partitions the member owns now (v1+); empty under the eager protocol after revoking.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owned_partitions: Vec<TopicPartition>,
+    /// The generation of `owned_partitions` (v2+), -1 when none.
+    #[serde(default = "no_generation")]
+    pub generation_id: i32,
+    /// `StickyAssignor` user data: the member's previous assignment and its generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticky_user_data: Option<(Vec<TopicPartition>, i32)>,
+}
+
+fn no_generation() -> i32 {
+    -1
+}
+
+/// One protocol (assignor) a member offers in JoinGroup, with its metadata.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupProtocol {
+    pub name: String,
+    pub metadata: Subscription,
+}
+
+/// A member as the coordinator lists it to the leader in the JoinGroup response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinGroupMember {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub metadata: Subscription,
+}
+
+/// One partition of an OffsetCommit request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitPartition {
+    pub tp: TopicPartition,
+    pub offset: u64,
+    pub leader_epoch: i32,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Message {
     // ---- clients and brokers ----
@@ -101,6 +145,102 @@ pub enum Message {
         error: Option<ErrorCode>,
         offset: u64,
     },
+    // ---- consumer groups (classic protocol) ----
+    FindCoordinatorRequest {
+        corr: u64,
+        /// The group id (key type GROUP).
+        key: String,
+    },
+    FindCoordinatorResponse {
+        corr: u64,
+        error: Option<ErrorCode>,
+        node: Option<u32>,
+    },
+    JoinGroupRequest {
+        corr: u64,
+        group: String,
+        session_timeout_ms: u64,
+        rebalance_timeout_ms: u64,
+        /// Empty for a member that has none yet.
+        member_id: String,
+        group_instance_id: Option<String>,
+        client_id: String,
+        protocol_type: String,
+        protocols: Vec<GroupProtocol>,
+    },
+    JoinGroupResponse {
+        corr: u64,
+        error: Option<ErrorCode>,
+        generation: i32,
+        protocol_name: Option<String>,
+        leader: String,
+        /// KIP-814: a returning static leader keeps the current assignment.
+        skip_assignment: bool,
+        member_id: String,
+        /// Filled for the leader only.
+        members: Vec<JoinGroupMember>,
+    },
+    SyncGroupRequest {
+        corr: u64,
+        group: String,
+        generation: i32,
+        member_id: String,
+        group_instance_id: Option<String>,
+        protocol_name: Option<String>,
+        /// The leader's assignment for every member (empty for followers).
+        assignments: Vec<(String, Vec<TopicPartition>)>,
+    },
+    SyncGroupResponse {
+        corr: u64,
+        error: Option<ErrorCode>,
+        assignment: Vec<TopicPartition>,
+    },
+    HeartbeatRequest {
+        corr: u64,
+        group: String,
+        generation: i32,
+        member_id: String,
+        group_instance_id: Option<String>,
+    },
+    HeartbeatResponse {
+        corr: u64,
+        error: Option<ErrorCode>,
+    },
+    LeaveGroupRequest {
+        corr: u64,
+        group: String,
+        member_id: String,
+        group_instance_id: Option<String>,
+        reason: String,
+    },
+    LeaveGroupResponse {
+        corr: u64,
+        error: Option<ErrorCode>,
+    },
+    OffsetCommitRequest {
+        corr: u64,
+        group: String,
+        /// -1 for a consumer outside group management (manual assignment).
+        generation: i32,
+        member_id: String,
+        group_instance_id: Option<String>,
+        offsets: Vec<CommitPartition>,
+    },
+    OffsetCommitResponse {
+        corr: u64,
+        partitions: Vec<(TopicPartition, Option<ErrorCode>)>,
+    },
+    OffsetFetchRequest {
+        corr: u64,
+        group: String,
+        partitions: Vec<TopicPartition>,
+    },
+    OffsetFetchResponse {
+        corr: u64,
+        error: Option<ErrorCode>,
+        /// The committed offset of each partition (`None`: no committed offset).
+        partitions: Vec<(TopicPartition, Option<u64>)>,
+    },
     // ---- brokers and the KRaft controller ----
     BrokerHeartbeat {
         broker: u32,
@@ -148,6 +288,20 @@ impl Message {
             Message::InitProducerIdResponse { .. } => "InitProducerIdResponse",
             Message::ListOffsetsRequest { .. } => "ListOffsets",
             Message::ListOffsetsResponse { .. } => "ListOffsetsResponse",
+            Message::FindCoordinatorRequest { .. } => "FindCoordinator",
+            Message::FindCoordinatorResponse { .. } => "FindCoordinatorResponse",
+            Message::JoinGroupRequest { .. } => "JoinGroup",
+            Message::JoinGroupResponse { .. } => "JoinGroupResponse",
+            Message::SyncGroupRequest { .. } => "SyncGroup",
+            Message::SyncGroupResponse { .. } => "SyncGroupResponse",
+            Message::HeartbeatRequest { .. } => "Heartbeat",
+            Message::HeartbeatResponse { .. } => "HeartbeatResponse",
+            Message::LeaveGroupRequest { .. } => "LeaveGroup",
+            Message::LeaveGroupResponse { .. } => "LeaveGroupResponse",
+            Message::OffsetCommitRequest { .. } => "OffsetCommit",
+            Message::OffsetCommitResponse { .. } => "OffsetCommitResponse",
+            Message::OffsetFetchRequest { .. } => "OffsetFetch",
+            Message::OffsetFetchResponse { .. } => "OffsetFetchResponse",
             Message::BrokerHeartbeat { .. } => "BrokerHeartbeat",
             Message::BrokerHeartbeatResponse { .. } => "BrokerHeartbeatResponse",
             Message::MetadataPush { .. } => "MetadataPush",

@@ -130,6 +130,10 @@ impl<'de> Deserialize<'de> for Blob {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RecordId(pub u64);
 
+/// The id of records the brokers write themselves (`__consumer_offsets`): no producer
+/// `send()` made them, so the ledger does not track them.
+pub const INTERNAL_RECORD: RecordId = RecordId(u64::MAX);
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
     pub key: String,

@@ -4,6 +4,8 @@
 use crate::cluster::broker::{BrokerStatus, Role};
 use crate::config::Acks;
 use crate::consumer::Position;
+pub use crate::group::describe::GroupSummary;
+use crate::group::offsets::OFFSETS_TOPIC;
 use crate::ledger::Outcome;
 use crate::record::{RecordId, TopicPartition};
 use crate::sim::digest::format_digest;
@@ -37,6 +39,14 @@ pub struct PartitionSummary {
     pub log_start: u64,
     pub offline: bool,
     pub under_replicated: bool,
+    /// Records and segments in the leader's log (after retention and compaction).
+    pub records: u64,
+    pub segments: u32,
+    /// Compacted topics: distinct keys and tombstones in the leader's log, and the log
+    /// cleaner's checkpoint (offsets below it have been compacted).
+    pub keys: u64,
+    pub tombstones: u64,
+    pub cleaned_to: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -68,9 +78,28 @@ pub struct ProducerSummary {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConsumerSummary {
     pub name: String,
+    pub group: Option<String>,
+    pub alive: bool,
+    /// Records the application finished processing.
     pub consumed: u64,
     pub positions: BTreeMap<String, u64>,
+    /// `records-lag` per partition: HW minus position.
     pub lag: BTreeMap<String, u64>,
+    /// `records-lag-max` over the run.
+    pub records_lag_max: u64,
+    pub assignment: Vec<String>,
+    pub offset_resets: u64,
+    /// `commit-total`, failed commits, and `commit-rate` (per second of the run).
+    pub commits: u64,
+    pub commit_failures: u64,
+    pub commit_rate: f64,
+    /// `rebalance-total`, `rebalance-latency-max` and `-avg` (ms), `failed-rebalance-total`.
+    pub rebalances: u64,
+    pub rebalance_latency_max_ms: f64,
+    pub rebalance_latency_avg_ms: f64,
+    pub failed_rebalances: u64,
+    /// Times it left the group for not polling within `max.poll.interval.ms`.
+    pub poll_timeouts: u64,
 }
 
 /// How often each record was processed by one reader (a group or a standalone consumer).
@@ -112,6 +141,7 @@ pub struct RunSummary {
     pub producers: Vec<ProducerSummary>,
     pub consumers: Vec<ConsumerSummary>,
     pub deliveries: Vec<DeliverySummary>,
+    pub groups: Vec<GroupSummary>,
     pub invariants: Vec<InvariantSummary>,
     /// Errors producers saw in responses, retried ones included.
     pub produce_errors: BTreeMap<String, u64>,
@@ -132,8 +162,9 @@ fn position(tp: &TopicPartition, offset: u64) -> String {
 struct Audit {
     /// Per record: offsets where it appears.
     seen: BTreeMap<RecordId, Vec<(TopicPartition, u64)>>,
-    /// Per partition: log start and HW of the authoritative log.
-    bounds: BTreeMap<TopicPartition, (u64, u64)>,
+    /// Per partition: log start and HW of the authoritative log, and (compacted topics)
+    /// the cleaner's checkpoint: records below it may be gone by design.
+    bounds: BTreeMap<TopicPartition, (u64, u64, u64)>,
     reordered: BTreeMap<u32, u64>,
 }
 
@@ -151,7 +182,13 @@ fn audit(world: &World) -> Audit {
             .filter_map(|b| world.broker(*b)?.replicas.get(&tp).map(|r| &r.log))
             .max_by_key(|l| l.log_end_offset());
         let Some(log) = log else { continue };
-        bounds.insert(tp.clone(), (log.log_start_offset(), log.high_watermark()));
+        if &*tp.topic == OFFSETS_TOPIC {
+            continue; // the brokers' own records: no producer sent them
+        }
+        let compacts =
+            world.controller.image.topic_config(&tp.topic).map(|c| c.cleanup_policy.compacts()).unwrap_or(false);
+        let cleaned = if compacts { log.cleaned_to() } else { 0 };
+        bounds.insert(tp.clone(), (log.log_start_offset(), log.high_watermark(), cleaned));
         let mut last_by_producer: BTreeMap<u32, u64> = BTreeMap::new();
         for b in log.batches() {
             for (offset, r) in b.records() {
@@ -200,8 +237,12 @@ impl RunSummary {
                 }
             }
             let tp = world.ledger.topic_partition(id);
+            // Below the log start (retention) or in the compacted range: removed on purpose.
             let deleted = |offset: u64| {
-                tp.as_ref().and_then(|tp| audit.bounds.get(tp)).map(|(start, _)| offset < *start).unwrap_or(false)
+                tp.as_ref()
+                    .and_then(|tp| audit.bounds.get(tp))
+                    .map(|(start, _, cleaned)| offset < *start || offset < *cleaned)
+                    .unwrap_or(false)
             };
             match e.outcome {
                 Outcome::Acked { offset } => {
@@ -268,6 +309,28 @@ impl RunSummary {
                     })
                     .collect();
                 let leader_rep = state.leader.and_then(|l| replicas.iter().find(|r| r.broker == l));
+                let compacts = world
+                    .controller
+                    .image
+                    .topic_config(&tp.topic)
+                    .map(|c| c.cleanup_policy.compacts())
+                    .unwrap_or(false);
+                let log = crate::group::describe::authoritative_log(world, &tp);
+                let (mut keys, mut tombstones) = (0u64, 0u64);
+                if compacts {
+                    if let Some(log) = log {
+                        let mut seen = std::collections::BTreeSet::new();
+                        for b in log.batches() {
+                            for (_, r) in b.records() {
+                                if let Some(k) = &r.key {
+                                    seen.insert(k.clone());
+                                }
+                                tombstones += u64::from(r.value.is_none());
+                            }
+                        }
+                        keys = seen.len() as u64;
+                    }
+                }
                 PartitionSummary {
                     partition: tp.to_string(),
                     leader: state.leader,
@@ -278,18 +341,46 @@ impl RunSummary {
                     log_start: leader_rep.map(|r| r.log_start).unwrap_or(0),
                     offline: state.leader.is_none(),
                     under_replicated: state.isr.len() < state.replicas.len(),
+                    records: log.map(|l| l.record_count()).unwrap_or(0),
+                    segments: log.map(|l| l.segments().len() as u32).unwrap_or(0),
+                    keys,
+                    tombstones,
+                    cleaned_to: if compacts { log.map(|l| l.cleaned_to()).unwrap_or(0) } else { 0 },
                     replicas,
                 }
             })
             .collect();
 
-        let hw_of = |tp: &TopicPartition| audit.bounds.get(tp).map(|(_, hw)| *hw);
+        let hw_of = |tp: &TopicPartition| audit.bounds.get(tp).map(|(_, hw, _)| *hw);
+        let seconds = (world.now.as_ms_f64() / 1000.0).max(1e-9);
         let consumers = world
             .consumers
             .iter()
             .map(|c| ConsumerSummary {
                 name: c.name.clone(),
+                group: c.config.group_id.clone(),
+                alive: c.alive,
                 consumed: c.stats.records_consumed,
+                records_lag_max: c.stats.records_lag_max,
+                assignment: c.assignment.iter().map(|tp| tp.to_string()).collect(),
+                offset_resets: c.stats.offset_resets,
+                commits: c.stats.commits,
+                commit_failures: c.stats.commit_failures,
+                commit_rate: c.stats.commits as f64 / seconds,
+                rebalances: c.group.as_ref().map(|g| g.stats.rebalances).unwrap_or(0),
+                rebalance_latency_max_ms: c
+                    .group
+                    .as_ref()
+                    .map(|g| g.stats.rebalance_latency_max.as_ms_f64())
+                    .unwrap_or(0.0),
+                rebalance_latency_avg_ms: c
+                    .group
+                    .as_ref()
+                    .filter(|g| g.stats.rebalances > 0)
+                    .map(|g| g.stats.rebalance_latency_total.as_ms_f64() / g.stats.rebalances as f64)
+                    .unwrap_or(0.0),
+                failed_rebalances: c.group.as_ref().map(|g| g.stats.failed_rebalances).unwrap_or(0),
+                poll_timeouts: c.group.as_ref().map(|g| g.stats.poll_timeouts).unwrap_or(0),
                 positions: c
                     .positions
                     .iter()
@@ -319,10 +410,12 @@ impl RunSummary {
                 // Committed records the reader could have read but never processed.
                 for (id, places) in &audit.seen {
                     let committed = places.iter().any(|(tp, off)| hw_of(tp).map(|h| *off < h).unwrap_or(false));
-                    let subscribed = world
-                        .consumers
-                        .iter()
-                        .any(|c| c.reader == *reader && places.iter().any(|(tp, _)| c.assignment.contains(tp)));
+                    let subscribed = world.consumers.iter().any(|c| {
+                        c.reader == *reader
+                            && places.iter().any(|(tp, _)| {
+                                c.assignment.contains(tp) || c.subscription.iter().any(|t| **t == *tp.topic)
+                            })
+                    });
                     if committed && subscribed && d.counts.get(id.0 as usize).copied().unwrap_or(0) == 0 {
                         s.never += 1;
                     }
@@ -364,6 +457,7 @@ impl RunSummary {
             producers,
             consumers,
             deliveries,
+            groups: crate::group::describe::group_summaries(world, &hw_of),
             invariants,
             produce_errors: world.produce_errors.iter().map(|(e, n)| (e.to_string(), *n)).collect(),
             unclean_elections: world.controller.unclean_elections.len() as u64,
@@ -438,7 +532,78 @@ impl RunSummary {
             let _ = writeln!(s, "\nconsumers:");
             for c in &self.consumers {
                 let lag: u64 = c.lag.values().sum();
-                let _ = writeln!(s, "  {}: consumed {}, total lag {}", c.name, c.consumed, lag);
+                let _ = write!(
+                    s,
+                    "  {}{}: consumed {}, total lag {} (records-lag-max {})",
+                    c.name,
+                    if c.alive { "" } else { " (stopped)" },
+                    c.consumed,
+                    lag,
+                    c.records_lag_max
+                );
+                if let Some(g) = &c.group {
+                    let _ = write!(
+                        s,
+                        ", group {g}: assigned [{}], commits {} ({} failed), rebalances {} (latency max {:.0}ms){}",
+                        c.assignment.join(", "),
+                        c.commits,
+                        c.commit_failures,
+                        c.rebalances,
+                        c.rebalance_latency_max_ms,
+                        if c.poll_timeouts > 0 {
+                            format!(", {} poll timeouts", c.poll_timeouts)
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+                let _ = writeln!(s);
+            }
+        }
+        for g in &self.groups {
+            let _ = writeln!(
+                s,
+                "\ngroup {} ({}, generation {}, assignor {}, {} protocol, coordinator {} for __consumer_offsets-{})",
+                g.group,
+                g.state,
+                g.generation,
+                g.assignor.as_deref().unwrap_or("-"),
+                g.rebalance_protocol.as_deref().unwrap_or("-"),
+                g.coordinator.map(|b| format!("b{b}")).unwrap_or_else(|| "none".into()),
+                g.offsets_partition
+            );
+            for m in &g.members {
+                let leader = if g.leader.as_deref() == Some(m.client.as_str()) { " (leader)" } else { "" };
+                let _ = writeln!(s, "  member {}{leader}: {} [{}]", m.client, m.member_id, m.assignment.join(", "));
+            }
+            let _ = writeln!(s, "  partition            committed        lag");
+            for (p, lag) in &g.lag {
+                let committed = g.committed.get(p).map(|o| o.to_string()).unwrap_or_else(|| "-".into());
+                let _ = writeln!(s, "  {p:<20} {committed:>9} {lag:>10}");
+            }
+            if let Some(d) = self.deliveries.iter().find(|d| d.reader == g.group) {
+                let _ =
+                    writeln!(s, "  processed once {}, more than once {}, never {}", d.once, d.more_than_once, d.never);
+            }
+            let _ = writeln!(
+                s,
+                "  partitions without a live owner: {:.0} partition-ms{}",
+                g.paused_partition_ms,
+                if g.double_ownership > 0 {
+                    format!("; two owners at once seen {} times", g.double_ownership)
+                } else {
+                    String::new()
+                }
+            );
+            if !g.offsets_topic_tail.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  __consumer_offsets-{} ({} records), latest for this group:",
+                    g.offsets_partition, g.offsets_topic_records
+                );
+                for r in &g.offsets_topic_tail {
+                    let _ = writeln!(s, "    {r}");
+                }
             }
         }
         let _ =

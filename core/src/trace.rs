@@ -188,6 +188,83 @@ pub enum Effect {
     ClientRestarted {
         client: NodeId,
     },
+    CoordinatorFound {
+        consumer: u32,
+        group: String,
+        broker: u32,
+    },
+    CoordinatorLost {
+        consumer: u32,
+        group: String,
+    },
+    PartitionsAssigned {
+        consumer: u32,
+        group: String,
+        partitions: Vec<TopicPartition>,
+        added: Vec<TopicPartition>,
+    },
+    PartitionsRevoked {
+        consumer: u32,
+        group: String,
+        partitions: Vec<TopicPartition>,
+        lost: bool,
+    },
+    OffsetsCommitted {
+        consumer: u32,
+        group: String,
+        offsets: Vec<(TopicPartition, u64)>,
+    },
+    CommitFailed {
+        consumer: u32,
+        group: String,
+        error: ErrorCode,
+    },
+    PollTimeoutExpired {
+        consumer: u32,
+        group: String,
+        max_poll_interval_ms: u64,
+    },
+    ClientClosed {
+        client: NodeId,
+    },
+    Seeked {
+        consumer: u32,
+        tp: TopicPartition,
+        offset: u64,
+    },
+    CoordinatorLoaded {
+        broker: u32,
+        partition: u32,
+        groups: u32,
+        offsets: u64,
+    },
+    CoordinatorUnloaded {
+        broker: u32,
+        partition: u32,
+    },
+    GroupStateChanged {
+        group: String,
+        broker: u32,
+        state: String,
+        generation: i32,
+    },
+    MemberJoined {
+        group: String,
+        member: String,
+        client: NodeId,
+    },
+    MemberRemoved {
+        group: String,
+        member: String,
+        reason: String,
+    },
+    GroupRebalanced {
+        group: String,
+        generation: i32,
+        leader: String,
+        protocol: String,
+        members: u32,
+    },
     InvariantViolated {
         invariant: String,
         detail: String,
@@ -233,6 +310,10 @@ impl TraceEvent {
             )
         })
     }
+}
+
+fn tps(v: &[TopicPartition]) -> String {
+    v.iter().map(|tp| tp.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 fn isr(v: &[u32]) -> String {
@@ -331,6 +412,54 @@ impl fmt::Display for Effect {
                 write!(f, "{client} crashed ({unsent_records} unsent records lost)")
             }
             ClientRestarted { client } => write!(f, "{client} restarted"),
+            CoordinatorFound { consumer, group, broker } => {
+                write!(f, "consumer#{consumer}: coordinator of group {group} is b{broker}")
+            }
+            CoordinatorLost { consumer, group } => {
+                write!(f, "consumer#{consumer}: lost the coordinator of group {group}")
+            }
+            PartitionsAssigned { consumer, group, partitions, added } => write!(
+                f,
+                "consumer#{consumer} ({group}) assigned [{}] (new: [{}])",
+                tps(partitions),
+                tps(added)
+            ),
+            PartitionsRevoked { consumer, group, partitions, lost } => write!(
+                f,
+                "consumer#{consumer} ({group}) {} [{}]",
+                if *lost { "lost" } else { "revoked" },
+                tps(partitions)
+            ),
+            OffsetsCommitted { consumer, group, offsets } => write!(
+                f,
+                "consumer#{consumer} committed {} to group {group}",
+                offsets.iter().map(|(tp, o)| format!("{tp}@{o}")).collect::<Vec<_>>().join(" ")
+            ),
+            CommitFailed { consumer, group, error } => {
+                write!(f, "consumer#{consumer}: commit to group {group} failed: {error}")
+            }
+            PollTimeoutExpired { consumer, group, max_poll_interval_ms } => write!(
+                f,
+                "consumer#{consumer} did not poll within max.poll.interval.ms={max_poll_interval_ms}: leaving group {group}"
+            ),
+            ClientClosed { client } => write!(f, "{client} closed"),
+            Seeked { consumer, tp, offset } => write!(f, "consumer#{consumer} seeks {tp} to {offset}"),
+            CoordinatorLoaded { broker, partition, groups, offsets } => write!(
+                f,
+                "b{broker} is group coordinator for __consumer_offsets-{partition}: loaded {groups} groups, {offsets} offset records"
+            ),
+            CoordinatorUnloaded { broker, partition } => {
+                write!(f, "b{broker} is no longer coordinator for __consumer_offsets-{partition}")
+            }
+            GroupStateChanged { group, broker, state, generation } => {
+                write!(f, "group {group} on b{broker}: {state} (generation {generation})")
+            }
+            MemberJoined { group, member, client } => write!(f, "group {group}: {client} joined as {member}"),
+            MemberRemoved { group, member, reason } => write!(f, "group {group}: member {member} removed ({reason})"),
+            GroupRebalanced { group, generation, leader, protocol, members } => write!(
+                f,
+                "group {group}: generation {generation} with {members} members, leader {leader}, assignor {protocol}"
+            ),
             InvariantViolated { invariant, detail } => {
                 write!(f, "INVARIANT {invariant} violated: {detail}")
             }

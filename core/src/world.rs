@@ -5,7 +5,10 @@ use crate::action::Action;
 use crate::cluster::broker::{Broker, BrokerStatus, Role};
 use crate::cluster::controller::Controller;
 use crate::config::{BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
+use crate::consumer::app::AppSettings;
 use crate::consumer::Consumer;
+use crate::group::observe::GroupObserver;
+use crate::group::offsets::OFFSETS_TOPIC;
 use crate::invariant::Invariants;
 use crate::ledger::Ledger;
 use crate::limits;
@@ -65,6 +68,12 @@ pub struct ConsumerSpec {
     pub config: ConsumerConfig,
     /// Manual assignment at start.
     pub assign: Vec<TopicPartition>,
+    /// `subscribe()` at start (needs a `group.id`).
+    #[serde(default)]
+    pub subscribe: Vec<String>,
+    /// What the application does with the records.
+    #[serde(default)]
+    pub app: AppSettings,
 }
 
 /// A validated description of a run's starting point and its timeline.
@@ -110,6 +119,8 @@ pub struct World {
     pub produce_errors: std::collections::BTreeMap<crate::error::ErrorCode, u64>,
     /// Records removed from replica logs by truncation (divergence after a leader change).
     pub truncated_records: u64,
+    /// Who owns which partition in each consumer group, step by step.
+    pub groups: GroupObserver,
     hasher: StableHasher,
     #[serde(skip)]
     outbox: Outbox,
@@ -177,6 +188,7 @@ impl World {
                     i as u32,
                     c.name.clone(),
                     c.config.clone(),
+                    c.app.clone(),
                     ids.clone(),
                     SimRng::new(seed, Stream::Client(1000 + i as u32)),
                 )
@@ -199,6 +211,7 @@ impl World {
             power_losses: Vec::new(),
             produce_errors: Default::default(),
             truncated_records: 0,
+            groups: GroupObserver::default(),
             hasher: StableHasher::new(),
             outbox: Outbox::default(),
         };
@@ -216,6 +229,22 @@ impl World {
                 )
                 .map_err(|e| ActionError(format!("topic '{}': {e}", t.name)))?;
         }
+        // Kafka creates `__consumer_offsets` when a group first looks for its coordinator;
+        // the sandbox creates it at boot for runs with consumer groups (after the user's
+        // topics, so their replica placement does not depend on it).
+        let uses_groups = setup.consumers.iter().any(|c| c.config.group_id.is_some());
+        if uses_groups && !world.controller.image.topics.contains_key(OFFSETS_TOPIC) {
+            let bc = &setup.broker_config;
+            let mut config = TopicConfig::default();
+            config.cleanup_policy = crate::config::CleanupPolicy::Compact;
+            config.segment_bytes = bc.offsets_topic_segment_bytes;
+            let rf = bc.offsets_topic_replication_factor.clamp(1, setup.brokers);
+            let mut io = Io { now: SimTime::ZERO, me: NodeId::Controller, out: &mut world.outbox };
+            world
+                .controller
+                .create_topic(OFFSETS_TOPIC, bc.offsets_topic_num_partitions.max(1), rf, config, None, &mut io)
+                .map_err(|e| ActionError(format!("topic '{OFFSETS_TOPIC}': {e}")))?;
+        }
         // The cluster boots already agreed on its metadata: drop the pushes, keep the effects.
         world.outbox.sends.clear();
         let image = world.controller.image.clone();
@@ -230,9 +259,11 @@ impl World {
             world.brokers[b].start(&mut io);
         }
         for (i, c) in setup.consumers.iter().enumerate() {
+            let mut io = Io { now: SimTime::ZERO, me: NodeId::Consumer(i as u32), out: &mut world.outbox };
             if !c.assign.is_empty() {
-                let mut io = Io { now: SimTime::ZERO, me: NodeId::Consumer(i as u32), out: &mut world.outbox };
                 world.consumers[i].assign(c.assign.clone(), &mut world.ledger, &mut io);
+            } else if !c.subscribe.is_empty() {
+                world.consumers[i].subscribe(c.subscribe.clone(), &mut world.ledger, &mut io);
             }
         }
         for (at, action) in &setup.timeline {
@@ -521,6 +552,25 @@ impl World {
                 self.consumer_index(consumer)?;
                 self.partition_name(partition)?;
             }
+            Subscribe { consumer, topics } => {
+                self.consumer_index(consumer)?;
+                if topics.is_empty() {
+                    return Err(ActionError("subscribe needs at least one topic".into()));
+                }
+            }
+            Pause { consumer, partitions } | Resume { consumer, partitions } => {
+                self.consumer_index(consumer)?;
+                for p in partitions {
+                    self.partition_name(p)?;
+                }
+            }
+            CloseClient { client } => {
+                self.consumer_index(client)?;
+            }
+            SetProcessing { consumer, processing_ms } => {
+                self.consumer_index(consumer)?;
+                ms_to_dur(*processing_ms)?;
+            }
             CrashController | RestartController | Note { .. } => {}
         }
         Ok(())
@@ -680,6 +730,20 @@ impl World {
             self.queue.push(at, Event::Timer { node, incarnation, timer });
         }
         let mut effects = std::mem::take(&mut self.outbox.effects);
+        let ownership_changed = effects.iter().any(|e| {
+            matches!(
+                e,
+                Effect::PartitionsAssigned { .. }
+                    | Effect::PartitionsRevoked { .. }
+                    | Effect::ClientCrashed { .. }
+                    | Effect::ClientRestarted { .. }
+                    | Effect::ClientClosed { .. }
+                    | Effect::PollTimeoutExpired { .. }
+            )
+        });
+        if ownership_changed {
+            self.groups.update(now, &self.consumers);
+        }
         for e in &effects {
             match e {
                 Effect::ProduceFailed { error, records, .. } => {
@@ -814,7 +878,8 @@ impl World {
                         .push(Effect::ClientCrashed { client: NodeId::Producer(i), unsent_records: unsent });
                 }
                 NodeId::Consumer(i) => {
-                    self.consumers[i as usize].crash();
+                    let now = self.now;
+                    self.consumers[i as usize].crash(&mut self.ledger, now);
                     self.outbox.effects.push(Effect::ClientCrashed { client: NodeId::Consumer(i), unsent_records: 0 });
                 }
                 _ => return Err(ActionError(format!("'{client}' is not a client"))),
@@ -962,7 +1027,38 @@ impl World {
                 let i = self.consumer_index(&consumer)?;
                 let tp = self.partition_name(&partition)?;
                 self.consumers[i].seek(&tp, offset);
-                self.with_io(NodeId::Consumer(i as u32), |w, io| w.consumers[i].run(&mut w.ledger, io));
+                self.outbox.effects.push(Effect::Seeked { consumer: i as u32, tp, offset });
+                self.with_io(NodeId::Consumer(i as u32), |w, io| w.consumers[i].drive(&mut w.ledger, io));
+            }
+            Subscribe { consumer, topics } => {
+                let i = self.consumer_index(&consumer)?;
+                if self.consumers[i].config.group_id.is_none() {
+                    return Err(ActionError(format!("{consumer} has no group.id: subscribe() needs one")));
+                }
+                self.with_io(NodeId::Consumer(i as u32), |w, io| w.consumers[i].subscribe(topics, &mut w.ledger, io));
+            }
+            Pause { consumer, partitions } | Resume { consumer, partitions } => {
+                let i = self.consumer_index(&consumer)?;
+                let tps = partitions.iter().map(|p| self.partition_name(p)).collect::<Result<Vec<_>, _>>()?;
+                let paused = matches!(action, Pause { .. });
+                self.consumers[i].pause(&tps, paused);
+                self.with_io(NodeId::Consumer(i as u32), |w, io| w.consumers[i].drive(&mut w.ledger, io));
+            }
+            CloseClient { client } => {
+                let i = self.consumer_index(&client)?;
+                if !self.consumers[i].alive {
+                    return Err(ActionError(format!("{client} is not running")));
+                }
+                self.with_io(NodeId::Consumer(i as u32), |w, io| w.consumers[i].close(&mut w.ledger, io));
+            }
+            SetProcessing { consumer, processing_ms } => {
+                let i = self.consumer_index(&consumer)?;
+                self.consumers[i].settings.processing_per_record = ms_to_dur(processing_ms)?;
+                self.outbox.effects.push(Effect::ConfigChanged {
+                    target: consumer,
+                    name: "sandbox.processing.ms".into(),
+                    value: processing_ms.to_string(),
+                });
             }
             Note { text } => self.outbox.effects.push(Effect::Note { text }),
         }
@@ -1070,6 +1166,8 @@ mod tests {
                 name: "c".into(),
                 config: c,
                 assign: (0..3).map(|i| TopicPartition::new("orders", i)).collect(),
+                subscribe: Vec::new(),
+                app: Default::default(),
             }],
             timeline: vec![(
                 SimTime::from_ms(100),

@@ -15,12 +15,14 @@
 use super::metadata::{ClientPartitionMeta, ClientTopicMeta, MetadataDelta, MetadataImage, PartitionState};
 use crate::config::{Acks, BrokerConfig, TopicConfig};
 use crate::error::ErrorCode;
+use crate::group::coordinator::{CoordinatorConfig, CoordinatorWrite, GroupCoordinator};
+use crate::group::offsets::{offsets_partition, partition_for, OFFSETS_TOPIC};
 use crate::log::cleaner::{self, CleanerConfig};
 use crate::log::{PartitionLog, SequenceCheck};
 use crate::network::NodeId;
 use crate::node::{Io, Timer};
 use crate::protocol::{FetchPartition, FetchPartitionResponse, Message, ProducePartition, ProducePartitionResponse};
-use crate::record::{BatchData, TopicPartition};
+use crate::record::{BatchData, Record, TopicPartition, BATCH_OVERHEAD, INTERNAL_RECORD};
 use crate::sim::time::{Dur, SimTime};
 use crate::trace::Effect;
 use serde::{Deserialize, Serialize};
@@ -135,6 +137,11 @@ pub struct Broker {
     next_producer_id: i64,
     delayed_produces: BTreeMap<u64, DelayedProduce>,
     parked_fetches: BTreeMap<u64, ParkedFetch>,
+    /// The group coordinator for the groups whose `__consumer_offsets` partition we lead.
+    pub coordinator: GroupCoordinator,
+    /// Coordinator writes waiting to be appended (handled after the current input).
+    #[serde(skip)]
+    coordinator_queue: Vec<CoordinatorWrite>,
 }
 
 const CONTROLLER: NodeId = NodeId::Controller;
@@ -163,7 +170,6 @@ impl Broker {
             id,
             status: BrokerStatus::Running,
             incarnation: 0,
-            config,
             replicas: BTreeMap::new(),
             metadata: MetadataImage::default(),
             fenced: false,
@@ -172,6 +178,9 @@ impl Broker {
             next_producer_id: i64::from(id) * 1_000_000,
             delayed_produces: BTreeMap::new(),
             parked_fetches: BTreeMap::new(),
+            coordinator: GroupCoordinator::new(id, CoordinatorConfig::of(&config)),
+            coordinator_queue: Vec::new(),
+            config,
         }
     }
 
@@ -222,6 +231,8 @@ impl Broker {
     fn clear_volatile(&mut self) {
         self.delayed_produces.clear();
         self.parked_fetches.clear();
+        self.coordinator.reset(self.incarnation + 1);
+        self.coordinator_queue.clear();
         self.metadata = MetadataImage::default();
         self.fenced = true;
         for r in self.replicas.values_mut() {
@@ -357,6 +368,11 @@ impl Broker {
             followers,
         });
         io.emit(Effect::BecameLeader { tp: tp.clone(), broker: self.id, epoch: state.leader_epoch });
+        if &*tp.topic == OFFSETS_TOPIC {
+            let n = self.offsets_partitions();
+            let log = &self.replicas[tp].log;
+            self.coordinator.load(tp.partition, n, log, io);
+        }
         self.maybe_advance_hw(tp, io);
     }
 
@@ -364,6 +380,10 @@ impl Broker {
         let was_leader = matches!(self.replicas.get(tp).map(|r| &r.role), Some(Role::Leader(_)));
         if was_leader {
             self.fail_delayed(tp, ErrorCode::NOT_LEADER_OR_FOLLOWER, io);
+        }
+        if &*tp.topic == OFFSETS_TOPIC {
+            let n = self.offsets_partitions();
+            self.coordinator.unload(tp.partition, n, io);
         }
         let replica = self.replicas.get_mut(tp).expect("replica exists");
         replica.role = match leader {
@@ -379,7 +399,22 @@ impl Broker {
     // ------------------------------------------------------------------ dispatch
 
     pub fn handle_message(&mut self, from: NodeId, msg: Message, io: &mut Io) {
+        self.dispatch_message(from, msg, io);
+        self.flush_coordinator_writes(io);
+    }
+
+    fn dispatch_message(&mut self, from: NodeId, msg: Message, io: &mut Io) {
         match msg {
+            Message::FindCoordinatorRequest { corr, key } => {
+                let (error, node) = self.find_coordinator(&key);
+                io.send(from, Message::FindCoordinatorResponse { corr, error, node });
+            }
+            Message::JoinGroupRequest { .. }
+            | Message::SyncGroupRequest { .. }
+            | Message::HeartbeatRequest { .. }
+            | Message::LeaveGroupRequest { .. }
+            | Message::OffsetCommitRequest { .. }
+            | Message::OffsetFetchRequest { .. } => self.handle_group_request(from, msg, io),
             Message::ProduceRequest { corr, acks, timeout, partitions } => {
                 self.handle_produce(from, corr, acks, timeout, partitions, io)
             }
@@ -448,7 +483,19 @@ impl Broker {
     }
 
     pub fn handle_timer(&mut self, timer: Timer, io: &mut Io) {
+        self.dispatch_timer(timer, io);
+        self.flush_coordinator_writes(io);
+    }
+
+    fn dispatch_timer(&mut self, timer: Timer, io: &mut Io) {
         match timer {
+            Timer::GroupHeartbeatExpire(..)
+            | Timer::GroupJoinExpire(..)
+            | Timer::GroupSyncExpire(..)
+            | Timer::CoordinatorWriteTimeout(_) => {
+                let writes = self.coordinator.handle_timer(timer, io);
+                self.coordinator_queue.extend(writes);
+            }
             Timer::BrokerHeartbeat => {
                 io.send(
                     CONTROLLER,
@@ -1017,8 +1064,96 @@ impl Broker {
         if hw > replica.log.high_watermark() {
             replica.log.set_high_watermark(hw);
             io.emit(Effect::HighWatermark { tp: tp.clone(), broker: self.id, hw });
+            if &*tp.topic == OFFSETS_TOPIC {
+                let writes = self.coordinator.on_high_watermark(tp.partition, &replica.log, io);
+                self.coordinator_queue.extend(writes);
+            }
             self.complete_delayed(tp, io);
             self.wake_parked(tp, false, io);
+        }
+    }
+
+    // ------------------------------------------------------------------ group coordinator
+
+    /// Partitions of `__consumer_offsets` in our metadata (the configured count before the
+    /// topic exists).
+    fn offsets_partitions(&self) -> u32 {
+        self.metadata
+            .topics
+            .get(OFFSETS_TOPIC)
+            .map(|t| t.partitions.len() as u32)
+            .unwrap_or(self.config.offsets_topic_num_partitions)
+    }
+
+    /// FindCoordinator: the leader of the group's `__consumer_offsets` partition.
+    fn find_coordinator(&self, group: &str) -> (Option<ErrorCode>, Option<u32>) {
+        if !self.metadata.topics.contains_key(OFFSETS_TOPIC) {
+            return (Some(ErrorCode::COORDINATOR_NOT_AVAILABLE), None);
+        }
+        let tp = offsets_partition(partition_for(group, self.offsets_partitions()));
+        let leader = self.metadata.partition(&tp).and_then(|p| p.leader);
+        let alive = leader.map(|l| self.metadata.brokers.get(&l).map(|m| !m.fenced).unwrap_or(false)).unwrap_or(false);
+        match leader {
+            Some(l) if alive => (None, Some(l)),
+            _ => (Some(ErrorCode::COORDINATOR_NOT_AVAILABLE), None),
+        }
+    }
+
+    fn handle_group_request(&mut self, from: NodeId, msg: Message, io: &mut Io) {
+        let group = match &msg {
+            Message::JoinGroupRequest { group, .. }
+            | Message::SyncGroupRequest { group, .. }
+            | Message::HeartbeatRequest { group, .. }
+            | Message::LeaveGroupRequest { group, .. }
+            | Message::OffsetCommitRequest { group, .. }
+            | Message::OffsetFetchRequest { group, .. } => group.clone(),
+            _ => return,
+        };
+        let partition = partition_for(&group, self.offsets_partitions());
+        let tp = offsets_partition(partition);
+        let leads = matches!(self.replicas.get(&tp).map(|r| &r.role), Some(Role::Leader(_)));
+        if !leads || !self.coordinator.is_loaded(partition) {
+            io.send(from, group_error_response(&msg, ErrorCode::NOT_COORDINATOR));
+            return;
+        }
+        let writes = self.coordinator.handle(from, msg, partition, io);
+        self.coordinator_queue.extend(writes);
+    }
+
+    /// Appends the coordinator's records to `__consumer_offsets` as leader (acks=all: the
+    /// coordinator answers once the HW passes them).
+    fn flush_coordinator_writes(&mut self, io: &mut Io) {
+        while !self.coordinator_queue.is_empty() {
+            let w = self.coordinator_queue.remove(0);
+            let tp = offsets_partition(w.partition);
+            let ts = io.now.as_ms() as i64;
+            let records: Vec<Record> = w
+                .records
+                .into_iter()
+                .enumerate()
+                .map(|(i, (key, value))| Record {
+                    id: INTERNAL_RECORD,
+                    offset_delta: i as u32,
+                    timestamp: ts,
+                    key: Some(key),
+                    value,
+                    headers: Vec::new(),
+                })
+                .collect();
+            let size = BATCH_OVERHEAD + records.iter().map(|r| r.size_in_bytes(0)).sum::<u32>();
+            let batch =
+                Arc::new(BatchData::new(crate::record::NO_PRODUCER_ID, -1, crate::record::NO_SEQUENCE, records, size));
+            match self.append_to_leader(&tp, batch, Acks::All, io) {
+                Ok((_, required)) => {
+                    let hw = self.replicas.get(&tp).map(|r| r.log.high_watermark()).unwrap_or(0);
+                    let more = self.coordinator.write_appended(w.id, required, hw, io);
+                    self.coordinator_queue.extend(more);
+                }
+                Err(e) => {
+                    let more = self.coordinator.write_failed(w.id, e, io);
+                    self.coordinator_queue.extend(more);
+                }
+            }
         }
     }
 
@@ -1233,5 +1368,34 @@ impl Broker {
                 cleaned_to: stats.end_offset,
             });
         }
+    }
+}
+
+/// The error answer to a group request this broker does not coordinate.
+fn group_error_response(msg: &Message, error: ErrorCode) -> Message {
+    match msg {
+        Message::JoinGroupRequest { corr, member_id, .. } => Message::JoinGroupResponse {
+            corr: *corr,
+            error: Some(error),
+            generation: -1,
+            protocol_name: None,
+            leader: String::new(),
+            skip_assignment: false,
+            member_id: member_id.clone(),
+            members: Vec::new(),
+        },
+        Message::SyncGroupRequest { corr, .. } => {
+            Message::SyncGroupResponse { corr: *corr, error: Some(error), assignment: Vec::new() }
+        }
+        Message::HeartbeatRequest { corr, .. } => Message::HeartbeatResponse { corr: *corr, error: Some(error) },
+        Message::LeaveGroupRequest { corr, .. } => Message::LeaveGroupResponse { corr: *corr, error: Some(error) },
+        Message::OffsetCommitRequest { corr, offsets, .. } => Message::OffsetCommitResponse {
+            corr: *corr,
+            partitions: offsets.iter().map(|o| (o.tp.clone(), Some(error))).collect(),
+        },
+        Message::OffsetFetchRequest { corr, .. } => {
+            Message::OffsetFetchResponse { corr: *corr, error: Some(error), partitions: Vec::new() }
+        }
+        _ => Message::HeartbeatResponse { corr: 0, error: Some(error) },
     }
 }

@@ -1,33 +1,52 @@
-//! The Kafka consumer. Issue 2 gives the fetcher for manually assigned partitions
-//! (`KafkaConsumer.assign`): positions, `auto.offset.reset`, fetching up to the HW,
-//! leader changes and out-of-range offsets. Consumer groups build on it (`crate::group`).
+//! The Kafka consumer (`KafkaConsumer`, classic group protocol): the fetcher, positions,
+//! `auto.offset.reset`, pause/resume and seek, plus the application that calls `poll()`
+//! (`app.rs`) and, with a `group.id`, the group membership (`crate::group::member`).
+//!
+//! As in the Java client, the position of a partition is the offset of the next record
+//! `poll()` will return: fetched records wait in a buffer until the application polls them,
+//! and a partition is fetched again only once its buffer is drained.
+pub mod app;
+
 use crate::client::ClientMetadata;
 use crate::config::{ConsumerConfig, OffsetReset};
 use crate::error::ErrorCode;
+use crate::group::member::Membership;
 use crate::ledger::Ledger;
 use crate::network::NodeId;
 use crate::node::{Io, Timer};
 use crate::protocol::{FetchPartition, FetchPartitionResponse, Message};
-use crate::record::TopicPartition;
+use crate::record::{LogBatch, TopicPartition};
 use crate::sim::rng::SimRng;
 use crate::sim::time::{Dur, SimTime};
 use crate::trace::Effect;
+use app::{AppSettings, AppState};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConsumerStats {
+    /// Records the application finished processing.
     pub records_consumed: u64,
+    /// Records `poll()` returned.
+    pub records_polled: u64,
+    pub polls: u64,
     pub fetches: u64,
     pub offset_resets: u64,
+    /// Offset commits completed (`commit-total`) and failed.
+    pub commits: u64,
+    pub commit_failures: u64,
+    /// Largest `records-lag` seen for any partition (`records-lag-max`).
+    pub records_lag_max: u64,
 }
 
-/// Where a partition's position stands.
+/// Where a partition's position stands (`SubscriptionState.FetchStates`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Position {
+    /// Newly assigned with a `group.id`: the committed offset is being fetched.
+    Initializing,
     /// Needs a reset by `auto.offset.reset` (ListOffsets in flight: its correlation id).
     Resetting(Option<u64>),
-    /// The next offset to fetch.
+    /// The next offset to return to the application.
     At(u64),
     /// `auto.offset.reset=none` and no valid position: the application got an error.
     Failed,
@@ -38,65 +57,128 @@ pub struct Consumer {
     pub index: u32,
     pub name: String,
     pub config: ConsumerConfig,
+    /// What the application does with the records (sandbox settings, not Kafka configs).
+    pub settings: AppSettings,
     pub alive: bool,
     pub incarnation: u32,
     pub metadata: ClientMetadata,
+    /// `subscribe()` topics; empty for a consumer using `assign()`.
+    pub subscription: Vec<String>,
+    /// The partitions the consumer owns now (assigned by the group, or by `assign()`).
     pub assignment: Vec<TopicPartition>,
     pub positions: BTreeMap<TopicPartition, Position>,
+    pub paused: BTreeSet<TopicPartition>,
+    /// The HW each fetch response reported (`records-lag` = HW - position).
+    pub high_watermarks: BTreeMap<TopicPartition, u64>,
+    /// Fetched batches waiting for `poll()`, in arrival order (`completedFetches`).
+    pub(crate) buffer: VecDeque<(TopicPartition, Vec<LogBatch>)>,
     /// Fetches in flight per broker: correlation id.
     fetch_in_flight: BTreeMap<u32, u64>,
-    /// Name under which deliveries are counted in the ledger.
+    /// Name under which deliveries are counted in the ledger (the group id, else the name).
     pub reader: String,
     next_corr: u64,
     wake_at: Option<SimTime>,
-    rng: SimRng,
+    pub(crate) rng: SimRng,
     pub stats: ConsumerStats,
+    /// Group membership and offset commits, when `group.id` is set.
+    pub group: Option<Membership>,
+    /// The application's loop around `poll()`.
+    pub app: AppState,
 }
 
 impl Consumer {
-    pub fn new(index: u32, name: String, config: ConsumerConfig, bootstrap: Vec<u32>, rng: SimRng) -> Self {
+    pub fn new(
+        index: u32,
+        name: String,
+        config: ConsumerConfig,
+        settings: AppSettings,
+        bootstrap: Vec<u32>,
+        rng: SimRng,
+    ) -> Self {
         let reader = config.group_id.clone().unwrap_or_else(|| name.clone());
+        let group = config.group_id.clone().map(|g| Membership::new(g, &config));
         Consumer {
             index,
             name,
             config,
+            settings,
             alive: true,
             incarnation: 0,
             metadata: ClientMetadata::new(bootstrap),
+            subscription: Vec::new(),
             assignment: Vec::new(),
             positions: BTreeMap::new(),
+            paused: BTreeSet::new(),
+            high_watermarks: BTreeMap::new(),
+            buffer: VecDeque::new(),
             fetch_in_flight: BTreeMap::new(),
             reader,
             next_corr: 0,
             wake_at: None,
             rng,
             stats: ConsumerStats::default(),
+            group,
+            app: AppState::default(),
         }
     }
 
-    fn me(&self) -> NodeId {
+    pub(crate) fn me(&self) -> NodeId {
         NodeId::Consumer(self.index)
     }
 
-    fn corr(&mut self) -> u64 {
+    pub(crate) fn corr(&mut self) -> u64 {
         self.next_corr += 1;
         self.next_corr
     }
 
-    /// `KafkaConsumer.assign`: fetch these partitions, positions from `auto.offset.reset`.
+    /// `KafkaConsumer.assign`: fetch these partitions; positions come from the committed
+    /// offsets (with a `group.id`) or `auto.offset.reset`.
     pub fn assign(&mut self, partitions: Vec<TopicPartition>, ledger: &mut Ledger, io: &mut Io) {
+        self.subscription.clear();
+        self.set_assignment(partitions);
+        self.start(ledger, io);
+    }
+
+    /// `KafkaConsumer.subscribe`: join the group and get partitions from it.
+    pub fn subscribe(&mut self, topics: Vec<String>, ledger: &mut Ledger, io: &mut Io) {
+        self.subscription = topics;
+        if let Some(g) = self.group.as_mut() {
+            g.request_rejoin("subscription changed");
+        }
+        self.start(ledger, io);
+    }
+
+    /// Replaces the owned partitions; new ones start from their committed offset (or the
+    /// reset policy), kept ones keep their position.
+    pub(crate) fn set_assignment(&mut self, partitions: Vec<TopicPartition>) {
         self.positions.retain(|tp, _| partitions.contains(tp));
+        self.paused.retain(|tp| partitions.contains(tp));
+        self.buffer.retain(|(tp, _)| partitions.contains(tp));
+        let initial = if self.group.is_some() { Position::Initializing } else { Position::Resetting(None) };
         for tp in &partitions {
-            self.positions.entry(tp.clone()).or_insert(Position::Resetting(None));
+            self.positions.entry(tp.clone()).or_insert(initial);
         }
         self.assignment = partitions;
-        self.run(ledger, io);
     }
 
     /// `KafkaConsumer.seek`.
     pub fn seek(&mut self, tp: &TopicPartition, offset: u64) {
         if self.positions.contains_key(tp) {
             self.positions.insert(tp.clone(), Position::At(offset));
+            self.buffer.retain(|(t, _)| t != tp);
+        }
+    }
+
+    /// `KafkaConsumer.pause` / `resume`: a paused partition is neither fetched nor returned.
+    pub fn pause(&mut self, tps: &[TopicPartition], paused: bool) {
+        for tp in tps {
+            if paused {
+                if self.assignment.contains(tp) {
+                    self.paused.insert(tp.clone());
+                }
+            } else {
+                self.paused.remove(tp);
+            }
         }
     }
 
@@ -111,7 +193,7 @@ impl Consumer {
             .collect()
     }
 
-    fn schedule_wake(&mut self, after: Dur, io: &mut Io) {
+    pub(crate) fn schedule_wake(&mut self, after: Dur, io: &mut Io) {
         let at = io.now.plus(after);
         if self.wake_at.map(|w| w <= at && w > io.now).unwrap_or(false) {
             return;
@@ -120,8 +202,8 @@ impl Consumer {
         io.timer_at(at, Timer::ConsumerWake);
     }
 
-    /// The fetcher: refresh metadata, reset positions, send fetches to partition leaders.
-    pub fn run(&mut self, _ledger: &mut Ledger, io: &mut Io) {
+    /// The network side of the client: metadata, position resets and fetches.
+    pub(crate) fn run_fetcher(&mut self, io: &mut Io) {
         if !self.alive || self.assignment.is_empty() {
             return;
         }
@@ -159,11 +241,15 @@ impl Consumer {
             io.send(NodeId::Broker(leader), Message::ListOffsetsRequest { corr, tp, timestamp });
             io.timer(Dur::from_ms(self.config.request_timeout_ms), Timer::ConsumerRequestTimeout(corr));
         }
+        // Fetch the partitions that have a position and nothing waiting in the buffer.
         let mut by_leader: BTreeMap<u32, Vec<FetchPartition>> = BTreeMap::new();
         for tp in &self.assignment {
             let Some(Position::At(pos)) = self.positions.get(tp) else {
                 continue;
             };
+            if self.paused.contains(tp) || self.buffer.iter().any(|(t, _)| t == tp) {
+                continue;
+            }
             let Some(leader) = self.metadata.leader(tp) else {
                 continue;
             };
@@ -205,7 +291,7 @@ impl Consumer {
         }
     }
 
-    fn request_metadata(&mut self, avoid: Option<u32>, io: &mut Io) {
+    pub(crate) fn request_metadata(&mut self, avoid: Option<u32>, io: &mut Io) {
         let Some(b) = self.metadata.pick_broker(&mut self.rng, avoid, io.now) else {
             return;
         };
@@ -251,11 +337,10 @@ impl Consumer {
                 self.metadata.connected(b);
                 let mut backoff = false;
                 for p in partitions {
-                    backoff |= self.on_fetched(p, ledger, io);
+                    backoff |= self.on_fetched(p, io);
                 }
                 if backoff {
                     self.schedule_wake(Dur::from_ms(self.config.retry_backoff_ms), io);
-                    return;
                 }
             }
             Message::ConnectionClosed => {
@@ -267,21 +352,30 @@ impl Consumer {
                     self.metadata.needs_update = true;
                     let wait = self.metadata.connection_refused(b, io.now);
                     self.schedule_wake(wait, io);
-                    return;
+                    self.group_connection_closed(b, io);
                 }
             }
+            Message::FindCoordinatorResponse { .. }
+            | Message::JoinGroupResponse { .. }
+            | Message::SyncGroupResponse { .. }
+            | Message::HeartbeatResponse { .. }
+            | Message::LeaveGroupResponse { .. }
+            | Message::OffsetCommitResponse { .. }
+            | Message::OffsetFetchResponse { .. } => self.handle_group_response(from, msg, io),
             _ => {}
         }
-        self.run(ledger, io);
+        self.drive(ledger, io);
     }
 
     /// Handles one partition of a fetch response. Returns true if the consumer should back off.
-    fn on_fetched(&mut self, p: FetchPartitionResponse, ledger: &mut Ledger, io: &mut Io) -> bool {
+    fn on_fetched(&mut self, p: FetchPartitionResponse, io: &mut Io) -> bool {
         let Some(Position::At(pos)) = self.positions.get(&p.tp).copied() else {
             return false;
         };
         match p.error {
             Some(ErrorCode::OFFSET_OUT_OF_RANGE) => {
+                // The position fell below the log start (retention) or past the end:
+                // `auto.offset.reset` decides where to go.
                 self.positions.insert(p.tp.clone(), Position::Resetting(None));
                 io.emit(Effect::OffsetReset {
                     consumer: self.index,
@@ -296,31 +390,73 @@ impl Consumer {
                 true
             }
             None => {
-                let mut first = None;
-                let mut last = pos;
-                let mut count = 0u32;
-                for b in &p.batches {
-                    for (offset, r) in b.records() {
-                        if offset < pos {
-                            continue;
-                        }
-                        ledger.delivered(&self.reader, r.id);
-                        first.get_or_insert(offset);
-                        last = offset;
-                        count += 1;
-                    }
-                }
-                if let Some(first) = first {
-                    self.positions.insert(p.tp.clone(), Position::At(last + 1));
-                    self.stats.records_consumed += u64::from(count);
-                    io.emit(Effect::RecordsConsumed { consumer: self.index, tp: p.tp, first, last, records: count });
-                } else if let Some(b) = p.batches.last() {
-                    // Only compacted-away offsets: skip past them.
-                    self.positions.insert(p.tp.clone(), Position::At(b.next_offset().max(pos)));
+                self.high_watermarks.insert(p.tp.clone(), p.high_watermark);
+                let lag = p.high_watermark.saturating_sub(pos);
+                self.stats.records_lag_max = self.stats.records_lag_max.max(lag);
+                let has_records = p.batches.iter().any(|b| b.next_offset() > pos);
+                if has_records {
+                    self.buffer.push_back((p.tp, p.batches));
                 }
                 false
             }
         }
+    }
+
+    /// Takes up to `max` records from the buffer (`FetchCollector.collectFetch`): records of
+    /// assigned, unpaused partitions with a position, in arrival order. Calls `each` for
+    /// every record and advances positions. Returns how many were taken.
+    pub(crate) fn take_records(
+        &mut self,
+        max: u32,
+        mut each: impl FnMut(&TopicPartition, u64, crate::record::RecordId),
+    ) -> u32 {
+        let mut taken = 0u32;
+        let mut i = 0;
+        while i < self.buffer.len() && taken < max {
+            let tp = self.buffer[i].0.clone();
+            let pos = match self.positions.get(&tp) {
+                Some(Position::At(p)) if !self.paused.contains(&tp) && self.assignment.contains(&tp) => *p,
+                Some(Position::At(_)) if self.paused.contains(&tp) => {
+                    i += 1;
+                    continue;
+                }
+                _ => {
+                    // Unassigned or reset since the fetch: the data is stale.
+                    self.buffer.remove(i);
+                    continue;
+                }
+            };
+            let mut next = pos;
+            let mut exhausted = true;
+            let batches = &self.buffer[i].1;
+            'batches: for b in batches {
+                if b.next_offset() <= next {
+                    continue;
+                }
+                for (offset, r) in b.records() {
+                    if offset < next {
+                        continue;
+                    }
+                    if taken == max {
+                        exhausted = false;
+                        break 'batches;
+                    }
+                    each(&tp, offset, r.id);
+                    taken += 1;
+                    next = offset + 1;
+                }
+                // A batch read to its end moves the position past its last offset, so
+                // records the cleaner removed from its tail are skipped.
+                next = next.max(b.next_offset());
+            }
+            self.positions.insert(tp, Position::At(next));
+            if exhausted {
+                self.buffer.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        taken
     }
 
     pub fn handle_timer(&mut self, timer: Timer, ledger: &mut Ledger, io: &mut Io) {
@@ -341,6 +477,7 @@ impl Consumer {
                     let avoid = self.metadata.in_flight.map(|(_, b)| b);
                     self.metadata.in_flight = None;
                     self.request_metadata(avoid, io);
+                } else if self.group_request_timed_out(corr, io) {
                 } else {
                     let stuck: Vec<TopicPartition> = self
                         .positions
@@ -353,25 +490,51 @@ impl Consumer {
                     }
                 }
             }
+            Timer::ConsumerHeartbeat => self.heartbeat_tick(io),
+            Timer::ConsumerApp(token) => self.app_timer(token, ledger, io),
             _ => {}
         }
-        self.run(ledger, io);
+        self.drive(ledger, io);
     }
 
-    pub fn crash(&mut self) {
+    /// The process dies: in-memory state is gone. Returns nothing; what the application was
+    /// in the middle of processing counts up to the crash.
+    pub fn crash(&mut self, ledger: &mut Ledger, now: SimTime) {
+        self.app_crash(ledger, now);
         self.alive = false;
         self.fetch_in_flight.clear();
+        self.buffer.clear();
+        self.high_watermarks.clear();
+        if let Some(g) = self.group.as_mut() {
+            g.reset_process();
+        }
     }
 
-    /// A restarted standalone consumer has no committed offsets: positions reset again.
+    /// A new process: it starts from the committed offsets (with a `group.id`) or from
+    /// `auto.offset.reset`, with the same subscription or assignment as before.
     pub fn restart(&mut self, ledger: &mut Ledger, io: &mut Io) {
         self.alive = true;
         self.incarnation += 1;
         self.wake_at = None;
         self.metadata.in_flight = None;
         self.metadata.needs_update = true;
-        let assignment = std::mem::take(&mut self.assignment);
         self.positions.clear();
-        self.assign(assignment, ledger, io);
+        self.paused.clear();
+        self.buffer.clear();
+        self.fetch_in_flight.clear();
+        if let Some(g) = self.group.as_mut() {
+            g.reset_process();
+        }
+        self.app = AppState::default();
+        if self.subscription.is_empty() {
+            let assignment = std::mem::take(&mut self.assignment);
+            if !assignment.is_empty() {
+                self.assign(assignment, ledger, io);
+            }
+        } else {
+            self.assignment.clear();
+            let topics = self.subscription.clone();
+            self.subscribe(topics, ledger, io);
+        }
     }
 }

@@ -4,3 +4,8 @@
 //! rebalance (`range`, `roundrobin`, `sticky`, `cooperative-sticky`). The group coordinator
 //! and the rebalance protocols that call them live next to it.
 pub mod assignor;
+pub mod coordinator;
+pub mod describe;
+pub mod member;
+pub mod observe;
+pub mod offsets;

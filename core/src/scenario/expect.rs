@@ -16,6 +16,8 @@ pub struct Expectation {
     #[serde(default)]
     pub reader: Option<String>,
     #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
     pub partition: Option<String>,
     #[serde(default)]
     pub broker: Option<u32>,
@@ -68,6 +70,32 @@ pub const METRICS: &[(&str, &str)] = &[
     ("isr_shrinks", ""),
     ("isr_expansions", ""),
     ("truncated_records", ""),
+    // consumers
+    ("records_lag_max", "consumer"),
+    ("assigned", "consumer"),
+    ("commits", "consumer"),
+    ("commit_failures", "consumer"),
+    ("commit_rate", "consumer"),
+    ("rebalances", "consumer"),
+    ("rebalance_latency_max_ms", "consumer"),
+    ("poll_timeouts", "consumer"),
+    ("offset_resets", "consumer"),
+    // consumer groups
+    ("group_state", "group"),
+    ("generation", "group"),
+    ("group_members", "group"),
+    ("coordinator", "group"),
+    ("committed", "group, partition"),
+    ("group_lag", "group, partition?"),
+    ("paused_partition_ms", "group"),
+    ("double_ownership", "group"),
+    ("offsets_topic_records", "group"),
+    // storage
+    ("records_in_log", "partition"),
+    ("segments", "partition"),
+    ("keys", "partition"),
+    ("tombstones", "partition"),
+    ("cleaned_to", "partition"),
 ];
 
 /// A metric's value at the end of a run.
@@ -110,6 +138,7 @@ impl Expectation {
             ("producer", &self.producer),
             ("consumer", &self.consumer),
             ("reader", &self.reader),
+            ("group", &self.group),
             ("partition", &self.partition),
             ("error", &self.error),
             ("invariant", &self.invariant),
@@ -153,6 +182,7 @@ impl Expectation {
         need("partition", self.partition.is_some())?;
         need("consumer", self.consumer.is_some())?;
         need("reader", self.reader.is_some())?;
+        need("group", self.group.is_some())?;
         need("error", self.error.is_some())?;
         need("invariant", self.invariant.is_some())?;
         need("broker", self.broker.is_some())?;
@@ -266,6 +296,69 @@ impl Expectation {
                     .unwrap_or(0);
                 Value::Number(n as f64)
             }
+            "records_lag_max"
+            | "assigned"
+            | "commits"
+            | "commit_failures"
+            | "commit_rate"
+            | "rebalances"
+            | "rebalance_latency_max_ms"
+            | "poll_timeouts"
+            | "offset_resets" => {
+                let name = self.consumer.as_deref().unwrap_or("");
+                let c = s.consumers.iter().find(|c| c.name == name).ok_or_else(|| format!("no consumer '{name}'"))?;
+                Value::Number(match self.what.as_str() {
+                    "records_lag_max" => c.records_lag_max as f64,
+                    "assigned" => c.assignment.len() as f64,
+                    "commits" => c.commits as f64,
+                    "commit_failures" => c.commit_failures as f64,
+                    "commit_rate" => c.commit_rate,
+                    "rebalances" => c.rebalances as f64,
+                    "rebalance_latency_max_ms" => c.rebalance_latency_max_ms,
+                    "poll_timeouts" => c.poll_timeouts as f64,
+                    _ => c.offset_resets as f64,
+                })
+            }
+            "group_state"
+            | "generation"
+            | "group_members"
+            | "coordinator"
+            | "committed"
+            | "group_lag"
+            | "paused_partition_ms"
+            | "double_ownership"
+            | "offsets_topic_records" => {
+                let name = self.group.as_deref().unwrap_or("");
+                let g = s.groups.iter().find(|g| g.group == name).ok_or_else(|| format!("no group '{name}'"))?;
+                match self.what.as_str() {
+                    "group_state" => Value::Text(g.state.clone()),
+                    "generation" => Value::Number(f64::from(g.generation)),
+                    "group_members" => Value::Number(g.members.len() as f64),
+                    "coordinator" => match g.coordinator {
+                        Some(b) => Value::Number(f64::from(b)),
+                        None => Value::Text("none".into()),
+                    },
+                    "committed" => {
+                        let p = self.partition.as_deref().unwrap_or("");
+                        match g.committed.get(p) {
+                            Some(o) => Value::Number(*o as f64),
+                            None => Value::Text("none".into()),
+                        }
+                    }
+                    "group_lag" => match &self.partition {
+                        Some(p) => Value::Number(g.lag.get(p).copied().unwrap_or(0) as f64),
+                        None => Value::Number(g.lag.values().sum::<u64>() as f64),
+                    },
+                    "paused_partition_ms" => Value::Number(g.paused_partition_ms),
+                    "double_ownership" => Value::Number(g.double_ownership as f64),
+                    _ => Value::Number(g.offsets_topic_records as f64),
+                }
+            }
+            "records_in_log" => Value::Number(partition()?.records as f64),
+            "segments" => Value::Number(f64::from(partition()?.segments)),
+            "keys" => Value::Number(partition()?.keys as f64),
+            "tombstones" => Value::Number(partition()?.tombstones as f64),
+            "cleaned_to" => Value::Number(partition()?.cleaned_to as f64),
             "broker_status" => {
                 let b = self.broker.unwrap_or(0);
                 let br = s.brokers.iter().find(|x| x.id == b).ok_or_else(|| format!("no broker {b}"))?;

@@ -6,6 +6,7 @@ pub mod run;
 
 use crate::action::Action;
 use crate::config::{BrokerConfig, ConfigValue, ConsumerConfig, ProducerConfig, TopicConfig};
+use crate::consumer::app::{AppSettings, CommitMode};
 use crate::limits;
 use crate::network::LinkProps;
 use crate::record::TopicPartition;
@@ -141,6 +142,18 @@ struct RawConsumer {
     config: BTreeMap<String, toml::Value>,
     #[serde(default)]
     assign: Vec<String>,
+    /// Topics to `subscribe()` to at start (needs `group.id`).
+    #[serde(default)]
+    subscribe: Vec<String>,
+    /// Application time per record.
+    #[serde(default)]
+    processing_ms: f64,
+    /// auto | sync_after_processing | sync_before_processing | async_after_processing
+    #[serde(default)]
+    commit: Option<String>,
+    /// The timeout the application passes to poll().
+    #[serde(default)]
+    poll_timeout_ms: Option<f64>,
 }
 
 /// Converts byte offsets of a source text into 1-based line and column.
@@ -337,7 +350,41 @@ impl Scenario {
                     .ok_or_else(|| loc.key_in(&span, p, format!("'{p}' is not a partition of a topic defined here")))?;
                 assign.push(tp);
             }
-            consumers.push(ConsumerSpec { name: r.name.clone(), config, assign });
+            if !r.subscribe.is_empty() && !r.assign.is_empty() {
+                return Err(loc.key_in(&span, "subscribe", "a consumer either subscribes or assigns, not both"));
+            }
+            if !r.subscribe.is_empty() && config.group_id.is_none() {
+                return Err(loc.key_in(&span, "subscribe", "subscribe needs a group.id in config"));
+            }
+            if r.subscribe.iter().any(|t| t.is_empty()) {
+                return Err(loc.key_in(&span, "subscribe", "topic names must not be empty"));
+            }
+            config.validate().map_err(|e| loc.key_in(&span, &e.name, e.to_string()))?;
+            let processing_per_record = ms(r.processing_ms)
+                .map(|t| Dur(t.0))
+                .ok_or_else(|| loc.key_in(&span, "processing_ms", "processing_ms must be a number >= 0"))?;
+            let mut app = AppSettings { processing_per_record, ..AppSettings::default() };
+            if let Some(c) = &r.commit {
+                app.commit = CommitMode::parse(c).ok_or_else(|| {
+                    loc.key_in(
+                        &span,
+                        "commit",
+                        format!(
+                            "commit '{c}' is not one of auto, sync_after_processing, sync_before_processing, async_after_processing"
+                        ),
+                    )
+                })?;
+                if app.commit != CommitMode::Auto && config.group_id.is_none() {
+                    return Err(loc.key_in(&span, "commit", "committing offsets needs a group.id in config"));
+                }
+            }
+            if let Some(t) = r.poll_timeout_ms {
+                app.poll_timeout = ms(t)
+                    .filter(|x| x.0 >= 1000)
+                    .map(|x| Dur(x.0))
+                    .ok_or_else(|| loc.key_in(&span, "poll_timeout_ms", "poll_timeout_ms must be at least 1"))?;
+            }
+            consumers.push(ConsumerSpec { name: r.name.clone(), config, assign, subscribe: r.subscribe.clone(), app });
         }
 
         // Timeline.
