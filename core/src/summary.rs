@@ -587,8 +587,10 @@ impl RunSummary {
             }
             let _ = writeln!(
                 s,
-                "  partitions without a live owner: {:.0} partition-ms{}",
+                "  partitions without a live owner: {:.0} partition-ms, at most {} at once; all stopped {:.0}ms{}",
                 g.paused_partition_ms,
+                g.max_partitions_paused,
+                g.stop_the_world_ms,
                 if g.double_ownership > 0 {
                     format!("; two owners at once seen {} times", g.double_ownership)
                 } else {

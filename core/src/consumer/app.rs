@@ -105,6 +105,8 @@ pub struct AppState {
     pub phase: Phase,
     /// Cancels stale app timers.
     token: u64,
+    /// When the pending app timer fires.
+    wake: Option<SimTime>,
     /// The current batch (records returned by the last `poll()` not yet processed).
     pub in_process: Vec<Polled>,
     /// Application time spent processing, for summaries.
@@ -149,13 +151,21 @@ impl Consumer {
     }
 
     fn app_timer_at(&mut self, at: SimTime, io: &mut Io) {
+        if self.app.wake == Some(at) {
+            return;
+        }
+        self.app.wake = Some(at);
         self.app.token += 1;
         io.timer_at(at, Timer::ConsumerApp(self.app.token));
     }
 
-    pub(crate) fn app_timer(&mut self, token: u64, _ledger: &mut Ledger, _io: &mut Io) {
-        // Only the latest timer matters; `drive` (run after every input) does the work.
-        let _ = token;
+    /// Whether an app timer is the current one (later ones replace earlier ones).
+    pub(crate) fn app_timer_current(&mut self, token: u64) -> bool {
+        if token != self.app.token {
+            return false;
+        }
+        self.app.wake = None;
+        true
     }
 
     /// Runs the application until it blocks (on time, records or a response).

@@ -68,6 +68,10 @@ pub struct Consumer {
     pub assignment: Vec<TopicPartition>,
     pub positions: BTreeMap<TopicPartition, Position>,
     pub paused: BTreeSet<TopicPartition>,
+    /// Eager rebalance: partitions about to be revoked while the pre-rebalance commit is in
+    /// flight; they are neither fetched nor returned, so the position cannot run ahead of
+    /// what is being committed (`markPendingRevocation`).
+    pub pending_revocation: BTreeSet<TopicPartition>,
     /// The HW each fetch response reported (`records-lag` = HW - position).
     pub high_watermarks: BTreeMap<TopicPartition, u64>,
     /// Fetched batches waiting for `poll()`, in arrival order (`completedFetches`).
@@ -109,6 +113,7 @@ impl Consumer {
             assignment: Vec::new(),
             positions: BTreeMap::new(),
             paused: BTreeSet::new(),
+            pending_revocation: BTreeSet::new(),
             high_watermarks: BTreeMap::new(),
             buffer: VecDeque::new(),
             fetch_in_flight: BTreeMap::new(),
@@ -153,6 +158,7 @@ impl Consumer {
     pub(crate) fn set_assignment(&mut self, partitions: Vec<TopicPartition>) {
         self.positions.retain(|tp, _| partitions.contains(tp));
         self.paused.retain(|tp| partitions.contains(tp));
+        self.pending_revocation.retain(|tp| partitions.contains(tp));
         self.buffer.retain(|(tp, _)| partitions.contains(tp));
         let initial = if self.group.is_some() { Position::Initializing } else { Position::Resetting(None) };
         for tp in &partitions {
@@ -180,6 +186,11 @@ impl Consumer {
                 self.paused.remove(tp);
             }
         }
+    }
+
+    /// `SubscriptionState.isFetchable`: not paused, not pending revocation.
+    fn fetchable(&self, tp: &TopicPartition) -> bool {
+        !self.paused.contains(tp) && !self.pending_revocation.contains(tp)
     }
 
     /// Records the consumer is behind the HW, per partition (`records-lag`).
@@ -247,7 +258,7 @@ impl Consumer {
             let Some(Position::At(pos)) = self.positions.get(tp) else {
                 continue;
             };
-            if self.paused.contains(tp) || self.buffer.iter().any(|(t, _)| t == tp) {
+            if !self.fetchable(tp) || self.buffer.iter().any(|(t, _)| t == tp) {
                 continue;
             }
             let Some(leader) = self.metadata.leader(tp) else {
@@ -415,8 +426,8 @@ impl Consumer {
         while i < self.buffer.len() && taken < max {
             let tp = self.buffer[i].0.clone();
             let pos = match self.positions.get(&tp) {
-                Some(Position::At(p)) if !self.paused.contains(&tp) && self.assignment.contains(&tp) => *p,
-                Some(Position::At(_)) if self.paused.contains(&tp) => {
+                Some(Position::At(p)) if self.fetchable(&tp) && self.assignment.contains(&tp) => *p,
+                Some(Position::At(_)) if !self.fetchable(&tp) => {
                     i += 1;
                     continue;
                 }
@@ -491,7 +502,11 @@ impl Consumer {
                 }
             }
             Timer::ConsumerHeartbeat => self.heartbeat_tick(io),
-            Timer::ConsumerApp(token) => self.app_timer(token, ledger, io),
+            Timer::ConsumerApp(token) => {
+                if !self.app_timer_current(token) {
+                    return;
+                }
+            }
             _ => {}
         }
         self.drive(ledger, io);
@@ -520,6 +535,7 @@ impl Consumer {
         self.metadata.needs_update = true;
         self.positions.clear();
         self.paused.clear();
+        self.pending_revocation.clear();
         self.buffer.clear();
         self.fetch_in_flight.clear();
         if let Some(g) = self.group.as_mut() {

@@ -47,6 +47,10 @@ pub struct GroupSummary {
     pub coordinator_rebalances: u64,
     /// Partition-time with no live owner (ms): what rebalances and failures cost.
     pub paused_partition_ms: f64,
+    /// Time the group had live members but no partition owned (eager stop-the-world).
+    pub stop_the_world_ms: f64,
+    /// The most partitions without a live owner at one moment.
+    pub max_partitions_paused: u32,
     /// Steps at which two live members both owned a partition.
     pub double_ownership: u64,
     /// Records in the group's `__consumer_offsets` partition (leader's log) and the last few.
@@ -174,6 +178,7 @@ pub fn group_summaries(world: &World, hw_of: &dyn Fn(&TopicPartition) -> Option<
             };
             let paused = world.groups.paused(&group, world.now);
             let double = world.groups.groups.get(&group).map(|g| g.double_ownership).unwrap_or(0);
+            let max_paused = world.groups.groups.get(&group).map(|g| g.max_unowned).unwrap_or(0);
             match description {
                 Some(d) => GroupSummary {
                     group: group.clone(),
@@ -201,6 +206,8 @@ pub fn group_summaries(world: &World, hw_of: &dyn Fn(&TopicPartition) -> Option<
                     lag,
                     coordinator_rebalances: d.stats.rebalances,
                     paused_partition_ms: paused.as_ms_f64(),
+                    max_partitions_paused: max_paused,
+                    stop_the_world_ms: world.groups.stopped(&group, world.now).as_ms_f64(),
                     double_ownership: double,
                     offsets_topic_records,
                     offsets_topic_tail,
@@ -219,6 +226,8 @@ pub fn group_summaries(world: &World, hw_of: &dyn Fn(&TopicPartition) -> Option<
                     lag,
                     coordinator_rebalances: 0,
                     paused_partition_ms: paused.as_ms_f64(),
+                    max_partitions_paused: max_paused,
+                    stop_the_world_ms: world.groups.stopped(&group, world.now).as_ms_f64(),
                     double_ownership: double,
                     offsets_topic_records,
                     offsets_topic_tail,

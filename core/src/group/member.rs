@@ -109,8 +109,9 @@ pub struct Membership {
     rejoin_needed: bool,
     /// `onJoinPrepare` ran for the rebalance in progress.
     join_prepared: bool,
-    /// The auto-commit `onJoinPrepare` waits for.
+    /// The auto-commit `onJoinPrepare` waits for, and whether it is done.
     prepare_commit: Option<u64>,
+    prepare_committed: bool,
     join_corr: Option<u64>,
     join_not_before: SimTime,
     sync_corr: Option<u64>,
@@ -154,6 +155,7 @@ impl Membership {
             rejoin_needed: true,
             join_prepared: false,
             prepare_commit: None,
+            prepare_committed: false,
             join_corr: None,
             join_not_before: SimTime::ZERO,
             sync_corr: None,
@@ -188,6 +190,7 @@ impl Membership {
         self.rejoin_needed = true;
         self.join_prepared = false;
         self.prepare_commit = None;
+        self.prepare_committed = false;
         self.join_corr = None;
         self.sync_corr = None;
         self.pending_assignment = None;
@@ -320,7 +323,10 @@ impl Consumer {
         if !g.join_prepared {
             // onJoinPrepare, part 1: auto-commit what was consumed, and wait for it.
             let auto = self.config.enable_auto_commit && g.state == MemberState::Stable && g.generation >= 0;
-            if auto && !self.consumed_positions().is_empty() {
+            if auto && !g.prepare_committed && !self.consumed_positions().is_empty() {
+                if g.protocol == RebalanceProtocol::Eager {
+                    self.pending_revocation = self.assignment.iter().cloned().collect();
+                }
                 if let Some((corr, offsets)) = self.send_commit(io) {
                     if let Some(g) = self.group.as_mut() {
                         g.prepare_commit = Some(corr);
@@ -330,8 +336,10 @@ impl Consumer {
                 }
             }
             self.revoke_before_join(io);
+            self.pending_revocation.clear();
             if let Some(g) = self.group.as_mut() {
                 g.join_prepared = true;
+                g.prepare_committed = false;
             }
         }
         self.send_join(io);
@@ -1022,7 +1030,9 @@ impl Consumer {
             None => g.sync_commit.as_ref().map(|c| c.offsets.clone()).unwrap_or_default(),
         };
         if g.prepare_commit == Some(corr) {
+            // Whatever the result, onJoinPrepare goes on (a failed auto-commit is logged).
             g.prepare_commit = None;
+            g.prepare_committed = true;
         }
         let error = partitions.iter().find_map(|(_, e)| *e);
         let group = g.group_id.clone();

@@ -16,6 +16,13 @@ pub struct ObservedGroup {
     unowned_since: BTreeMap<TopicPartition, SimTime>,
     /// Partition-time with no live owner, closed intervals only (see [`GroupObserver::paused`]).
     paused: Dur,
+    /// The most partitions without a live owner at one moment (all of them under an eager
+    /// rebalance, only the moving ones under a cooperative one).
+    pub max_unowned: u32,
+    /// Time during which none of the group's partitions had a live owner while the group
+    /// had live members: the group consumed nothing (stop-the-world), closed intervals.
+    stopped: Dur,
+    stopped_since: Option<SimTime>,
     /// Times a partition was found with two or more live owners.
     pub double_ownership: u64,
     /// The first such case, for the summary.
@@ -60,7 +67,26 @@ impl GroupObserver {
                 }
                 og.owners.insert(tp, who);
             }
+            og.max_unowned = og.max_unowned.max(og.unowned_since.len() as u32);
+            let all_stopped = !og.owners.is_empty() && og.unowned_since.len() == og.owners.len();
+            let has_members = consumers.iter().any(|c| {
+                c.alive && c.group.as_ref().map(|g| g.group_id == group).unwrap_or(false) && !c.subscription.is_empty()
+            });
+            match (all_stopped && has_members, og.stopped_since) {
+                (true, None) => og.stopped_since = Some(now),
+                (false, Some(since)) => {
+                    og.stopped = og.stopped.plus_dur(now.since(since));
+                    og.stopped_since = None;
+                }
+                _ => {}
+            }
         }
+    }
+
+    /// Time up to `now` during which the group, with live members, owned no partition.
+    pub fn stopped(&self, group: &str, now: SimTime) -> Dur {
+        let Some(og) = self.groups.get(group) else { return Dur::ZERO };
+        og.stopped.plus_dur(og.stopped_since.map(|s| now.since(s)).unwrap_or(Dur::ZERO))
     }
 
     /// Partition-time without a live owner up to `now`, per group.

@@ -88,6 +88,8 @@ pub const METRICS: &[(&str, &str)] = &[
     ("committed", "group, partition"),
     ("group_lag", "group, partition?"),
     ("paused_partition_ms", "group"),
+    ("max_partitions_paused", "group"),
+    ("stop_the_world_ms", "group"),
     ("double_ownership", "group"),
     ("offsets_topic_records", "group"),
     // storage
@@ -326,6 +328,8 @@ impl Expectation {
             | "committed"
             | "group_lag"
             | "paused_partition_ms"
+            | "max_partitions_paused"
+            | "stop_the_world_ms"
             | "double_ownership"
             | "offsets_topic_records" => {
                 let name = self.group.as_deref().unwrap_or("");
@@ -350,6 +354,8 @@ impl Expectation {
                         None => Value::Number(g.lag.values().sum::<u64>() as f64),
                     },
                     "paused_partition_ms" => Value::Number(g.paused_partition_ms),
+                    "max_partitions_paused" => Value::Number(f64::from(g.max_partitions_paused)),
+                    "stop_the_world_ms" => Value::Number(g.stop_the_world_ms),
                     "double_ownership" => Value::Number(g.double_ownership as f64),
                     _ => Value::Number(g.offsets_topic_records as f64),
                 }
