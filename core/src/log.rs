@@ -452,7 +452,9 @@ impl PartitionLog {
     pub fn end_offset_for_epoch(&self, epoch: u32) -> Option<(u32, u64)> {
         let idx = self.epochs.partition_point(|e| e.epoch <= epoch);
         if idx == 0 {
-            return None;
+            // Older than every known epoch: it ended where the first known epoch starts
+            // (`LeaderEpochFileCache.endOffsetFor` with no floor entry).
+            return self.epochs.first().map(|first| (epoch, first.start_offset));
         }
         let found = self.epochs[idx - 1];
         let end = self.epochs.get(idx).map(|e| e.start_offset).unwrap_or(self.leo);
@@ -603,6 +605,16 @@ mod tests {
         assert_eq!(log.end_offset_for_epoch(0), Some((0, 3)));
         assert_eq!(log.end_offset_for_epoch(1), Some((1, 5)));
         assert_eq!(log.end_offset_for_epoch(7), Some((1, 5)));
+    }
+
+    #[test]
+    fn an_epoch_older_than_the_cache_ends_where_the_cache_starts() {
+        // A new leader of an empty partition knows only its own epoch; a follower that led
+        // epoch 0 with nothing written must not be told to diverge forever.
+        let mut log = PartitionLog::default();
+        log.assign_epoch_start(1);
+        assert_eq!(log.end_offset_for_epoch(0), Some((0, 0)));
+        assert_eq!(PartitionLog::default().end_offset_for_epoch(0), None);
     }
 
     #[test]

@@ -407,16 +407,35 @@ impl RunSummary {
                     }
                     let _ = i;
                 }
-                // Committed records the reader could have read but never processed.
+                // Committed records the reader could have read but never processed: those in
+                // the log below the HW, and acknowledged ones that retention or the cleaner
+                // removed since (they were committed once).
+                let reads = |tp: &TopicPartition| {
+                    world.consumers.iter().any(|c| {
+                        c.reader == *reader
+                            && (c.assignment.contains(tp) || c.subscription.iter().any(|t| **t == *tp.topic))
+                    })
+                };
+                let unread = |id: RecordId| d.counts.get(id.0 as usize).copied().unwrap_or(0) == 0;
                 for (id, places) in &audit.seen {
                     let committed = places.iter().any(|(tp, off)| hw_of(tp).map(|h| *off < h).unwrap_or(false));
-                    let subscribed = world.consumers.iter().any(|c| {
-                        c.reader == *reader
-                            && places.iter().any(|(tp, _)| {
-                                c.assignment.contains(tp) || c.subscription.iter().any(|t| **t == *tp.topic)
-                            })
-                    });
-                    if committed && subscribed && d.counts.get(id.0 as usize).copied().unwrap_or(0) == 0 {
+                    if committed && places.iter().any(|(tp, _)| reads(tp)) && unread(*id) {
+                        s.never += 1;
+                    }
+                }
+                for (i, e) in world.ledger.records.iter().enumerate() {
+                    let id = RecordId(i as u64);
+                    let Outcome::Acked { offset } = e.outcome else { continue };
+                    if audit.seen.contains_key(&id) || offset == u64::MAX {
+                        continue;
+                    }
+                    let Some(tp) = world.ledger.topic_partition(id) else { continue };
+                    let removed = audit
+                        .bounds
+                        .get(&tp)
+                        .map(|(start, _, cleaned)| offset < *start || offset < *cleaned)
+                        .unwrap_or(false);
+                    if removed && reads(&tp) && unread(id) {
                         s.never += 1;
                     }
                 }

@@ -869,7 +869,7 @@ impl Broker {
                     return resp;
                 }
                 None => {
-                    // The leader has no epoch that old: the follower must truncate to its HW.
+                    // The leader knows no epoch at all: the follower must truncate to its HW.
                     resp.diverging_epoch = Some((0, 0));
                     return resp;
                 }

@@ -580,8 +580,8 @@ impl GroupCoordinator {
             }
         }
         self.loaded.insert(partition);
-        if io.now == SimTime::ZERO && loaded_groups == 0 && offsets_seen == 0 {
-            return; // the cluster's first start: nothing to say about 50 empty partitions
+        if loaded_groups == 0 && offsets_seen == 0 {
+            return; // nothing to say about an empty partition (50 of them at boot)
         }
         io.emit(Effect::CoordinatorLoaded {
             broker: self.broker,
@@ -616,6 +616,7 @@ impl GroupCoordinator {
             .filter(|g| offsets::partition_for(g, offsets_partitions) == partition)
             .cloned()
             .collect();
+        let had_groups = !ids.is_empty();
         for id in ids {
             if let Some(mut g) = self.groups.remove(&id) {
                 g.transition(GroupState::Dead, io.now, io);
@@ -636,7 +637,9 @@ impl GroupCoordinator {
         for id in failed {
             self.write_failed(id, ErrorCode::NOT_LEADER_OR_FOLLOWER, io);
         }
-        io.emit(Effect::CoordinatorUnloaded { broker: self.broker, partition });
+        if had_groups {
+            io.emit(Effect::CoordinatorUnloaded { broker: self.broker, partition });
+        }
     }
 
     /// The HW of a loaded partition moved: replay the newly committed records and complete

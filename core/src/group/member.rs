@@ -232,6 +232,11 @@ impl Consumer {
 
     fn group_send(&mut self, msg: Message, timeout: Dur, io: &mut Io) -> Option<u64> {
         let coordinator = self.group.as_ref()?.coordinator?;
+        // A refused connection backs off (`reconnect.backoff.ms`) before the next attempt.
+        if let Some(until) = self.metadata.backoff_until(coordinator, io.now) {
+            self.schedule_wake(until.since(io.now), io);
+            return None;
+        }
         let corr = message_corr(&msg);
         io.send(NodeId::Broker(coordinator), msg);
         io.timer(timeout, Timer::ConsumerRequestTimeout(corr));
@@ -265,6 +270,7 @@ impl Consumer {
         if g.coordinator.take().is_none() {
             return;
         }
+        g.find_not_before = io.now.plus(backoff);
         g.hb_corr = None;
         if g.join_corr.take().is_some() || g.sync_corr.take().is_some() {
             g.rejoin_needed = true;
@@ -640,15 +646,29 @@ impl Consumer {
 
     // ------------------------------------------------------------------ heartbeat thread
 
+    /// Arms the heartbeat thread's next wake-up: the next heartbeat, the session deadline,
+    /// or the poll deadline (`max.poll.interval.ms` after the last poll, unless the
+    /// application is inside `poll()` right now).
     fn ensure_heartbeat_timer(&mut self, io: &mut Io) {
         let max_poll = Dur::from_ms(self.config.max_poll_interval_ms);
-        let Some(g) = self.group.as_mut() else { return };
+        let polling = matches!(self.app.phase, crate::consumer::app::Phase::Polling { .. });
         if !self.alive || self.subscription.is_empty() {
             return;
         }
-        let mut next = g.last_poll.plus(max_poll);
+        let Some(g) = self.group.as_mut() else { return };
+        let in_group = g.state != MemberState::Unjoined || !g.member_id.is_empty();
+        let mut next = SimTime::MAX;
+        if in_group && !polling {
+            next = g.last_poll.plus(max_poll);
+        }
         if g.heartbeat_enabled() && g.coordinator.is_some() {
-            next = next.min(if g.hb_corr.is_none() { g.hb_due } else { SimTime::MAX }).min(g.session_deadline);
+            if g.hb_corr.is_none() {
+                next = next.min(g.hb_due);
+            }
+            next = next.min(g.session_deadline);
+        }
+        if next == SimTime::MAX {
+            return;
         }
         let next = next.max(io.now);
         if g.hb_timer_at.map(|t| t <= next && t >= io.now).unwrap_or(false) {
@@ -706,10 +726,15 @@ impl Consumer {
                     member_id: g.member_id.clone(),
                     group_instance_id: g.group_instance_id.clone(),
                 };
-                if self.group_send(msg, Dur::from_ms(self.config.request_timeout_ms), io).is_some() {
-                    if let Some(g) = self.group.as_mut() {
+                let sent = self.group_send(msg, Dur::from_ms(self.config.request_timeout_ms), io).is_some();
+                let retry = Dur::from_ms(self.config.retry_backoff_ms.max(1));
+                if let Some(g) = self.group.as_mut() {
+                    if sent {
                         g.hb_corr = Some(corr);
                         g.hb_due = now.plus(interval);
+                    } else {
+                        // Not connected (backing off): try again a little later.
+                        g.hb_due = now.plus(retry);
                     }
                 }
             }
