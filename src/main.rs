@@ -23,6 +23,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Run every scenario in a directory and compare golden digests.
     Check(cmd::check::Args),
+    /// Run random fault schedules on many seeds; shrink the first invariant violation found.
+    Sweep(cmd::sweep::Args),
     /// Measure how fast the simulator runs (produce-replicate-consume pipeline).
     Bench(cmd::bench::Args),
     /// Print `{"murmur2": <i32>, "partition": <n>}` for a key, as Kafka's producer picks it.
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => cmd::run::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Sweep(args) => cmd::sweep::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Partition(args) => cmd::partition::run(args),
         Command::Streams(args) => cmd::streams::run(args),

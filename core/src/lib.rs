@@ -27,6 +27,7 @@ pub mod schema;
 pub mod sim;
 pub mod streams;
 pub mod summary;
+pub mod sweep;
 pub mod trace;
 pub mod world;
 

@@ -5,3 +5,4 @@ pub mod partition;
 pub mod run;
 pub mod schema;
 pub mod streams;
+pub mod sweep;
