@@ -27,6 +27,8 @@ enum Command {
     Sweep(cmd::sweep::Args),
     /// Measure how fast the simulator runs (produce-replicate-consume pipeline).
     Bench(cmd::bench::Args),
+    /// Print the partition assignment Kafka's consumer assignor computes for a group.
+    Assign(cmd::assign::Args),
     /// Print `{"murmur2": <i32>, "partition": <n>}` for a key, as Kafka's producer picks it.
     Partition(cmd::partition::Args),
     /// Run a Kafka Streams topology on records, like TopologyTestDriver: prints
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Sweep(args) => cmd::sweep::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Assign(args) => cmd::assign::run(args),
         Command::Partition(args) => cmd::partition::run(args),
         Command::Streams(args) => cmd::streams::run(args),
         Command::Schema(args) => cmd::schema::run(args),
