@@ -22,7 +22,13 @@ fn setup(acks: &str, min_isr: i64, partitions: u32, key: &str, count: u64, end_m
         brokers: 3,
         broker_config: Default::default(),
         link: Default::default(),
-        topics: vec![TopicSpec { name: "t".into(), partitions, replication_factor: 3, config: topic, assignment: None }],
+        topics: vec![TopicSpec {
+            name: "t".into(),
+            partitions,
+            replication_factor: 3,
+            config: topic,
+            assignment: None,
+        }],
         producers: vec![ProducerSpec { name: "p".into(), config: p }],
         consumers: vec![ConsumerSpec {
             name: "c".into(),

@@ -2,6 +2,7 @@
 pub mod assign;
 pub mod bench;
 pub mod check;
+pub mod configs;
 pub mod partition;
 pub mod run;
 pub mod schema;
