@@ -158,14 +158,24 @@ impl Locator<'_> {
         ScenarioError { file: self.file.to_string(), line, column, message: message.into() }
     }
 
-    /// Points at `needle` (a key) inside `span` if it appears there, else at the span start.
+    /// Points at `needle` (a key) inside the table that starts at `span` (for `[[x]]`
+    /// entries the span covers only the header, so the region runs to the next header).
     fn key_in(&self, span: &Range<usize>, needle: &str, message: impl Into<String>) -> ScenarioError {
-        let region = self.text.get(span.clone()).unwrap_or("");
+        let start = span.start.min(self.text.len());
+        let rest = &self.text[start..];
+        let first_line_end = rest.find('\n').map(|i| i + 1).unwrap_or(rest.len());
+        let body_end = rest[first_line_end..]
+            .match_indices('\n')
+            .map(|(i, _)| first_line_end + i + 1)
+            .find(|&i| rest[i..].trim_start_matches([' ', '\t']).starts_with('['))
+            .unwrap_or(rest.len());
+        let region = &rest[..body_end.max(span.end.saturating_sub(start)).min(rest.len())];
         let pos = region
             .find(&format!("\"{needle}\""))
+            .or_else(|| region.find(&format!("{needle} =")))
             .or_else(|| region.find(needle))
-            .map(|p| span.start + p)
-            .unwrap_or(span.start);
+            .map(|p| start + p)
+            .unwrap_or(start);
         self.at(pos, message)
     }
 }
