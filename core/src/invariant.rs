@@ -88,7 +88,9 @@ pub struct LostRecord {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Invariants {
     pub states: Vec<InvariantState>,
+    #[serde(with = "crate::sim::serde_pairs")]
     leaders: BTreeMap<(TopicPartition, u32), u32>,
+    #[serde(with = "crate::sim::serde_pairs")]
     leader_hw: BTreeMap<(TopicPartition, u32), (u32, u64)>,
     pub lost: Vec<LostRecord>,
     lost_ids: BTreeSet<RecordId>,

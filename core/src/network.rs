@@ -73,13 +73,16 @@ pub enum Routing {
 pub struct Network {
     pub default_link: LinkProps,
     /// Overrides per directed link.
+    #[serde(with = "crate::sim::serde_pairs")]
     pub links: BTreeMap<(NodeId, NodeId), LinkProps>,
     /// Cut directed links.
     pub blocked: BTreeSet<(NodeId, NodeId)>,
     /// Last delivery time per directed link, to keep links FIFO.
+    #[serde(with = "crate::sim::serde_pairs")]
     last_delivery: BTreeMap<(NodeId, NodeId), SimTime>,
     /// Connection generation per node pair (smaller node first): bumped by a reset, so
     /// messages sent on the old connection are discarded on arrival.
+    #[serde(with = "crate::sim::serde_pairs")]
     connections: BTreeMap<(NodeId, NodeId), u64>,
     rng: SimRng,
 }

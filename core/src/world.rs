@@ -81,6 +81,15 @@ pub struct Setup {
     pub end: SimTime,
 }
 
+/// One input to [`World::apply`]: the next scheduled event, or a user action now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Input {
+    /// Apply the earliest scheduled event (a message, a timer or a timeline entry).
+    Next,
+    /// Apply a user action at the current time (logged for replay).
+    Act(Action),
+}
+
 /// A user action applied at a given step (for replay and sharing).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LoggedAction {
@@ -367,6 +376,35 @@ impl World {
     }
 
     // ------------------------------------------------------------------ stepping
+
+    /// The one entry point that changes the world: every step of every run goes through
+    /// here. `Ok(None)` means nothing was scheduled.
+    pub fn apply(&mut self, input: Input) -> Result<Option<TraceEvent>, ActionError> {
+        match input {
+            Input::Next => Ok(self.step()),
+            Input::Act(action) => self.act(action).map(Some),
+        }
+    }
+
+    /// Replays a logged run: applies `log`'s actions at their steps, stepping in between,
+    /// up to `until_step` steps. The result is identical to the original run.
+    pub fn replay(setup: &Setup, seed: u64, log: &[LoggedAction], until_step: u64) -> Result<World, ActionError> {
+        let (mut world, _) = World::new(setup, seed)?;
+        let mut pending = log.iter().peekable();
+        while world.steps < until_step {
+            if let Some(a) = pending.peek() {
+                if a.at_step <= world.steps {
+                    world.apply(Input::Act(a.action.clone()))?;
+                    pending.next();
+                    continue;
+                }
+            }
+            if world.apply(Input::Next)?.is_none() {
+                break;
+            }
+        }
+        Ok(world)
+    }
 
     /// Applies the next scheduled event. Returns its trace event, or `None` when nothing is
     /// scheduled.
