@@ -29,11 +29,12 @@ fn setup(acks: &str, min_isr: i64, partitions: u32, key: &str, count: u64, end_m
             config: topic,
             assignment: None,
         }],
-        producers: vec![ProducerSpec { name: "p".into(), config: p }],
+        producers: vec![ProducerSpec { name: "p".into(), config: p, ..Default::default() }],
         consumers: vec![ConsumerSpec {
             name: "c".into(),
             config: c,
             assign: (0..partitions).map(|i| TopicPartition::new("t", i)).collect(),
+            ..Default::default()
         }],
         timeline: vec![(
             SimTime::from_ms(100),
@@ -48,6 +49,7 @@ fn setup(acks: &str, min_isr: i64, partitions: u32, key: &str, count: u64, end_m
             },
         )],
         end: SimTime::from_ms(end_ms),
+        ..Default::default()
     }
 }
 

@@ -37,11 +37,12 @@ pub fn pipeline(records: u64, partitions: u32, rf: u32, acks: Acks) -> Setup {
             config: t,
             assignment: None,
         }],
-        producers: vec![ProducerSpec { name: "producer".into(), config: p }],
+        producers: vec![ProducerSpec { name: "producer".into(), config: p, ..Default::default() }],
         consumers: vec![ConsumerSpec {
             name: "consumer".into(),
             config: c,
             assign: (0..partitions).map(|i| TopicPartition::new("bench", i)).collect(),
+            ..Default::default()
         }],
         timeline: vec![(
             SimTime::from_ms(10),
@@ -57,6 +58,7 @@ pub fn pipeline(records: u64, partitions: u32, rf: u32, acks: Acks) -> Setup {
         )],
         // Far enough that the run ends when the work is done (see `pipeline_done`).
         end: SimTime::from_ms(24 * 3600 * 1000),
+        ..Default::default()
     }
 }
 

@@ -23,8 +23,8 @@ pub mod producer;
 pub mod protocol;
 pub mod record;
 pub mod scenario;
-#[cfg(feature = "avro")]
 pub mod schema;
+pub mod schema_registry;
 pub mod sim;
 pub mod streams;
 pub mod summary;

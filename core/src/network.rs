@@ -19,6 +19,8 @@ pub enum NodeId {
     Broker(u32),
     Producer(u32),
     Consumer(u32),
+    /// The Confluent Schema Registry server.
+    SchemaRegistry,
 }
 
 impl fmt::Display for NodeId {
@@ -28,6 +30,7 @@ impl fmt::Display for NodeId {
             NodeId::Broker(id) => write!(f, "b{id}"),
             NodeId::Producer(i) => write!(f, "producer#{i}"),
             NodeId::Consumer(i) => write!(f, "consumer#{i}"),
+            NodeId::SchemaRegistry => write!(f, "schema-registry"),
         }
     }
 }

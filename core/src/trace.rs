@@ -25,41 +25,207 @@ pub enum Cause {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
-    BrokerCrashed { broker: u32 },
-    BrokerPowerLoss { broker: u32, lost_records: u64 },
-    BrokerRestarted { broker: u32 },
+    BrokerCrashed {
+        broker: u32,
+    },
+    BrokerPowerLoss {
+        broker: u32,
+        lost_records: u64,
+    },
+    BrokerRestarted {
+        broker: u32,
+    },
     ControllerCrashed,
     ControllerRestarted,
-    BrokerFenced { broker: u32 },
-    BrokerUnfenced { broker: u32 },
-    LeaderElected { tp: TopicPartition, leader: Option<u32>, epoch: u32, isr: Vec<u32>, unclean: bool },
-    IsrChanged { tp: TopicPartition, isr: Vec<u32>, partition_epoch: u32 },
-    IsrChangeProposed { tp: TopicPartition, broker: u32, isr: Vec<u32> },
-    BecameLeader { tp: TopicPartition, broker: u32, epoch: u32 },
-    BecameFollower { tp: TopicPartition, broker: u32, leader: Option<u32>, epoch: u32 },
-    Appended { tp: TopicPartition, broker: u32, base: u64, last: u64, epoch: u32, leader: bool },
-    DuplicateBatch { tp: TopicPartition, broker: u32, base: u64 },
-    ProduceRejected { tp: TopicPartition, broker: u32, error: ErrorCode },
-    Truncated { tp: TopicPartition, broker: u32, to: u64, removed: u64 },
-    HighWatermark { tp: TopicPartition, broker: u32, hw: u64 },
-    LogStartOffset { tp: TopicPartition, broker: u32, offset: u64 },
-    Flushed { broker: u32, partitions: u32 },
-    MessageLost { from: NodeId, to: NodeId, kind: String, reason: String },
-    NetworkChanged { what: String },
-    ConfigChanged { target: String, name: String, value: String },
-    TopicCreated { topic: String, partitions: u32, replication_factor: u32 },
-    RecordsSent { producer: u32, tp: TopicPartition, records: u32 },
-    ProduceRequestSent { producer: u32, broker: u32, batches: u32, records: u32 },
-    ProduceAcked { producer: u32, tp: TopicPartition, base: Option<u64>, records: u32 },
-    ProduceFailed { producer: u32, tp: TopicPartition, error: ErrorCode, records: u32, retry: bool },
-    ProducerBlocked { producer: u32, queued_bytes: u64 },
-    MetadataUpdated { client: NodeId, version: u64 },
-    RecordsConsumed { consumer: u32, tp: TopicPartition, first: u64, last: u64, records: u32 },
-    OffsetReset { consumer: u32, tp: TopicPartition, offset: u64, reason: String },
-    ClientCrashed { client: NodeId, unsent_records: u64 },
-    ClientRestarted { client: NodeId },
-    InvariantViolated { invariant: String, detail: String },
-    Note { text: String },
+    BrokerFenced {
+        broker: u32,
+    },
+    BrokerUnfenced {
+        broker: u32,
+    },
+    LeaderElected {
+        tp: TopicPartition,
+        leader: Option<u32>,
+        epoch: u32,
+        isr: Vec<u32>,
+        unclean: bool,
+    },
+    IsrChanged {
+        tp: TopicPartition,
+        isr: Vec<u32>,
+        partition_epoch: u32,
+    },
+    IsrChangeProposed {
+        tp: TopicPartition,
+        broker: u32,
+        isr: Vec<u32>,
+    },
+    BecameLeader {
+        tp: TopicPartition,
+        broker: u32,
+        epoch: u32,
+    },
+    BecameFollower {
+        tp: TopicPartition,
+        broker: u32,
+        leader: Option<u32>,
+        epoch: u32,
+    },
+    Appended {
+        tp: TopicPartition,
+        broker: u32,
+        base: u64,
+        last: u64,
+        epoch: u32,
+        leader: bool,
+    },
+    DuplicateBatch {
+        tp: TopicPartition,
+        broker: u32,
+        base: u64,
+    },
+    ProduceRejected {
+        tp: TopicPartition,
+        broker: u32,
+        error: ErrorCode,
+    },
+    Truncated {
+        tp: TopicPartition,
+        broker: u32,
+        to: u64,
+        removed: u64,
+    },
+    HighWatermark {
+        tp: TopicPartition,
+        broker: u32,
+        hw: u64,
+    },
+    LogStartOffset {
+        tp: TopicPartition,
+        broker: u32,
+        offset: u64,
+    },
+    Flushed {
+        broker: u32,
+        partitions: u32,
+    },
+    MessageLost {
+        from: NodeId,
+        to: NodeId,
+        kind: String,
+        reason: String,
+    },
+    NetworkChanged {
+        what: String,
+    },
+    ConfigChanged {
+        target: String,
+        name: String,
+        value: String,
+    },
+    TopicCreated {
+        topic: String,
+        partitions: u32,
+        replication_factor: u32,
+    },
+    RecordsSent {
+        producer: u32,
+        tp: TopicPartition,
+        records: u32,
+    },
+    ProduceRequestSent {
+        producer: u32,
+        broker: u32,
+        batches: u32,
+        records: u32,
+    },
+    ProduceAcked {
+        producer: u32,
+        tp: TopicPartition,
+        base: Option<u64>,
+        records: u32,
+    },
+    ProduceFailed {
+        producer: u32,
+        tp: TopicPartition,
+        error: ErrorCode,
+        records: u32,
+        retry: bool,
+    },
+    ProducerBlocked {
+        producer: u32,
+        queued_bytes: u64,
+    },
+    MetadataUpdated {
+        client: NodeId,
+        version: u64,
+    },
+    RecordsConsumed {
+        consumer: u32,
+        tp: TopicPartition,
+        first: u64,
+        last: u64,
+        records: u32,
+    },
+    OffsetReset {
+        consumer: u32,
+        tp: TopicPartition,
+        offset: u64,
+        reason: String,
+    },
+    ClientCrashed {
+        client: NodeId,
+        unsent_records: u64,
+    },
+    ClientRestarted {
+        client: NodeId,
+    },
+    SchemaRegistered {
+        subject: String,
+        id: u32,
+        version: u32,
+    },
+    SchemaRefused {
+        subject: String,
+        http_status: u16,
+        error_code: u32,
+        message: String,
+    },
+    RegistryCrashed,
+    RegistryRestarted,
+    /// A producer serialized a record: the bytes on the wire (hex, first 64 bytes).
+    RecordSerialized {
+        producer: u32,
+        topic: String,
+        schema_id: Option<u32>,
+        hex: String,
+    },
+    SerializationFailed {
+        producer: u32,
+        topic: String,
+        error: String,
+    },
+    /// A consumer could not turn a record's bytes into a value (the application's poll fails).
+    DeserializationFailed {
+        consumer: u32,
+        tp: TopicPartition,
+        offset: u64,
+        error: String,
+    },
+    RecordDeserialized {
+        consumer: u32,
+        tp: TopicPartition,
+        offset: u64,
+        schema_id: Option<u32>,
+        value: String,
+    },
+    InvariantViolated {
+        invariant: String,
+        detail: String,
+    },
+    Note {
+        text: String,
+    },
 }
 
 /// One step of the run.
@@ -93,6 +259,8 @@ impl TraceEvent {
                     | Effect::ProduceRequestSent { .. }
                     | Effect::ProduceAcked { .. }
                     | Effect::RecordsConsumed { .. }
+                    | Effect::RecordSerialized { .. }
+                    | Effect::RecordDeserialized { .. }
                     | Effect::MetadataUpdated { .. }
                     | Effect::Flushed { .. }
             )
@@ -191,6 +359,30 @@ impl fmt::Display for Effect {
                 write!(f, "{client} crashed ({unsent_records} unsent records lost)")
             }
             ClientRestarted { client } => write!(f, "{client} restarted"),
+            SchemaRegistered { subject, id, version } => {
+                write!(f, "registry: subject {subject} version {version} is schema id {id}")
+            }
+            SchemaRefused { subject, http_status, error_code, message } => {
+                write!(f, "registry: {http_status} ({error_code}) for subject {subject}: {message}")
+            }
+            RegistryCrashed => write!(f, "schema registry crashed"),
+            RegistryRestarted => write!(f, "schema registry restarted"),
+            RecordSerialized { producer, topic, schema_id, hex } => write!(
+                f,
+                "producer#{producer} serialized a record for {topic}{}: {hex}",
+                schema_id.map(|i| format!(" with schema id {i}")).unwrap_or_default()
+            ),
+            SerializationFailed { producer, topic, error } => {
+                write!(f, "producer#{producer} send() to {topic} failed: SerializationException: {error}")
+            }
+            DeserializationFailed { consumer, tp, offset, error } => {
+                write!(f, "consumer#{consumer} cannot read {tp}@{offset}: {error}")
+            }
+            RecordDeserialized { consumer, tp, offset, schema_id, value } => write!(
+                f,
+                "consumer#{consumer} read {tp}@{offset}{}: {value}",
+                schema_id.map(|i| format!(" (writer schema id {i})")).unwrap_or_default()
+            ),
             InvariantViolated { invariant, detail } => {
                 write!(f, "INVARIANT {invariant} violated: {detail}")
             }

@@ -77,6 +77,20 @@ struct RawScenario {
     timeline: Vec<Spanned<toml::Table>>,
     #[serde(default)]
     expect: Vec<Spanned<Expectation>>,
+    #[serde(default)]
+    schema_registry: Option<Spanned<RawRegistry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegistry {
+    /// Global compatibility level (Confluent's default: BACKWARD).
+    #[serde(default = "backward")]
+    compatibility: String,
+}
+
+fn backward() -> String {
+    "BACKWARD".into()
 }
 
 fn default_seed() -> u64 {
@@ -131,6 +145,10 @@ struct RawClient {
     name: String,
     #[serde(default)]
     config: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    key_schema: Option<String>,
+    #[serde(default)]
+    value_schema: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -141,6 +159,10 @@ struct RawConsumer {
     config: BTreeMap<String, toml::Value>,
     #[serde(default)]
     assign: Vec<String>,
+    #[serde(default)]
+    key_schema: Option<String>,
+    #[serde(default)]
+    value_schema: Option<String>,
 }
 
 /// Converts byte offsets of a source text into 1-based line and column.
@@ -331,7 +353,26 @@ impl Scenario {
             let mut config = ProducerConfig::default();
             apply_configs(&loc, &span, &p.get_ref().config, |k, v| config.set(k, v))?;
             config.validate().map_err(|e| loc.key_in(&span, &e.name, e.to_string()))?;
-            producers.push(ProducerSpec { name: p.get_ref().name.clone(), config });
+            let r = p.get_ref();
+            let schema = |field: &str, v: &Option<String>| -> Result<Option<String>, ScenarioError> {
+                v.as_deref()
+                    .map(|text| {
+                        crate::world::schema_text(text).map_err(|e| loc.key_in(&span, field, format!("{field}: {e}")))
+                    })
+                    .transpose()
+            };
+            let key_schema = schema("key_schema", &r.key_schema)?;
+            let value_schema = schema("value_schema", &r.value_schema)?;
+            let avro = config.key_serializer == crate::config::SerdeFormat::Avro
+                || config.value_serializer == crate::config::SerdeFormat::Avro;
+            if avro && raw.schema_registry.is_none() {
+                return Err(loc.key_in(
+                    &span,
+                    "serializer",
+                    "the Avro serializer needs a [schema_registry] in the scenario",
+                ));
+            }
+            producers.push(ProducerSpec { name: r.name.clone(), config, key_schema, value_schema });
         }
         let mut consumers = Vec::new();
         for c in &raw.consumers {
@@ -347,7 +388,16 @@ impl Scenario {
                     .ok_or_else(|| loc.key_in(&span, p, format!("'{p}' is not a partition of a topic defined here")))?;
                 assign.push(tp);
             }
-            consumers.push(ConsumerSpec { name: r.name.clone(), config, assign });
+            let schema = |field: &str, v: &Option<String>| -> Result<Option<String>, ScenarioError> {
+                v.as_deref()
+                    .map(|text| {
+                        crate::world::schema_text(text).map_err(|e| loc.key_in(&span, field, format!("{field}: {e}")))
+                    })
+                    .transpose()
+            };
+            let key_schema = schema("key_schema", &r.key_schema)?;
+            let value_schema = schema("value_schema", &r.value_schema)?;
+            consumers.push(ConsumerSpec { name: r.name.clone(), config, assign, key_schema, value_schema });
         }
 
         // Timeline.
@@ -377,8 +427,25 @@ impl Scenario {
             timeline.push((at, action, span));
         }
 
-        let setup_without_timeline =
-            Setup { brokers, broker_config, link, topics, producers, consumers, timeline: Vec::new(), end };
+        let schema_registry = match &raw.schema_registry {
+            None => None,
+            Some(r) => {
+                Some(r.get_ref().compatibility.parse::<crate::schema::CompatibilityLevel>().map_err(|e| {
+                    loc.key_in(&r.span(), "compatibility", format!("schema_registry.compatibility: {e}"))
+                })?)
+            }
+        };
+        let setup_without_timeline = Setup {
+            brokers,
+            broker_config,
+            link,
+            topics,
+            producers,
+            consumers,
+            timeline: Vec::new(),
+            end,
+            schema_registry,
+        };
         // Validate every action against the world it would run in (names, patterns...).
         let mut probe_setup = setup_without_timeline.clone();
         probe_setup.timeline = timeline.iter().map(|(t, a, _)| (*t, a.clone())).collect();
