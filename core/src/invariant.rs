@@ -192,7 +192,7 @@ impl Invariants {
             }
         }
         for tp in dirty {
-            self.check_partition(step, time, tp, brokers, &mut out);
+            self.check_partition(step, time, tp, brokers, controller, &mut out);
         }
         for tp in leader_changes {
             self.check_acked(step, time, &tp, brokers, ledger, controller, power_losses, &mut out);
@@ -206,8 +206,12 @@ impl Invariants {
         time: SimTime,
         tp: &TopicPartition,
         brokers: &[Broker],
+        controller: &Controller,
         out: &mut Vec<Effect>,
     ) {
+        // The committed ISR is the controller's: a leader cut off from the controller may hold
+        // a stale view listing replicas that have long left the ISR.
+        let committed = controller.image.partition(tp);
         for b in brokers.iter().filter(|b| b.is_running()) {
             let Some(rep) = b.replicas.get(tp) else {
                 continue;
@@ -228,8 +232,11 @@ impl Invariants {
                 _ => {}
             }
             self.leader_hw.insert(key, (ls.epoch, hw));
+            let Some(state) = committed.filter(|p| p.leader == Some(b.id) && p.leader_epoch == ls.epoch) else {
+                continue; // a deposed (zombie) leader: nothing it holds is committed any more
+            };
             let leader_chain = rep.log.chain_before(hw);
-            for &m in ls.isr.iter().filter(|&&m| m != b.id) {
+            for &m in ls.isr.iter().filter(|&&m| m != b.id && state.isr.contains(&m)) {
                 let Some(mb) = brokers.iter().find(|x| x.id == m && x.is_running()) else {
                     continue;
                 };
