@@ -25,6 +25,8 @@ enum Command {
     Check(cmd::check::Args),
     /// Run random fault schedules on many seeds; shrink the first invariant violation found.
     Sweep(cmd::sweep::Args),
+    /// Write a docker-compose KRaft cluster and a script that replays the scenario on it.
+    Export(cmd::export::Args),
     /// List every Kafka config the sandbox understands, with defaults.
     Configs(cmd::configs::Args),
     /// Measure how fast the simulator runs (produce-replicate-consume pipeline).
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Configs(args) => cmd::configs::run(args),
+        Command::Export(args) => cmd::export::run(args),
         Command::Sweep(args) => cmd::sweep::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Assign(args) => cmd::assign::run(args),

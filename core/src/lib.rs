@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod config;
 pub mod consumer;
 pub mod error;
+pub mod export;
 pub mod group;
 pub mod invariant;
 pub mod ledger;

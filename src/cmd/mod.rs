@@ -3,6 +3,7 @@ pub mod assign;
 pub mod bench;
 pub mod check;
 pub mod configs;
+pub mod export;
 pub mod partition;
 pub mod run;
 pub mod schema;
