@@ -19,14 +19,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the partition assignment Kafka's consumer assignor computes for a group.
-    Assign(cmd::assign::Args),
     /// Run a scenario and print a summary (exit 1 if an expectation or invariant fails).
     Run(cmd::run::Args),
     /// Run every scenario in a directory and compare golden digests.
     Check(cmd::check::Args),
+    /// Run random fault schedules on many seeds; shrink the first invariant violation found.
+    Sweep(cmd::sweep::Args),
+    /// Write a docker-compose KRaft cluster and a script that replays the scenario on it.
+    Export(cmd::export::Args),
+    /// List every Kafka config the sandbox understands, with defaults.
+    Configs(cmd::configs::Args),
     /// Measure how fast the simulator runs (produce-replicate-consume pipeline).
     Bench(cmd::bench::Args),
+    /// Print the partition assignment Kafka's consumer assignor computes for a group.
+    Assign(cmd::assign::Args),
     /// Print `{"murmur2": <i32>, "partition": <n>}` for a key, as Kafka's producer picks it.
     Partition(cmd::partition::Args),
     /// Run a Kafka Streams topology on records, like TopologyTestDriver: prints
@@ -39,10 +45,13 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Assign(args) => cmd::assign::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Configs(args) => cmd::configs::run(args),
+        Command::Export(args) => cmd::export::run(args),
+        Command::Sweep(args) => cmd::sweep::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Assign(args) => cmd::assign::run(args),
         Command::Partition(args) => cmd::partition::run(args),
         Command::Streams(args) => cmd::streams::run(args),
         Command::Schema(args) => cmd::schema::run(args),

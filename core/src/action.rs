@@ -161,10 +161,42 @@ pub enum Action {
         consumer: String,
         processing_ms: f64,
     },
+    /// The Schema Registry process dies / starts again (its schemas survive).
+    CrashSchemaRegistry,
+    RestartSchemaRegistry,
+    /// `PUT /config[/subject]`: the compatibility level, globally or for one subject.
+    SetCompatibility {
+        #[serde(default)]
+        subject: Option<String>,
+        level: String,
+    },
+    /// `POST /subjects/{subject}/versions` by an operator (`schema`: `builtin:<name>` or JSON).
+    RegisterSchema {
+        subject: String,
+        schema: String,
+    },
+    /// A new version of a producer application with other schemas (`builtin:<name>` or JSON).
+    SetProducerSchema {
+        producer: String,
+        #[serde(default)]
+        key_schema: Option<String>,
+        #[serde(default)]
+        value_schema: Option<String>,
+    },
     /// A comment that shows up in the trace.
     Note {
         text: String,
     },
+}
+
+/// A schema reference as shown in traces: the built-in name, or the start of the JSON.
+fn short(schema: &str) -> String {
+    let s = schema.trim();
+    match s.strip_prefix("builtin:") {
+        Some(name) => name.to_string(),
+        None if s.len() > 40 => format!("{}...", &s[..s.char_indices().nth(40).map(|(i, _)| i).unwrap_or(s.len())]),
+        None => s.to_string(),
+    }
 }
 
 fn one() -> u64 {
@@ -234,6 +266,18 @@ impl fmt::Display for Action {
             SetProcessing { consumer, processing_ms } => {
                 write!(f, "{consumer} now takes {processing_ms}ms per record")
             }
+            CrashSchemaRegistry => write!(f, "crash schema registry"),
+            RestartSchemaRegistry => write!(f, "restart schema registry"),
+            SetCompatibility { subject, level } => {
+                write!(f, "compatibility of {} = {level}", subject.as_deref().unwrap_or("the registry"))
+            }
+            RegisterSchema { subject, schema } => write!(f, "register {} under {subject}", short(schema)),
+            SetProducerSchema { producer, key_schema, value_schema } => write!(
+                f,
+                "{producer} now writes{}{}",
+                key_schema.as_deref().map(|k| format!(" key schema {}", short(k))).unwrap_or_default(),
+                value_schema.as_deref().map(|v| format!(" value schema {}", short(v))).unwrap_or_default()
+            ),
             Note { text } => write!(f, "note: {text}"),
         }
     }

@@ -37,13 +37,12 @@ pub fn pipeline(records: u64, partitions: u32, rf: u32, acks: Acks) -> Setup {
             config: t,
             assignment: None,
         }],
-        producers: vec![ProducerSpec { name: "producer".into(), config: p }],
+        producers: vec![ProducerSpec { name: "producer".into(), config: p, ..Default::default() }],
         consumers: vec![ConsumerSpec {
             name: "consumer".into(),
             config: c,
             assign: (0..partitions).map(|i| TopicPartition::new("bench", i)).collect(),
-            subscribe: Vec::new(),
-            app: Default::default(),
+            ..Default::default()
         }],
         timeline: vec![(
             SimTime::from_ms(10),
@@ -59,6 +58,7 @@ pub fn pipeline(records: u64, partitions: u32, rf: u32, acks: Acks) -> Setup {
         )],
         // Far enough that the run ends when the work is done (see `pipeline_done`).
         end: SimTime::from_ms(24 * 3600 * 1000),
+        ..Default::default()
     }
 }
 
@@ -66,4 +66,89 @@ pub fn pipeline(records: u64, partitions: u32, rf: u32, acks: Acks) -> Setup {
 pub fn pipeline_done(world: &crate::world::World, records: u64) -> bool {
     world.producers.iter().all(|p| p.is_idle())
         && world.consumers.iter().map(|c| c.stats.records_consumed).sum::<u64>() >= records
+}
+
+/// The reference for the pipeline: the cost of moving the same records with no simulation.
+/// Builds `records` records the way the bench producer does (pooled keys, a shared 100-byte
+/// value), appends each to three vectors (three replicas), reads them all back. Returns a
+/// checksum so the work cannot be optimised away.
+pub fn reference_loop(records: u64) -> u64 {
+    use crate::record::{Blob, Record, RecordId};
+    let keys: Vec<Blob> = (0..100_000u64).map(|k| Blob::text(&format!("key-{k}"))).collect();
+    let value = Blob::from_bytes(&[b'x'; 100]);
+    let mut replicas: [Vec<Record>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    for i in 0..records {
+        let r = Record {
+            id: RecordId(i),
+            offset_delta: 0,
+            timestamp: i as i64,
+            key: Some(keys[(i % 100_000) as usize].clone()),
+            value: Some(value.clone()),
+            headers: Vec::new(),
+        };
+        replicas[0].push(r.clone());
+        replicas[1].push(r.clone());
+        replicas[2].push(r);
+    }
+    let mut sum = 0u64;
+    for replica in &replicas {
+        for r in replica {
+            sum = sum.wrapping_add(r.id.0 ^ r.key.as_ref().map(|k| k.len() as u64).unwrap_or(0));
+        }
+    }
+    sum
+}
+
+/// A paced run with many small steps, for seek latency and snapshot size: one producer
+/// sending `records` records 1 ms apart (batches of about five records) to 6 partitions,
+/// replicated three ways, read by one consumer.
+pub fn paced(records: u64) -> Setup {
+    let mut s = pipeline(records, 6, 3, Acks::All);
+    if let Some((_, Action::Produce { interval_ms, .. })) = s.timeline.first_mut() {
+        *interval_ms = 1.0;
+    }
+    s.end = SimTime::from_ms(records + 5_000);
+    s
+}
+
+/// The Kafka Streams workload: a 10-second tumbling-window count over `records` records
+/// with 1000 keys, 50 ms apart, through the test driver. Returns the output records.
+pub fn windowed_count(records: u64) -> Result<u64, String> {
+    use crate::streams::{driver::TestDriver, topology::TopologySpec, value::Value};
+    let spec = serde_json::json!({"application_id": "bench", "steps": [
+        {"op": "stream", "name": "s", "topics": ["in"]},
+        {"op": "group_by_key", "name": "g", "input": "s"},
+        {"op": "windowed_by", "name": "w", "input": "g",
+         "window": {"type": "tumbling", "size_ms": 10000, "grace_ms": 5000}, "emit": "on_window_update"},
+        {"op": "count", "name": "c", "input": "w"},
+        {"op": "to_stream", "name": "r", "input": "c"},
+        {"op": "to", "input": "r", "topic": "out"}]});
+    let topology =
+        TopologySpec::from_json_value(&spec).and_then(|s| s.compile_for_test_driver()).map_err(|e| e.to_string())?;
+    let mut driver = TestDriver::new(topology);
+    let keys: Vec<Value> = (0..1000).map(|k| Value::str(format!("k{k}"))).collect();
+    let mut outputs = 0u64;
+    for i in 0..records {
+        let piped = driver
+            .pipe("in", keys[(i % 1000) as usize].clone(), Value::Int(i as i64), (i * 50) as i64)
+            .map_err(|e| e.to_string())?;
+        outputs += piped.records.len() as u64;
+    }
+    Ok(outputs)
+}
+
+/// Schema Registry work: `n` compatibility checks of the course's ride value v2 (a new
+/// field with a default) against v1, in both directions. Returns how many were compatible.
+pub fn schema_checks(n: u64) -> Result<u64, String> {
+    use crate::schema::{check_compatibility, taxi, AvroSchema};
+    let v1 = AvroSchema::parse(taxi::RIDE_VALUE_V1).map_err(|e| e.to_string())?;
+    let v2 = AvroSchema::parse(taxi::RIDE_VALUE_V2_ADD_TIP_AMOUNT).map_err(|e| e.to_string())?;
+    let mut ok = 0;
+    for i in 0..n {
+        let (reader, writer) = if i % 2 == 0 { (&v2, &v1) } else { (&v1, &v2) };
+        if check_compatibility(reader, writer).compatible {
+            ok += 1;
+        }
+    }
+    Ok(ok)
 }

@@ -205,6 +205,15 @@ config_enum!(
     }
 );
 config_enum!(
+    /// `key.serializer` / `value.serializer` (and the matching deserializers): plain text,
+    /// JSON without a registry, or Avro through the Schema Registry (Confluent's classes).
+    SerdeFormat {
+        String = "string" | "org.apache.kafka.common.serialization.StringSerializer" | "org.apache.kafka.common.serialization.StringDeserializer",
+        Json = "json" | "org.apache.kafka.connect.json.JsonSerializer" | "org.apache.kafka.connect.json.JsonDeserializer",
+        Avro = "avro" | "io.confluent.kafka.serializers.KafkaAvroSerializer" | "io.confluent.kafka.serializers.KafkaAvroDeserializer"
+    }
+);
+config_enum!(
     /// `message.timestamp.type`.
     TimestampType { CreateTime = "CreateTime", LogAppendTime = "LogAppendTime" }
 );
@@ -448,6 +457,14 @@ config_table! {
             "Skip a partition whose leader has not accepted a batch for this long (0: off).";
         metadata_max_age_ms: u64 = 300_000, "metadata.max.age.ms",
             "Refresh metadata at least this often.";
+        key_serializer: SerdeFormat = SerdeFormat::String, "key.serializer",
+            "How keys become bytes: string, json, or avro (KafkaAvroSerializer with the Schema Registry).";
+        value_serializer: SerdeFormat = SerdeFormat::String, "value.serializer",
+            "How values become bytes: string, json, or avro (KafkaAvroSerializer with the Schema Registry).";
+        auto_register_schemas: bool = true, "auto.register.schemas",
+            "The Avro serializer registers its schema on first use (otherwise it must already be registered).";
+        use_latest_version: bool = false, "use.latest.version",
+            "The Avro serializer writes with the subject's latest registered schema instead of its own.";
     }
 }
 
@@ -486,6 +503,10 @@ config_table! {
             "How long the consumer waits for a response.";
         retry_backoff_ms: u64 = 100, "retry.backoff.ms",
             "Pause before retrying a failed request.";
+        key_deserializer: SerdeFormat = SerdeFormat::String, "key.deserializer",
+            "How key bytes are read: string, json, or avro (KafkaAvroDeserializer with the Schema Registry).";
+        value_deserializer: SerdeFormat = SerdeFormat::String, "value.deserializer",
+            "How value bytes are read: string, json, or avro (KafkaAvroDeserializer with the Schema Registry).";
     }
 }
 

@@ -54,7 +54,7 @@ impl InvariantId {
             InvariantId::HwWithinIsrLeo => "A leader's high watermark never exceeds the log end offset of a live in-sync follower.",
             InvariantId::OffsetsIncreasing => "Every replica log has strictly increasing offsets; gaps appear only on compacted topics, where the cleaner removed records.",
             InvariantId::IsrAgreeOnCommitted => "In-sync replicas hold identical records below the high watermark.",
-            InvariantId::AckedNotLost => "A record acknowledged with acks=all is never lost, unless an unclean election happened or every replica that had it lost power.",
+            InvariantId::AckedNotLost => "A record acknowledged with acks=all is never lost, unless an unclean election happened or the in-sync replicas that had it lost their unflushed data to power cuts (Kafka's guarantee needs one in-sync replica alive with its data at all times).",
         }
     }
 }
@@ -88,7 +88,9 @@ pub struct LostRecord {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Invariants {
     pub states: Vec<InvariantState>,
+    #[serde(with = "crate::sim::serde_pairs")]
     leaders: BTreeMap<(TopicPartition, u32), u32>,
+    #[serde(with = "crate::sim::serde_pairs")]
     leader_hw: BTreeMap<(TopicPartition, u32), (u32, u64)>,
     pub lost: Vec<LostRecord>,
     lost_ids: BTreeSet<RecordId>,
@@ -191,7 +193,7 @@ impl Invariants {
             }
         }
         for tp in dirty {
-            self.check_partition(step, time, tp, brokers, &mut out);
+            self.check_partition(step, time, tp, brokers, controller, &mut out);
         }
         for tp in leader_changes {
             self.check_acked(step, time, &tp, brokers, ledger, controller, power_losses, &mut out);
@@ -205,8 +207,12 @@ impl Invariants {
         time: SimTime,
         tp: &TopicPartition,
         brokers: &[Broker],
+        controller: &Controller,
         out: &mut Vec<Effect>,
     ) {
+        // The committed ISR is the controller's: a leader cut off from the controller may hold
+        // a stale view listing replicas that have long left the ISR.
+        let committed = controller.image.partition(tp);
         for b in brokers.iter().filter(|b| b.is_running()) {
             let Some(rep) = b.replicas.get(tp) else {
                 continue;
@@ -227,8 +233,11 @@ impl Invariants {
                 _ => {}
             }
             self.leader_hw.insert(key, (ls.epoch, hw));
+            let Some(state) = committed.filter(|p| p.leader == Some(b.id) && p.leader_epoch == ls.epoch) else {
+                continue; // a deposed (zombie) leader: nothing it holds is committed any more
+            };
             let leader_chain = rep.log.chain_before(hw);
-            for &m in ls.isr.iter().filter(|&&m| m != b.id) {
+            for &m in ls.isr.iter().filter(|&&m| m != b.id && state.isr.contains(&m)) {
                 let Some(mb) = brokers.iter().find(|x| x.id == m && x.is_running()) else {
                     continue;
                 };
@@ -325,13 +334,21 @@ impl Invariants {
                 Some("an unclean leader election happened".to_string())
             } else {
                 let holders: Vec<u32> = (0..64).filter(|b| e.isr_mask & (1u64 << b) != 0).collect();
-                let all_lost_power = !holders.is_empty()
-                    && holders.iter().all(|h| {
-                        power_losses
-                            .iter()
-                            .any(|(t, b, from, at)| t == tp && b % 64 == *h && *from <= offset && *at >= e.sent_at)
-                    });
-                all_lost_power.then(|| "every replica that had it lost power before flushing".to_string())
+                let lost_power = |broker: u32| {
+                    power_losses
+                        .iter()
+                        .any(|(t, b, from, at)| t == tp && *b == broker && *from <= offset && *at >= e.sent_at)
+                };
+                if !holders.is_empty() && holders.iter().all(|h| lost_power(*h)) {
+                    Some("every replica that had it lost power before flushing".to_string())
+                } else if lost_power(leader) {
+                    // Kafka promises an acknowledged record survives "as long as at least one
+                    // in-sync replica remains alive": here the last one lost its unflushed
+                    // data to a power cut, came back and was (legitimately) elected.
+                    Some(format!("the leader b{leader} was the last in-sync replica and lost power before flushing"))
+                } else {
+                    None
+                }
             };
             self.lost_ids.insert(id);
             self.lost.push(LostRecord { id, tp: tp.clone(), offset, acks: e.acks, step, exempt: exempt.clone() });

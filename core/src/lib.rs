@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod config;
 pub mod consumer;
 pub mod error;
+pub mod export;
 pub mod group;
 pub mod invariant;
 pub mod ledger;
@@ -23,11 +24,12 @@ pub mod producer;
 pub mod protocol;
 pub mod record;
 pub mod scenario;
-#[cfg(feature = "avro")]
 pub mod schema;
+pub mod schema_registry;
 pub mod sim;
 pub mod streams;
 pub mod summary;
+pub mod sweep;
 pub mod trace;
 pub mod world;
 

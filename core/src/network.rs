@@ -19,6 +19,8 @@ pub enum NodeId {
     Broker(u32),
     Producer(u32),
     Consumer(u32),
+    /// The Confluent Schema Registry server.
+    SchemaRegistry,
 }
 
 impl fmt::Display for NodeId {
@@ -28,6 +30,7 @@ impl fmt::Display for NodeId {
             NodeId::Broker(id) => write!(f, "b{id}"),
             NodeId::Producer(i) => write!(f, "producer#{i}"),
             NodeId::Consumer(i) => write!(f, "consumer#{i}"),
+            NodeId::SchemaRegistry => write!(f, "schema-registry"),
         }
     }
 }
@@ -73,13 +76,16 @@ pub enum Routing {
 pub struct Network {
     pub default_link: LinkProps,
     /// Overrides per directed link.
+    #[serde(with = "crate::sim::serde_pairs")]
     pub links: BTreeMap<(NodeId, NodeId), LinkProps>,
     /// Cut directed links.
     pub blocked: BTreeSet<(NodeId, NodeId)>,
     /// Last delivery time per directed link, to keep links FIFO.
+    #[serde(with = "crate::sim::serde_pairs")]
     last_delivery: BTreeMap<(NodeId, NodeId), SimTime>,
     /// Connection generation per node pair (smaller node first): bumped by a reset, so
     /// messages sent on the old connection are discarded on arrival.
+    #[serde(with = "crate::sim::serde_pairs")]
     connections: BTreeMap<(NodeId, NodeId), u64>,
     rng: SimRng,
 }

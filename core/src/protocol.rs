@@ -10,6 +10,14 @@ use crate::sim::time::Dur;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// An error answered by the Schema Registry: HTTP status, Confluent error code, message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryErrorInfo {
+    pub http_status: u16,
+    pub error_code: u32,
+    pub message: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProducePartition {
     pub tp: TopicPartition,
@@ -268,6 +276,35 @@ pub enum Message {
         tp: TopicPartition,
         result: Result<PartitionState, ErrorCode>,
     },
+    // ---- clients and the Schema Registry (its REST API, as messages) ----
+    /// `POST /subjects/{subject}/versions` (register), or with `lookup_only`
+    /// `POST /subjects/{subject}` (is this schema registered?).
+    RegisterSchemaRequest {
+        corr: u64,
+        subject: String,
+        schema: String,
+        lookup_only: bool,
+    },
+    /// `GET /subjects/{subject}/versions/latest`.
+    LatestSchemaRequest {
+        corr: u64,
+        subject: String,
+    },
+    /// Answer to both: the schema id and the schema text, or the registry's error.
+    SchemaIdResponse {
+        corr: u64,
+        result: Result<(u32, String), RegistryErrorInfo>,
+    },
+    /// `GET /schemas/ids/{id}`.
+    SchemaByIdRequest {
+        corr: u64,
+        id: u32,
+    },
+    SchemaByIdResponse {
+        corr: u64,
+        id: u32,
+        result: Result<String, RegistryErrorInfo>,
+    },
     /// The peer's process died and its operating system closed the connection (TCP FIN/RST):
     /// every request in flight on it fails at once. A powered-off or cut-off peer sends
     /// nothing, and requests time out instead.
@@ -308,6 +345,12 @@ impl Message {
             Message::AlterPartition { .. } => "AlterPartition",
             Message::AlterPartitionResponse { .. } => "AlterPartitionResponse",
             Message::ConnectionClosed => "ConnectionClosed",
+            Message::RegisterSchemaRequest { lookup_only: false, .. } => "RegisterSchema",
+            Message::RegisterSchemaRequest { lookup_only: true, .. } => "LookupSchema",
+            Message::LatestSchemaRequest { .. } => "GetLatestSchema",
+            Message::SchemaIdResponse { .. } => "SchemaIdResponse",
+            Message::SchemaByIdRequest { .. } => "GetSchemaById",
+            Message::SchemaByIdResponse { .. } => "SchemaByIdResponse",
         }
     }
 }

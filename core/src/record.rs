@@ -8,8 +8,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::sync::Arc;
 
-/// A topic and a partition number, shown as Kafka shows it: `orders-0`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A topic and a partition number, shown as Kafka shows it: `orders-0` (and serialized
+/// that way, so maps keyed by partition stay readable JSON objects).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TopicPartition {
     pub topic: Arc<str>,
     pub partition: u32,
@@ -26,6 +27,20 @@ impl TopicPartition {
             return None;
         }
         Some(TopicPartition { topic: Arc::from(topic), partition: part.parse().ok()? })
+    }
+}
+
+impl Serialize for TopicPartition {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for TopicPartition {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<TopicPartition, D::Error> {
+        let text = String::deserialize(d)?;
+        TopicPartition::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("'{text}' is not <topic>-<partition>")))
     }
 }
 

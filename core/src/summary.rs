@@ -151,6 +151,23 @@ pub struct RunSummary {
     pub isr_expansions: u64,
     /// Records removed from replica logs by truncation after leader changes.
     pub truncated_records: u64,
+    /// The Schema Registry, when the run has one.
+    pub schema_registry: Option<RegistrySummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubjectSummary {
+    pub subject: String,
+    /// Live versions with their schema ids: (version, id).
+    pub versions: Vec<(u32, u32)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegistrySummary {
+    pub alive: bool,
+    pub subjects: Vec<SubjectSummary>,
+    /// Registrations refused (409 incompatible, 422 invalid) during the run.
+    pub refusals: u64,
 }
 
 fn position(tp: &TopicPartition, offset: u64) -> String {
@@ -484,6 +501,30 @@ impl RunSummary {
             isr_shrinks: world.controller.counters.isr_shrinks,
             isr_expansions: world.controller.counters.isr_expansions,
             truncated_records: world.truncated_records,
+            schema_registry: world.schema_registry.as_ref().map(|r| RegistrySummary {
+                alive: r.alive,
+                subjects: r
+                    .registry
+                    .subjects()
+                    .into_iter()
+                    .map(|subject| {
+                        let versions = r
+                            .registry
+                            .versions(&subject)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter_map(|v| {
+                                r.registry
+                                    .version(&subject, crate::schema::VersionSelector::Number(v))
+                                    .ok()
+                                    .map(|sv| (v, sv.id))
+                            })
+                            .collect();
+                        SubjectSummary { subject, versions }
+                    })
+                    .collect(),
+                refusals: world.schema_refusals,
+            }),
         }
     }
 
@@ -633,6 +674,16 @@ impl RunSummary {
             "\ncontroller: {} leader elections ({} unclean), {} ISR shrinks, {} ISR expansions; {} records truncated",
             self.leader_elections, self.unclean_elections, self.isr_shrinks, self.isr_expansions, self.truncated_records
         );
+        if let Some(r) = &self.schema_registry {
+            let _ = writeln!(s, "\nschema registry{}:", if r.alive { "" } else { " (down)" });
+            for sub in &r.subjects {
+                let v: Vec<String> = sub.versions.iter().map(|(v, id)| format!("v{v}=id {id}")).collect();
+                let _ = writeln!(s, "  {}: {}", sub.subject, v.join(", "));
+            }
+            if r.refusals > 0 {
+                let _ = writeln!(s, "  {} registrations refused", r.refusals);
+            }
+        }
         let _ = writeln!(s, "\ninvariants:");
         for i in &self.invariants {
             match (&i.detail, i.first_violation_step) {

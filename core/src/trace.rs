@@ -265,6 +265,45 @@ pub enum Effect {
         protocol: String,
         members: u32,
     },
+    SchemaRegistered {
+        subject: String,
+        id: u32,
+        version: u32,
+    },
+    SchemaRefused {
+        subject: String,
+        http_status: u16,
+        error_code: u32,
+        message: String,
+    },
+    RegistryCrashed,
+    RegistryRestarted,
+    /// A producer serialized a record: the bytes on the wire (hex, first 64 bytes).
+    RecordSerialized {
+        producer: u32,
+        topic: String,
+        schema_id: Option<u32>,
+        hex: String,
+    },
+    SerializationFailed {
+        producer: u32,
+        topic: String,
+        error: String,
+    },
+    /// A consumer could not turn a record's bytes into a value (the application's poll fails).
+    DeserializationFailed {
+        consumer: u32,
+        tp: TopicPartition,
+        offset: u64,
+        error: String,
+    },
+    RecordDeserialized {
+        consumer: u32,
+        tp: TopicPartition,
+        offset: u64,
+        schema_id: Option<u32>,
+        value: String,
+    },
     InvariantViolated {
         invariant: String,
         detail: String,
@@ -305,6 +344,8 @@ impl TraceEvent {
                     | Effect::ProduceRequestSent { .. }
                     | Effect::ProduceAcked { .. }
                     | Effect::RecordsConsumed { .. }
+                    | Effect::RecordSerialized { .. }
+                    | Effect::RecordDeserialized { .. }
                     | Effect::MetadataUpdated { .. }
                     | Effect::Flushed { .. }
             )
@@ -459,6 +500,30 @@ impl fmt::Display for Effect {
             GroupRebalanced { group, generation, leader, protocol, members } => write!(
                 f,
                 "group {group}: generation {generation} with {members} members, leader {leader}, assignor {protocol}"
+            ),
+            SchemaRegistered { subject, id, version } => {
+                write!(f, "registry: subject {subject} version {version} is schema id {id}")
+            }
+            SchemaRefused { subject, http_status, error_code, message } => {
+                write!(f, "registry: {http_status} ({error_code}) for subject {subject}: {message}")
+            }
+            RegistryCrashed => write!(f, "schema registry crashed"),
+            RegistryRestarted => write!(f, "schema registry restarted"),
+            RecordSerialized { producer, topic, schema_id, hex } => write!(
+                f,
+                "producer#{producer} serialized a record for {topic}{}: {hex}",
+                schema_id.map(|i| format!(" with schema id {i}")).unwrap_or_default()
+            ),
+            SerializationFailed { producer, topic, error } => {
+                write!(f, "producer#{producer} send() to {topic} failed: SerializationException: {error}")
+            }
+            DeserializationFailed { consumer, tp, offset, error } => {
+                write!(f, "consumer#{consumer} cannot read {tp}@{offset}: {error}")
+            }
+            RecordDeserialized { consumer, tp, offset, schema_id, value } => write!(
+                f,
+                "consumer#{consumer} read {tp}@{offset}{}: {value}",
+                schema_id.map(|i| format!(" (writer schema id {i})")).unwrap_or_default()
             ),
             InvariantViolated { invariant, detail } => {
                 write!(f, "INVARIANT {invariant} violated: {detail}")

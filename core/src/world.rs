@@ -18,6 +18,8 @@ use crate::producer::workload::{KeyPattern, ValuePattern, Workload};
 use crate::producer::Producer;
 use crate::protocol::Message;
 use crate::record::{Blob, TopicPartition};
+use crate::schema::CompatibilityLevel;
+use crate::schema_registry::SchemaRegistryServer;
 use crate::sim::digest::StableHasher;
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::{SimRng, Stream};
@@ -46,7 +48,7 @@ pub enum Event {
     Action(Action),
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TopicSpec {
     pub name: String,
     pub partitions: u32,
@@ -56,13 +58,18 @@ pub struct TopicSpec {
     pub assignment: Option<Vec<Vec<u32>>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProducerSpec {
     pub name: String,
     pub config: ProducerConfig,
+    /// Key and value schemas (Avro schema text) for the Avro or JSON serializers.
+    #[serde(default)]
+    pub key_schema: Option<String>,
+    #[serde(default)]
+    pub value_schema: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ConsumerSpec {
     pub name: String,
     pub config: ConsumerConfig,
@@ -74,10 +81,15 @@ pub struct ConsumerSpec {
     /// What the application does with the records.
     #[serde(default)]
     pub app: AppSettings,
+    /// Reader schemas (Avro schema text) for the Avro or JSON deserializers.
+    #[serde(default)]
+    pub key_schema: Option<String>,
+    #[serde(default)]
+    pub value_schema: Option<String>,
 }
 
 /// A validated description of a run's starting point and its timeline.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Setup {
     pub brokers: u32,
     pub broker_config: BrokerConfig,
@@ -88,6 +100,33 @@ pub struct Setup {
     pub timeline: Vec<(SimTime, Action)>,
     /// When the run ends.
     pub end: SimTime,
+    /// A Schema Registry server with this global compatibility level, if the run has one.
+    #[serde(default)]
+    pub schema_registry: Option<CompatibilityLevel>,
+}
+
+/// Resolves a schema reference: `builtin:<name>` (or a bare example name) for the course's
+/// taxi schemas, or the schema's JSON text. The text must parse.
+pub fn schema_text(reference: &str) -> Result<String, String> {
+    let r = reference.trim();
+    let name = r.strip_prefix("builtin:").unwrap_or(r);
+    if let Some(e) = crate::schema::taxi::example(name) {
+        return Ok(e.text.to_string());
+    }
+    if r.starts_with("builtin:") {
+        let names: Vec<&str> = crate::schema::taxi::EXAMPLES.iter().map(|e| e.name).collect();
+        return Err(format!("no built-in schema '{name}' (built-in: {})", names.join(", ")));
+    }
+    crate::schema::AvroSchema::parse(r).map(|_| r.to_string()).map_err(|e| format!("invalid schema: {e}"))
+}
+
+/// One input to [`World::apply`]: the next scheduled event, or a user action now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Input {
+    /// Apply the earliest scheduled event (a message, a timer or a timeline entry).
+    Next,
+    /// Apply a user action at the current time (logged for replay).
+    Act(Action),
 }
 
 /// A user action applied at a given step (for replay and sharing).
@@ -109,6 +148,7 @@ pub struct World {
     pub brokers: Vec<Broker>,
     pub producers: Vec<Producer>,
     pub consumers: Vec<Consumer>,
+    pub schema_registry: Option<SchemaRegistryServer>,
     pub network: Network,
     pub ledger: Ledger,
     pub invariants: Invariants,
@@ -121,6 +161,8 @@ pub struct World {
     pub truncated_records: u64,
     /// Who owns which partition in each consumer group, step by step.
     pub groups: GroupObserver,
+    /// Schema registrations the registry refused.
+    pub schema_refusals: u64,
     hasher: StableHasher,
     #[serde(skip)]
     outbox: Outbox,
@@ -169,14 +211,16 @@ impl World {
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                Producer::new(
+                let mut producer = Producer::new(
                     i as u32,
                     p.name.clone(),
                     p.config.clone(),
                     ids.clone(),
                     SimRng::new(seed, Stream::Client(i as u32)),
                     SimRng::new(seed, Stream::Partitioner(i as u32)),
-                )
+                );
+                producer.set_schemas(p.key_schema.clone(), p.value_schema.clone());
+                producer
             })
             .collect();
         let consumers = setup
@@ -204,6 +248,7 @@ impl World {
             brokers,
             producers,
             consumers,
+            schema_registry: setup.schema_registry.map(SchemaRegistryServer::new),
             network: Network::new(SimRng::new(seed, Stream::Network), setup.link),
             ledger: Ledger::default(),
             invariants: Invariants::default(),
@@ -212,6 +257,7 @@ impl World {
             produce_errors: Default::default(),
             truncated_records: 0,
             groups: GroupObserver::default(),
+            schema_refusals: 0,
             hasher: StableHasher::new(),
             outbox: Outbox::default(),
         };
@@ -301,6 +347,9 @@ impl World {
         v.extend(self.brokers.iter().map(|b| NodeId::Broker(b.id)));
         v.extend((0..self.producers.len() as u32).map(NodeId::Producer));
         v.extend((0..self.consumers.len() as u32).map(NodeId::Consumer));
+        if self.schema_registry.is_some() {
+            v.push(NodeId::SchemaRegistry);
+        }
         v
     }
 
@@ -315,6 +364,7 @@ impl World {
             NodeId::Consumer(i) => {
                 self.consumers.get(i as usize).map(|c| c.name.clone()).unwrap_or_else(|| node.to_string())
             }
+            NodeId::SchemaRegistry => "schema-registry".into(),
         }
     }
 
@@ -322,6 +372,12 @@ impl World {
     pub fn resolve_node(&self, name: &str) -> Result<NodeId, ActionError> {
         if name == "controller" {
             return Ok(NodeId::Controller);
+        }
+        if name == "schema-registry" {
+            return match self.schema_registry {
+                Some(_) => Ok(NodeId::SchemaRegistry),
+                None => Err(ActionError("this run has no schema registry ([schema_registry] in the scenario)".into())),
+            };
         }
         if let Some(id) = name.strip_prefix('b').and_then(|s| s.parse::<u32>().ok()) {
             if self.broker_index(id).is_some() {
@@ -385,6 +441,7 @@ impl World {
             NodeId::Broker(id) => self.broker(id).map(|b| b.incarnation).unwrap_or(0),
             NodeId::Producer(i) => self.producers.get(i as usize).map(|p| p.incarnation).unwrap_or(0),
             NodeId::Consumer(i) => self.consumers.get(i as usize).map(|c| c.incarnation).unwrap_or(0),
+            NodeId::SchemaRegistry => self.schema_registry.as_ref().map(|r| r.incarnation).unwrap_or(0),
         }
     }
 
@@ -394,10 +451,40 @@ impl World {
             NodeId::Broker(id) => self.broker(id).map(|b| b.is_running()).unwrap_or(false),
             NodeId::Producer(i) => self.producers.get(i as usize).map(|p| p.alive).unwrap_or(false),
             NodeId::Consumer(i) => self.consumers.get(i as usize).map(|c| c.alive).unwrap_or(false),
+            NodeId::SchemaRegistry => self.schema_registry.as_ref().map(|r| r.alive).unwrap_or(false),
         }
     }
 
     // ------------------------------------------------------------------ stepping
+
+    /// The one entry point that changes the world: every step of every run goes through
+    /// here. `Ok(None)` means nothing was scheduled.
+    pub fn apply(&mut self, input: Input) -> Result<Option<TraceEvent>, ActionError> {
+        match input {
+            Input::Next => Ok(self.step()),
+            Input::Act(action) => self.act(action).map(Some),
+        }
+    }
+
+    /// Replays a logged run: applies `log`'s actions at their steps, stepping in between,
+    /// up to `until_step` steps. The result is identical to the original run.
+    pub fn replay(setup: &Setup, seed: u64, log: &[LoggedAction], until_step: u64) -> Result<World, ActionError> {
+        let (mut world, _) = World::new(setup, seed)?;
+        let mut pending = log.iter().peekable();
+        while world.steps < until_step {
+            if let Some(a) = pending.peek() {
+                if a.at_step <= world.steps {
+                    world.apply(Input::Act(a.action.clone()))?;
+                    pending.next();
+                    continue;
+                }
+            }
+            if world.apply(Input::Next)?.is_none() {
+                break;
+            }
+        }
+        Ok(world)
+    }
 
     /// Applies the next scheduled event. Returns its trace event, or `None` when nothing is
     /// scheduled.
@@ -572,6 +659,23 @@ impl World {
                 ms_to_dur(*processing_ms)?;
             }
             CrashController | RestartController | Note { .. } => {}
+            CrashSchemaRegistry | RestartSchemaRegistry => {
+                self.resolve_node("schema-registry")?;
+            }
+            SetCompatibility { level, .. } => {
+                self.resolve_node("schema-registry")?;
+                level.parse::<CompatibilityLevel>().map_err(|e| ActionError(e.to_string()))?;
+            }
+            RegisterSchema { schema, .. } => {
+                self.resolve_node("schema-registry")?;
+                schema_text(schema).map_err(ActionError)?;
+            }
+            SetProducerSchema { producer, key_schema, value_schema } => {
+                self.producer_index(producer)?;
+                for s in key_schema.iter().chain(value_schema) {
+                    schema_text(s).map_err(ActionError)?;
+                }
+            }
         }
         Ok(())
     }
@@ -664,6 +768,17 @@ impl World {
                     c.handle_message(from, msg, &mut self.ledger, &mut io);
                 }
             }
+            NodeId::SchemaRegistry => match self.schema_registry.as_mut() {
+                Some(r) if r.alive => {
+                    let mut io = Io { now, me: to, out: &mut self.outbox };
+                    r.handle_message(from, msg, &mut io);
+                }
+                // A crashed registry process: its machine refuses the connection.
+                Some(_) if !matches!(msg, Message::ConnectionClosed) => {
+                    self.outbox.sends.push((to, from, Message::ConnectionClosed));
+                }
+                _ => {}
+            },
         }
     }
 
@@ -679,6 +794,7 @@ impl World {
             }
             NodeId::Producer(i) => self.producers[i as usize].handle_timer(timer, &mut self.ledger, &mut io),
             NodeId::Consumer(i) => self.consumers[i as usize].handle_timer(timer, &mut self.ledger, &mut io),
+            NodeId::SchemaRegistry => {}
         }
     }
 
@@ -750,6 +866,7 @@ impl World {
                     *self.produce_errors.entry(*error).or_insert(0) += u64::from(*records);
                 }
                 Effect::Truncated { removed, .. } => self.truncated_records += removed,
+                Effect::SchemaRefused { .. } => self.schema_refusals += 1,
                 _ => {}
             }
         }
@@ -1061,6 +1178,55 @@ impl World {
                 });
             }
             Note { text } => self.outbox.effects.push(Effect::Note { text }),
+            CrashSchemaRegistry => {
+                let r = self.schema_registry.as_mut().ok_or_else(|| ActionError("no schema registry".into()))?;
+                if !r.alive {
+                    return Err(ActionError("the schema registry is not running".into()));
+                }
+                r.alive = false;
+                self.outbox.effects.push(Effect::RegistryCrashed);
+                for n in self.all_nodes() {
+                    if matches!(n, NodeId::Producer(_) | NodeId::Consumer(_)) {
+                        self.outbox.sends.push((NodeId::SchemaRegistry, n, Message::ConnectionClosed));
+                    }
+                }
+            }
+            RestartSchemaRegistry => {
+                let r = self.schema_registry.as_mut().ok_or_else(|| ActionError("no schema registry".into()))?;
+                if r.alive {
+                    return Err(ActionError("the schema registry is already running".into()));
+                }
+                r.alive = true;
+                r.incarnation += 1;
+                self.outbox.effects.push(Effect::RegistryRestarted);
+            }
+            SetCompatibility { subject, level } => {
+                let level = level.parse::<CompatibilityLevel>().map_err(|e| ActionError(e.to_string()))?;
+                let r = self.schema_registry.as_mut().ok_or_else(|| ActionError("no schema registry".into()))?;
+                match &subject {
+                    Some(s) => r.registry.set_subject_compatibility(s, level),
+                    None => r.registry.set_global_compatibility(level),
+                }
+                self.outbox.effects.push(Effect::ConfigChanged {
+                    target: subject.map(|s| format!("subject {s}")).unwrap_or_else(|| "schema registry".into()),
+                    name: "compatibility".into(),
+                    value: level.to_string(),
+                });
+            }
+            RegisterSchema { subject, schema } => {
+                let text = schema_text(&schema).map_err(ActionError)?;
+                self.with_io(NodeId::SchemaRegistry, |w, io| {
+                    if let Some(r) = w.schema_registry.as_mut() {
+                        let _ = r.register(&subject, &text, io);
+                    }
+                });
+            }
+            SetProducerSchema { producer, key_schema, value_schema } => {
+                let i = self.producer_index(&producer)?;
+                let key = key_schema.as_deref().map(schema_text).transpose().map_err(ActionError)?;
+                let value = value_schema.as_deref().map(schema_text).transpose().map_err(ActionError)?;
+                self.producers[i].set_schemas(key, value);
+            }
         }
         Ok(())
     }
@@ -1161,13 +1327,12 @@ mod tests {
                 config: topic,
                 assignment: None,
             }],
-            producers: vec![ProducerSpec { name: "p".into(), config: p }],
+            producers: vec![ProducerSpec { name: "p".into(), config: p, ..Default::default() }],
             consumers: vec![ConsumerSpec {
                 name: "c".into(),
                 config: c,
                 assign: (0..3).map(|i| TopicPartition::new("orders", i)).collect(),
-                subscribe: Vec::new(),
-                app: Default::default(),
+                ..Default::default()
             }],
             timeline: vec![(
                 SimTime::from_ms(100),
@@ -1182,6 +1347,7 @@ mod tests {
                 },
             )],
             end: SimTime::from_ms(10_000),
+            ..Default::default()
         }
     }
 

@@ -2,7 +2,10 @@
 pub mod assign;
 pub mod bench;
 pub mod check;
+pub mod configs;
+pub mod export;
 pub mod partition;
 pub mod run;
 pub mod schema;
 pub mod streams;
+pub mod sweep;

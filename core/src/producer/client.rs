@@ -2,15 +2,17 @@
 //! idempotence, modelled on the Java client (`KafkaProducer`, `RecordAccumulator`,
 //! `BuiltInPartitioner`, `Sender`, `TransactionManager` for sequences).
 use super::partitioner::partition_for_key;
+use super::serializer::{self, SubjectState};
 use super::workload::Workload;
 use crate::client::ClientMetadata;
-use crate::config::{Acks, PartitionerClass, ProducerConfig};
+use crate::config::{Acks, PartitionerClass, ProducerConfig, SerdeFormat};
 use crate::error::ErrorCode;
 use crate::ledger::{Ledger, Outcome};
 use crate::network::NodeId;
 use crate::node::{Io, Timer};
 use crate::protocol::{Message, ProducePartition, ProducePartitionResponse};
 use crate::record::{BatchData, Blob, Record, RecordId, TopicPartition, BATCH_OVERHEAD, NO_PRODUCER_ID, NO_SEQUENCE};
+use crate::schema::AvroSchema;
 use crate::sim::rng::SimRng;
 use crate::sim::time::{Dur, SimTime};
 use crate::trace::Effect;
@@ -130,6 +132,18 @@ pub struct Producer {
     waiting: VecDeque<WaitingRecord>,
     pub workloads: Vec<Workload>,
     workload_scheduled: Vec<bool>,
+    /// The producer's own key and value schemas (Avro, or the shape of its JSON).
+    pub key_schema: Option<String>,
+    pub value_schema: Option<String>,
+    /// Schema ids learned from the registry, per (topic, is_key).
+    #[serde(with = "crate::sim::serde_pairs")]
+    pub subjects: BTreeMap<(Arc<str>, bool), SubjectState>,
+    /// Parsed writer schemas, per (topic, is_key).
+    #[serde(skip)]
+    writers: BTreeMap<(Arc<str>, bool), Arc<AvroSchema>>,
+    schema_requests: BTreeMap<u64, (Arc<str>, bool)>,
+    /// Records waiting for a schema id (kept in send order).
+    schema_waiting: VecDeque<WaitingRecord>,
     blocked: bool,
     flush_requested: bool,
     wake_at: Option<SimTime>,
@@ -167,6 +181,12 @@ impl Producer {
             waiting: VecDeque::new(),
             workloads: Vec::new(),
             workload_scheduled: Vec::new(),
+            key_schema: None,
+            value_schema: None,
+            subjects: BTreeMap::new(),
+            writers: BTreeMap::new(),
+            schema_requests: BTreeMap::new(),
+            schema_waiting: VecDeque::new(),
             blocked: false,
             flush_requested: false,
             wake_at: None,
@@ -205,6 +225,7 @@ impl Producer {
     pub fn is_idle(&self) -> bool {
         self.workloads.iter().all(|w| w.remaining() == 0)
             && self.waiting.is_empty()
+            && self.schema_waiting.is_empty()
             && self.queues.values().all(|q| q.batches.is_empty())
             && self.in_flight.is_empty()
     }
@@ -274,14 +295,212 @@ impl Producer {
     ) -> RecordId {
         let id = ledger.new_record(self.index, &topic, self.config.acks, io.now);
         self.stats.records_sent += 1;
-        if self.metadata.partition_count(&topic).is_none() || !self.waiting.is_empty() {
-            // KafkaProducer.waitOnMetadata: the record waits (up to max.block.ms).
-            self.waiting.push_back(WaitingRecord { id, topic, partition, key, value, since: io.now });
-            self.metadata.needs_update = true;
+        let w = WaitingRecord { id, topic, partition, key, value, since: io.now };
+        if self.uses_registry() && (!self.schema_waiting.is_empty() || !self.schemas_ready(&w.topic)) {
+            let topic = w.topic.clone();
+            self.schema_waiting.push_back(w);
+            self.request_schemas(&topic, ledger, io);
         } else {
-            self.append(id, topic, partition, key, value, ledger, io);
+            self.serialize_and_queue(w, ledger, io);
         }
         id
+    }
+
+    fn uses_registry(&self) -> bool {
+        self.config.key_serializer == SerdeFormat::Avro || self.config.value_serializer == SerdeFormat::Avro
+    }
+
+    fn avro_sides(&self) -> Vec<bool> {
+        let mut sides = Vec::new();
+        if self.config.key_serializer == SerdeFormat::Avro {
+            sides.push(true);
+        }
+        if self.config.value_serializer == SerdeFormat::Avro {
+            sides.push(false);
+        }
+        sides
+    }
+
+    fn schemas_ready(&self, topic: &Arc<str>) -> bool {
+        self.avro_sides().into_iter().all(|k| self.writers.contains_key(&(topic.clone(), k)))
+    }
+
+    /// Asks the registry for the schema ids this topic needs (KafkaAvroSerializer: register,
+    /// look up, or fetch the latest version, per `auto.register.schemas`/`use.latest.version`).
+    fn request_schemas(&mut self, topic: &Arc<str>, ledger: &mut Ledger, io: &mut Io) {
+        for is_key in self.avro_sides() {
+            let slot = (topic.clone(), is_key);
+            let state = self.subjects.entry(slot.clone()).or_default();
+            if state.in_flight.is_some() || self.writers.contains_key(&slot) {
+                continue;
+            }
+            let subject = serializer::subject(topic, is_key);
+            let own = if is_key { self.key_schema.clone() } else { self.value_schema.clone() };
+            let corr = self.next_corr + 1;
+            let request = if self.config.use_latest_version {
+                Message::LatestSchemaRequest { corr, subject }
+            } else {
+                let Some(schema) = own else {
+                    let what = if is_key { "key" } else { "value" };
+                    self.fail_schema_waiting(
+                        topic,
+                        &format!("no {what} schema configured for the Avro serializer"),
+                        ledger,
+                        io,
+                    );
+                    return;
+                };
+                Message::RegisterSchemaRequest {
+                    corr,
+                    subject,
+                    schema,
+                    lookup_only: !self.config.auto_register_schemas,
+                }
+            };
+            self.next_corr = corr;
+            self.subjects.entry(slot.clone()).or_default().in_flight = Some(corr);
+            self.schema_requests.insert(corr, slot);
+            io.send(NodeId::SchemaRegistry, request);
+            io.timer(Dur::from_ms(self.config.request_timeout_ms), Timer::ProducerRequestTimeout(corr));
+        }
+    }
+
+    /// The registry answered (or did not): serialize what waited, or fail it.
+    fn on_schema_answer(&mut self, corr: u64, result: Result<(u32, String), String>, ledger: &mut Ledger, io: &mut Io) {
+        let Some(slot) = self.schema_requests.remove(&corr) else { return };
+        let state = self.subjects.entry(slot.clone()).or_default();
+        state.in_flight = None;
+        match result.and_then(|(id, text)| {
+            AvroSchema::parse(&text).map(|s| (id, text, s)).map_err(|e| format!("registry returned a bad schema: {e}"))
+        }) {
+            Ok((id, text, schema)) => {
+                state.id = Some(id);
+                state.writer = Some(text);
+                self.writers.insert(slot, Arc::new(schema));
+                self.drain_schema_waiting(ledger, io);
+            }
+            Err(message) => self.fail_schema_waiting(&slot.0, &message, ledger, io),
+        }
+    }
+
+    fn drain_schema_waiting(&mut self, ledger: &mut Ledger, io: &mut Io) {
+        while let Some(w) = self.schema_waiting.front() {
+            if !self.schemas_ready(&w.topic) {
+                let topic = w.topic.clone();
+                self.request_schemas(&topic, ledger, io);
+                return;
+            }
+            let w = self.schema_waiting.pop_front().expect("front exists");
+            self.serialize_and_queue(w, ledger, io);
+        }
+        self.run_sender(ledger, io);
+    }
+
+    /// The serializer threw: every record waiting for this topic's schema fails (nothing is
+    /// written); the next send() asks the registry again, as the Confluent client does.
+    fn fail_schema_waiting(&mut self, topic: &Arc<str>, message: &str, ledger: &mut Ledger, io: &mut Io) {
+        let (failed, kept): (Vec<_>, Vec<_>) = self.schema_waiting.drain(..).partition(|w| w.topic == *topic);
+        self.schema_waiting = kept.into();
+        io.emit(Effect::SerializationFailed {
+            producer: self.index,
+            topic: topic.to_string(),
+            error: message.to_string(),
+        });
+        for w in failed {
+            self.fail_record(w.id, ErrorCode::SERIALIZATION_ERROR, ledger);
+        }
+        if !self.schema_waiting.is_empty() {
+            self.drain_schema_waiting(ledger, io);
+        }
+    }
+
+    /// Turns key and value into bytes per the configured serializers, then queues the record
+    /// (or fails it with SERIALIZATION_ERROR).
+    fn serialize_and_queue(&mut self, w: WaitingRecord, ledger: &mut Ledger, io: &mut Io) {
+        let key = match self.serialize_side(&w.topic, true, w.key.clone(), io) {
+            Ok(k) => k,
+            Err(e) => return self.serialization_failed(w, e, ledger, io),
+        };
+        let value = match self.serialize_side(&w.topic, false, w.value.clone(), io) {
+            Ok(v) => v,
+            Err(e) => return self.serialization_failed(w, e, ledger, io),
+        };
+        let w = WaitingRecord { key, value, ..w };
+        if self.metadata.partition_count(&w.topic).is_none() || !self.waiting.is_empty() {
+            // KafkaProducer.waitOnMetadata: the record waits (up to max.block.ms).
+            self.waiting.push_back(w);
+            self.metadata.needs_update = true;
+        } else {
+            self.append(w.id, w.topic, w.partition, w.key, w.value, ledger, io);
+        }
+    }
+
+    fn serialization_failed(&mut self, w: WaitingRecord, error: String, ledger: &mut Ledger, io: &mut Io) {
+        io.emit(Effect::SerializationFailed { producer: self.index, topic: w.topic.to_string(), error });
+        self.fail_record(w.id, ErrorCode::SERIALIZATION_ERROR, ledger);
+    }
+
+    fn serialize_side(
+        &self,
+        topic: &Arc<str>,
+        is_key: bool,
+        data: Option<Blob>,
+        io: &mut Io,
+    ) -> Result<Option<Blob>, String> {
+        let format = if is_key { self.config.key_serializer } else { self.config.value_serializer };
+        let Some(data) = data else { return Ok(None) };
+        if format == SerdeFormat::String {
+            return Ok(Some(data));
+        }
+        let json: serde_json::Value = serde_json::from_slice(data.as_bytes())
+            .map_err(|e| format!("the {} is not JSON: {e}", if is_key { "key" } else { "value" }))?;
+        match format {
+            SerdeFormat::Json => {
+                // A JSON producer with a schema writes data of that shape (no registry checks it).
+                let own = if is_key { &self.key_schema } else { &self.value_schema };
+                let shaped = match own.as_deref().map(AvroSchema::parse) {
+                    Some(Ok(schema)) => serializer::conform(&json, &schema),
+                    _ => json,
+                };
+                let text = serde_json::to_string(&shaped).map_err(|e| e.to_string())?;
+                io.emit(Effect::RecordSerialized {
+                    producer: self.index,
+                    topic: topic.to_string(),
+                    schema_id: None,
+                    hex: serializer::hex_preview(text.as_bytes()),
+                });
+                Ok(Some(Blob::text(&text)))
+            }
+            _ => {
+                let slot = (topic.clone(), is_key);
+                let (Some(schema), Some(id)) = (self.writers.get(&slot), self.subjects.get(&slot).and_then(|s| s.id))
+                else {
+                    return Err("no schema id yet".into());
+                };
+                let shaped = serializer::conform(&json, schema);
+                let bytes = crate::schema::serialize(schema, id, &shaped).map_err(|e| e.to_string())?;
+                io.emit(Effect::RecordSerialized {
+                    producer: self.index,
+                    topic: topic.to_string(),
+                    schema_id: Some(id),
+                    hex: serializer::hex_preview(&bytes),
+                });
+                Ok(Some(Blob::from_bytes(&bytes)))
+            }
+        }
+    }
+
+    /// A new version of the application with other schemas: cached ids are forgotten and
+    /// the next send() registers (or looks up) the new schema.
+    pub fn set_schemas(&mut self, key_schema: Option<String>, value_schema: Option<String>) {
+        if key_schema.is_some() {
+            self.key_schema = key_schema;
+        }
+        if value_schema.is_some() {
+            self.value_schema = value_schema;
+        }
+        self.subjects.clear();
+        self.writers.clear();
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -748,6 +967,17 @@ impl Producer {
                     self.metadata.connection_refused(b, io.now);
                     self.connection_lost(b, None, ledger, io);
                 }
+                if from == NodeId::SchemaRegistry {
+                    let pending: Vec<u64> = self.schema_requests.keys().copied().collect();
+                    for corr in pending {
+                        self.on_schema_answer(corr, Err("schema registry connection closed".into()), ledger, io);
+                    }
+                }
+            }
+            Message::SchemaIdResponse { corr, result } => {
+                let result =
+                    result.map_err(|e| format!("{} (HTTP {}, error code {})", e.message, e.http_status, e.error_code));
+                self.on_schema_answer(corr, result, ledger, io);
             }
             _ => {}
         }
@@ -905,6 +1135,9 @@ impl Producer {
                     self.run_workload(i as usize, ledger, io);
                 }
             }
+            Timer::ProducerRequestTimeout(corr) if self.schema_requests.contains_key(&corr) => {
+                self.on_schema_answer(corr, Err("timed out waiting for the schema registry".into()), ledger, io);
+            }
             Timer::ProducerRequestTimeout(corr) => {
                 if let Some(flight) = self.in_flight.get(&corr) {
                     let broker = flight.broker;
@@ -935,9 +1168,13 @@ impl Producer {
                 }
             }
         }
-        for w in self.waiting.drain(..) {
+        for w in self.waiting.drain(..).chain(self.schema_waiting.drain(..)) {
             ledger.set_outcome(w.id, Outcome::Failed { error: ErrorCode::PRODUCER_CLOSED }, 0);
             unsent += 1;
+        }
+        self.schema_requests.clear();
+        for s in self.subjects.values_mut() {
+            s.in_flight = None;
         }
         for w in &mut self.workloads {
             w.total = w.generated;

@@ -1,6 +1,7 @@
 //! The Kafka producer: partitioner, record accumulator (batching), sender, idempotence.
 pub mod client;
 pub mod partitioner;
+pub mod serializer;
 pub mod workload;
 
 pub use client::Producer;

@@ -26,6 +26,8 @@ pub enum KeyPattern {
     Hot(u64, u32),
     /// `list:a,b,c`: these keys in turn.
     List(Vec<String>),
+    /// `ride`: `{"vendor_id": ...}` of the ride generated for this record (the course's key).
+    Ride,
 }
 
 impl KeyPattern {
@@ -41,6 +43,7 @@ impl KeyPattern {
         Ok(match t.split_once(':') {
             None if t == "null" || t == "none" => KeyPattern::Null,
             None if t == "seq" || t == "sequence" => KeyPattern::Sequence,
+            None if t == "ride" => KeyPattern::Ride,
             Some(("fixed", k)) => KeyPattern::Fixed(k.to_string()),
             Some(("cycle", n)) => KeyPattern::Cycle(count(n, "cycle")?),
             Some(("random", n)) => KeyPattern::Random(count(n, "random")?),
@@ -61,7 +64,7 @@ impl KeyPattern {
             }
             _ => {
                 return Err(format!(
-                    "unknown key pattern '{t}' (use null, seq, fixed:K, cycle:N, random:N, hot:N:PCT, list:a,b)"
+                    "unknown key pattern '{t}' (use null, seq, ride, fixed:K, cycle:N, random:N, hot:N:PCT, list:a,b)"
                 ))
             }
         })
@@ -77,6 +80,9 @@ pub enum ValuePattern {
     Size(u32),
     /// `null`: a tombstone.
     Null,
+    /// `ride`: a generated NYC taxi ride as JSON, with the course's column names (shaped to
+    /// the producer's schema by its serializer).
+    Ride,
 }
 
 impl ValuePattern {
@@ -84,6 +90,9 @@ impl ValuePattern {
         let t = text.trim();
         if t == "null" {
             return Ok(ValuePattern::Null);
+        }
+        if t == "ride" {
+            return Ok(ValuePattern::Ride);
         }
         if let Some(n) = t.strip_prefix("size:") {
             let n: u32 = n.parse().map_err(|_| format!("size: '{n}' is not a number"))?;
@@ -112,6 +121,8 @@ pub struct Workload {
     pool: Vec<Blob>,
     #[serde(skip)]
     filler: Option<Blob>,
+    /// The ride generator, seeded from the producer's stream on first use.
+    rides: Option<crate::streams::taxi::TaxiGenerator>,
 }
 
 impl Workload {
@@ -123,7 +134,18 @@ impl Workload {
         interval_us: u64,
         partition: Option<u32>,
     ) -> Self {
-        Workload { topic, total, generated: 0, key, value, interval_us, partition, pool: Vec::new(), filler: None }
+        Workload {
+            topic,
+            total,
+            generated: 0,
+            key,
+            value,
+            interval_us,
+            partition,
+            pool: Vec::new(),
+            filler: None,
+            rides: None,
+        }
     }
 
     pub fn remaining(&self) -> u64 {
@@ -141,7 +163,16 @@ impl Workload {
     pub fn next(&mut self, producer: &str, rng: &mut SimRng) -> (Option<Blob>, Option<Blob>) {
         let i = self.generated;
         self.generated += 1;
+        let ride = if self.key == KeyPattern::Ride || self.value == ValuePattern::Ride {
+            let seed = rng.next_u64();
+            let generator =
+                self.rides.get_or_insert_with(|| crate::streams::taxi::TaxiGenerator::new(seed, Default::default()));
+            Some(generator.next_ride())
+        } else {
+            None
+        };
         let key = match &self.key {
+            KeyPattern::Ride => ride.as_ref().map(|r| Blob::text(&format!("{{\"vendor_id\": {}}}", r.vendor_id))),
             KeyPattern::Null => None,
             KeyPattern::Fixed(k) => Some(Blob::text(k)),
             KeyPattern::Sequence => Some(Blob::text(&format!("key-{i}"))),
@@ -163,6 +194,7 @@ impl Workload {
         };
         let value = match &self.value {
             ValuePattern::Null => None,
+            ValuePattern::Ride => ride.as_ref().and_then(|r| serde_json::to_string(r).ok()).map(|t| Blob::text(&t)),
             ValuePattern::Size(n) => {
                 let n = *n as usize;
                 if self.filler.as_ref().map(|f| f.len()) != Some(n) {

@@ -26,6 +26,8 @@ pub struct Expectation {
     #[serde(default)]
     pub invariant: Option<String>,
     #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
     pub equals: Option<toml::Value>,
     #[serde(default)]
     pub min: Option<f64>,
@@ -98,6 +100,8 @@ pub const METRICS: &[(&str, &str)] = &[
     ("keys", "partition"),
     ("tombstones", "partition"),
     ("cleaned_to", "partition"),
+    ("schema_versions", "subject"),
+    ("schema_refusals", ""),
 ];
 
 /// A metric's value at the end of a run.
@@ -144,6 +148,7 @@ impl Expectation {
             ("partition", &self.partition),
             ("error", &self.error),
             ("invariant", &self.invariant),
+            ("subject", &self.subject),
         ] {
             if let Some(v) = v {
                 parts.push(format!("{k}={v}"));
@@ -188,6 +193,7 @@ impl Expectation {
         need("error", self.error.is_some())?;
         need("invariant", self.invariant.is_some())?;
         need("broker", self.broker.is_some())?;
+        need("subject", self.subject.is_some())?;
         if self.equals.is_none() && self.min.is_none() && self.max.is_none() {
             return Err(format!("'{}' needs equals, min or max", self.what));
         }
@@ -375,6 +381,14 @@ impl Expectation {
             "isr_shrinks" => Value::Number(s.isr_shrinks as f64),
             "isr_expansions" => Value::Number(s.isr_expansions as f64),
             "truncated_records" => Value::Number(s.truncated_records as f64),
+            "schema_versions" => {
+                let name = self.subject.as_deref().unwrap_or("");
+                let r = s.schema_registry.as_ref().ok_or("this run has no schema registry")?;
+                Value::Number(
+                    r.subjects.iter().find(|x| x.subject == name).map(|x| x.versions.len()).unwrap_or(0) as f64
+                )
+            }
+            "schema_refusals" => Value::Number(s.schema_registry.as_ref().map(|r| r.refusals).unwrap_or(0) as f64),
             other => return Err(format!("unknown metric '{other}'")),
         })
     }

@@ -78,6 +78,20 @@ struct RawScenario {
     timeline: Vec<Spanned<toml::Table>>,
     #[serde(default)]
     expect: Vec<Spanned<Expectation>>,
+    #[serde(default)]
+    schema_registry: Option<Spanned<RawRegistry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegistry {
+    /// Global compatibility level (Confluent's default: BACKWARD).
+    #[serde(default = "backward")]
+    compatibility: String,
+}
+
+fn backward() -> String {
+    "BACKWARD".into()
 }
 
 fn default_seed() -> u64 {
@@ -132,6 +146,10 @@ struct RawClient {
     name: String,
     #[serde(default)]
     config: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    key_schema: Option<String>,
+    #[serde(default)]
+    value_schema: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -154,6 +172,10 @@ struct RawConsumer {
     /// The timeout the application passes to poll().
     #[serde(default)]
     poll_timeout_ms: Option<f64>,
+    #[serde(default)]
+    key_schema: Option<String>,
+    #[serde(default)]
+    value_schema: Option<String>,
 }
 
 /// Converts byte offsets of a source text into 1-based line and column.
@@ -171,14 +193,24 @@ impl Locator<'_> {
         ScenarioError { file: self.file.to_string(), line, column, message: message.into() }
     }
 
-    /// Points at `needle` (a key) inside `span` if it appears there, else at the span start.
+    /// Points at `needle` (a key) inside the table that starts at `span` (for `[[x]]`
+    /// entries the span covers only the header, so the region runs to the next header).
     fn key_in(&self, span: &Range<usize>, needle: &str, message: impl Into<String>) -> ScenarioError {
-        let region = self.text.get(span.clone()).unwrap_or("");
+        let start = span.start.min(self.text.len());
+        let rest = &self.text[start..];
+        let first_line_end = rest.find('\n').map(|i| i + 1).unwrap_or(rest.len());
+        let body_end = rest[first_line_end..]
+            .match_indices('\n')
+            .map(|(i, _)| first_line_end + i + 1)
+            .find(|&i| rest[i..].trim_start_matches([' ', '\t']).starts_with('['))
+            .unwrap_or(rest.len());
+        let region = &rest[..body_end.max(span.end.saturating_sub(start)).min(rest.len())];
         let pos = region
             .find(&format!("\"{needle}\""))
+            .or_else(|| region.find(&format!("{needle} =")))
             .or_else(|| region.find(needle))
-            .map(|p| span.start + p)
-            .unwrap_or(span.start);
+            .map(|p| start + p)
+            .unwrap_or(start);
         self.at(pos, message)
     }
 }
@@ -334,7 +366,26 @@ impl Scenario {
             let mut config = ProducerConfig::default();
             apply_configs(&loc, &span, &p.get_ref().config, |k, v| config.set(k, v))?;
             config.validate().map_err(|e| loc.key_in(&span, &e.name, e.to_string()))?;
-            producers.push(ProducerSpec { name: p.get_ref().name.clone(), config });
+            let r = p.get_ref();
+            let schema = |field: &str, v: &Option<String>| -> Result<Option<String>, ScenarioError> {
+                v.as_deref()
+                    .map(|text| {
+                        crate::world::schema_text(text).map_err(|e| loc.key_in(&span, field, format!("{field}: {e}")))
+                    })
+                    .transpose()
+            };
+            let key_schema = schema("key_schema", &r.key_schema)?;
+            let value_schema = schema("value_schema", &r.value_schema)?;
+            let avro = config.key_serializer == crate::config::SerdeFormat::Avro
+                || config.value_serializer == crate::config::SerdeFormat::Avro;
+            if avro && raw.schema_registry.is_none() {
+                return Err(loc.key_in(
+                    &span,
+                    "serializer",
+                    "the Avro serializer needs a [schema_registry] in the scenario",
+                ));
+            }
+            producers.push(ProducerSpec { name: r.name.clone(), config, key_schema, value_schema });
         }
         let mut consumers = Vec::new();
         for c in &raw.consumers {
@@ -384,7 +435,24 @@ impl Scenario {
                     .map(|x| Dur(x.0))
                     .ok_or_else(|| loc.key_in(&span, "poll_timeout_ms", "poll_timeout_ms must be at least 1"))?;
             }
-            consumers.push(ConsumerSpec { name: r.name.clone(), config, assign, subscribe: r.subscribe.clone(), app });
+            let schema = |field: &str, v: &Option<String>| -> Result<Option<String>, ScenarioError> {
+                v.as_deref()
+                    .map(|text| {
+                        crate::world::schema_text(text).map_err(|e| loc.key_in(&span, field, format!("{field}: {e}")))
+                    })
+                    .transpose()
+            };
+            let key_schema = schema("key_schema", &r.key_schema)?;
+            let value_schema = schema("value_schema", &r.value_schema)?;
+            consumers.push(ConsumerSpec {
+                name: r.name.clone(),
+                config,
+                assign,
+                subscribe: r.subscribe.clone(),
+                app,
+                key_schema,
+                value_schema,
+            });
         }
 
         // Timeline.
@@ -414,8 +482,25 @@ impl Scenario {
             timeline.push((at, action, span));
         }
 
-        let setup_without_timeline =
-            Setup { brokers, broker_config, link, topics, producers, consumers, timeline: Vec::new(), end };
+        let schema_registry = match &raw.schema_registry {
+            None => None,
+            Some(r) => {
+                Some(r.get_ref().compatibility.parse::<crate::schema::CompatibilityLevel>().map_err(|e| {
+                    loc.key_in(&r.span(), "compatibility", format!("schema_registry.compatibility: {e}"))
+                })?)
+            }
+        };
+        let setup_without_timeline = Setup {
+            brokers,
+            broker_config,
+            link,
+            topics,
+            producers,
+            consumers,
+            timeline: Vec::new(),
+            end,
+            schema_registry,
+        };
         // Validate every action against the world it would run in (names, patterns...).
         let mut probe_setup = setup_without_timeline.clone();
         probe_setup.timeline = timeline.iter().map(|(t, a, _)| (*t, a.clone())).collect();

@@ -2,4 +2,5 @@
 pub mod digest;
 pub mod queue;
 pub mod rng;
+pub mod serde_pairs;
 pub mod time;

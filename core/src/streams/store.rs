@@ -11,23 +11,7 @@ use super::window::Window;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Serializes a map as a list of `[key, value]` pairs, so maps keyed by `Value`s or
-/// tuples survive JSON snapshots.
-pub(crate) mod pairs {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use std::collections::BTreeMap;
-
-    pub fn serialize<S: Serializer, K: Serialize, V: Serialize>(m: &BTreeMap<K, V>, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(m.iter())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>, K: Deserialize<'de> + Ord, V: Deserialize<'de>>(
-        d: D,
-    ) -> Result<BTreeMap<K, V>, D::Error> {
-        let v: Vec<(K, V)> = Vec::deserialize(d)?;
-        Ok(v.into_iter().collect())
-    }
-}
+use crate::sim::serde_pairs as pairs;
 
 /// A value with the timestamp Kafka keeps next to it (`ValueAndTimestamp`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -189,7 +189,7 @@ pub fn det_ln(x: f64) -> f64 {
 }
 
 /// Generates rides; an iterator that never ends.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaxiGenerator {
     rng: SimRng,
     clock_ms: i64,
