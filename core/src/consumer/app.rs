@@ -173,8 +173,9 @@ impl Consumer {
         if !self.alive {
             return;
         }
-        // A few transitions per input at most; the bound only guards against a bug.
-        for _ in 0..64 {
+        // Each round returns one poll() batch or waits; a fetch response holds at most a
+        // few thousand batches' worth, so the bound only guards against a bug.
+        for _ in 0..100_000 {
             let progressed = match self.app.phase.clone() {
                 Phase::Idle | Phase::Stopped => false,
                 Phase::Polling { until } => self.drive_poll(until, ledger, io),

@@ -76,8 +76,10 @@ pub struct Consumer {
     pub high_watermarks: BTreeMap<TopicPartition, u64>,
     /// Fetched batches waiting for `poll()`, in arrival order (`completedFetches`).
     pub(crate) buffer: VecDeque<(TopicPartition, Vec<LogBatch>)>,
-    /// Fetches in flight per broker: correlation id.
-    fetch_in_flight: BTreeMap<u32, u64>,
+    /// Fetches in flight per broker: correlation id, and the offset asked for each
+    /// partition (a response for a position that has moved since, by a seek or a reset, is
+    /// stale and dropped).
+    fetch_in_flight: BTreeMap<u32, (u64, Vec<(TopicPartition, u64)>)>,
     /// Name under which deliveries are counted in the ledger (the group id, else the name).
     pub reader: String,
     next_corr: u64,
@@ -146,9 +148,11 @@ impl Consumer {
 
     /// `KafkaConsumer.subscribe`: join the group and get partitions from it.
     pub fn subscribe(&mut self, topics: Vec<String>, ledger: &mut Ledger, io: &mut Io) {
-        self.subscription = topics;
-        if let Some(g) = self.group.as_mut() {
-            g.request_rejoin("subscription changed");
+        if self.subscription != topics {
+            self.subscription = topics;
+            if let Some(g) = self.group.as_mut() {
+                g.request_rejoin("subscription changed");
+            }
         }
         self.start(ledger, io);
     }
@@ -282,7 +286,8 @@ impl Consumer {
                 continue;
             }
             let corr = self.corr();
-            self.fetch_in_flight.insert(broker, corr);
+            let asked = partitions.iter().map(|p| (p.tp.clone(), p.fetch_offset)).collect();
+            self.fetch_in_flight.insert(broker, (corr, asked));
             self.stats.fetches += 1;
             let max_wait = Dur::from_ms(self.config.fetch_max_wait_ms);
             io.send(
@@ -341,13 +346,17 @@ impl Consumer {
             }
             Message::FetchResponse { corr, partitions } => {
                 let NodeId::Broker(b) = from else { return };
-                if self.fetch_in_flight.get(&b) != Some(&corr) {
+                if self.fetch_in_flight.get(&b).map(|(c, _)| *c) != Some(corr) {
                     return;
                 }
-                self.fetch_in_flight.remove(&b);
+                let (_, asked) = self.fetch_in_flight.remove(&b).unwrap_or_default();
                 self.metadata.connected(b);
                 let mut backoff = false;
                 for p in partitions {
+                    let requested = asked.iter().find(|(tp, _)| *tp == p.tp).map(|(_, o)| *o);
+                    if requested.is_some() && self.positions.get(&p.tp) != requested.map(Position::At).as_ref() {
+                        continue; // `Discarding stale fetch response`: the position moved meanwhile
+                    }
                     backoff |= self.on_fetched(p, io);
                 }
                 if backoff {
@@ -481,7 +490,7 @@ impl Consumer {
                 }
             }
             Timer::ConsumerRequestTimeout(corr) => {
-                if let Some((&b, _)) = self.fetch_in_flight.iter().find(|(_, c)| **c == corr) {
+                if let Some((&b, _)) = self.fetch_in_flight.iter().find(|(_, (c, _))| *c == corr) {
                     self.fetch_in_flight.remove(&b);
                     self.metadata.needs_update = true;
                 } else if self.metadata.in_flight.map(|(c, _)| c) == Some(corr) {

@@ -1682,3 +1682,74 @@ fn sync_error(corr: u64, error: ErrorCode) -> Message {
 fn parse_client_host(host: &str) -> NodeId {
     host.strip_prefix("/consumer#").and_then(|n| n.parse().ok()).map(NodeId::Consumer).unwrap_or(NodeId::Controller)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(id: &str, protocols: &[&str]) -> GroupMember {
+        GroupMember {
+            member_id: id.to_string(),
+            group_instance_id: None,
+            client_id: id.to_string(),
+            client: NodeId::Consumer(0),
+            rebalance_timeout_ms: 300_000,
+            session_timeout_ms: 45_000,
+            protocol_type: "consumer".into(),
+            protocols: protocols
+                .iter()
+                .map(|p| GroupProtocol { name: p.to_string(), metadata: Subscription::default() })
+                .collect(),
+            assignment: Vec::new(),
+            awaiting_join: None,
+            awaiting_sync: None,
+            is_new: false,
+            session_deadline: SimTime::ZERO,
+            seq: 0,
+            hash: offsets::java_string_hash(id),
+        }
+    }
+
+    #[test]
+    fn members_iterate_in_java_hashmap_order_and_a_leaving_leader_hands_over_to_the_first() {
+        let mut g = ClassicGroup::new("g", 0, SimTime::ZERO);
+        // "a".hashCode() = 97 (bucket 1 of 16), "b" = 98 (bucket 2), "q" = 113 (bucket 1).
+        for id in ["b", "q", "a"] {
+            g.add(member(id, &["range"]));
+        }
+        let order: Vec<&str> = g.iteration_order().iter().map(|m| m.member_id.as_str()).collect();
+        assert_eq!(order, vec!["q", "a", "b"], "bucket 1 in insertion order, then bucket 2");
+        assert_eq!(g.leader.as_deref(), Some("b"), "the first member to join leads");
+        g.remove("b");
+        assert_eq!(g.leader.as_deref(), Some("q"));
+    }
+
+    #[test]
+    fn the_selected_protocol_is_the_most_voted_one_that_every_member_supports() {
+        let mut g = ClassicGroup::new("g", 0, SimTime::ZERO);
+        g.add(member("m1", &["range", "cooperative-sticky"]));
+        g.add(member("m2", &["cooperative-sticky"]));
+        assert_eq!(g.select_protocol().as_deref(), Some("cooperative-sticky"));
+        let mut h = ClassicGroup::new("h", 0, SimTime::ZERO);
+        h.add(member("m1", &["range", "cooperative-sticky"]));
+        h.add(member("m2", &["range", "cooperative-sticky"]));
+        assert_eq!(h.select_protocol().as_deref(), Some("range"));
+        // An Empty group accepts any protocol; a live one only protocols all members share.
+        assert!(h.supports_protocols("consumer", &member("m3", &["roundrobin"]).protocols));
+        h.state = GroupState::Stable;
+        assert!(h.supports_protocols("consumer", &member("m3", &["cooperative-sticky"]).protocols));
+        assert!(!h.supports_protocols("consumer", &member("m3", &["roundrobin"]).protocols));
+    }
+
+    #[test]
+    fn member_ids_are_the_client_id_and_a_uuid() {
+        let mut c = GroupCoordinator::new(1, CoordinatorConfig::of(&crate::config::BrokerConfig::default()));
+        let a = c.new_member_id("consumer-1");
+        let b = c.new_member_id("consumer-1");
+        assert_ne!(a, b);
+        let uuid = a.strip_prefix("consumer-1-").unwrap();
+        let parts: Vec<usize> = uuid.split('-').map(str::len).collect();
+        assert_eq!(parts, vec![8, 4, 4, 4, 12]);
+        assert!(uuid.split('-').nth(2).unwrap().starts_with('4'), "version 4 layout");
+    }
+}
