@@ -348,6 +348,7 @@ impl TraceEvent {
                     | Effect::RecordDeserialized { .. }
                     | Effect::MetadataUpdated { .. }
                     | Effect::Flushed { .. }
+                    | Effect::OffsetsCommitted { .. }
             )
         })
     }
