@@ -27,6 +27,9 @@ cargo run --release --quiet -- check scenarios
 step "sandbox-core and sandbox-web build for wasm32"
 cargo build -p sandbox-core -p sandbox-web --target wasm32-unknown-unknown
 
+step "fuzz targets (bounded run on the committed corpus)"
+scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
+
 if [ -x scripts/test-browser.sh ]; then
   step "browser tests"
   scripts/test-browser.sh
