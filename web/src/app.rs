@@ -19,11 +19,13 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
+type FrameClosure = Rc<RefCell<Option<Closure<dyn FnMut(f64)>>>>;
+
 /// Runs `requestAnimationFrame` while playing, sending a frame message each time.
 fn start_frames(dispatch: Dispatch) -> impl FnOnce() {
     let running = Rc::new(std::cell::Cell::new(true));
     let id = Rc::new(std::cell::Cell::new(0));
-    let slot: Rc<RefCell<Option<Closure<dyn FnMut(f64)>>>> = Rc::new(RefCell::new(None));
+    let slot: FrameClosure = Rc::new(RefCell::new(None));
     let request = |f: &Closure<dyn FnMut(f64)>| {
         dom::window().and_then(|w| w.request_animation_frame(f.as_ref().unchecked_ref()).ok()).unwrap_or(0)
     };
@@ -85,19 +87,15 @@ pub fn app() -> Html {
     // Keyboard shortcuts, and links pasted into the address bar.
     {
         let dispatch = dispatch.clone();
-        let state_ref = use_mut_ref(|| (0i32, false));
-        *state_ref.borrow_mut() = (state.speed, state.help);
         use_effect_with((), move |_| {
             let doc = dom::document();
             let d = dispatch.clone();
-            let sr = state_ref.clone();
             let keydown = doc.as_ref().map(|doc| {
                 gloo::events::EventListener::new(doc, "keydown", move |e| {
                     let Some(e) = e.dyn_ref::<web_sys::KeyboardEvent>() else { return };
                     if in_text_field(e) || e.ctrl_key() || e.meta_key() || e.alt_key() {
                         return;
                     }
-                    let (speed, help) = *sr.borrow();
                     let msg = match e.key().as_str() {
                         " " => Some(Msg::TogglePlay),
                         "ArrowRight" if e.shift_key() => Some(Msg::NextInteresting),
@@ -105,9 +103,9 @@ pub fn app() -> Html {
                         "ArrowLeft" => Some(Msg::StepBack),
                         "Home" => Some(Msg::Seek(1)),
                         "End" => Some(Msg::ToEnd),
-                        "+" | "=" => Some(Msg::SetSpeed(speed + 10)),
-                        "-" | "_" => Some(Msg::SetSpeed(speed - 10)),
-                        "?" => Some(Msg::Help(!help)),
+                        "+" | "=" => Some(Msg::SpeedBy(10)),
+                        "-" | "_" => Some(Msg::SpeedBy(-10)),
+                        "?" => Some(Msg::ToggleHelp),
                         "Escape" => {
                             d.dispatch(Msg::Help(false));
                             Some(Msg::Notice(None))

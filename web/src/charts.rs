@@ -26,10 +26,7 @@ const PALETTE: [RGBColor; 7] = [
 /// Keeps letters, digits and a few punctuation marks; anything else becomes '?'. Chart
 /// labels are the only text inserted as markup.
 pub fn safe_label(s: &str) -> String {
-    s.chars()
-        .take(32)
-        .map(|c| if c.is_ascii_alphanumeric() || " ._:/=()#-+%".contains(c) { c } else { '?' })
-        .collect()
+    s.chars().take(32).map(|c| if c.is_ascii_alphanumeric() || " ._:/=()#-+%".contains(c) { c } else { '?' }).collect()
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -227,7 +224,12 @@ pub fn render_all(w: &World, samples: &[Sample], summary: &RunSummary) -> Vec<(&
         ),
         (
             "Records per partition",
-            bar_chart("Records per partition", "records", &cats, &[Series { label: "records".into(), points: records }]),
+            bar_chart(
+                "Records per partition",
+                "records",
+                &cats,
+                &[Series { label: "records".into(), points: records }],
+            ),
         ),
         (
             "Acked vs lost",
@@ -303,8 +305,7 @@ mod tests {
     #[test]
     fn charts_render_as_svg_without_user_markup() {
         let name = "replication/acks-1-leader-crash";
-        let scenario =
-            sandbox_core::scenario::Scenario::parse(name, crate::scenarios::text(name).unwrap()).unwrap();
+        let scenario = sandbox_core::scenario::Scenario::parse(name, crate::scenarios::text(name).unwrap()).unwrap();
         let mut s = crate::session::Session::new(crate::session::Source::Builtin(name.into()), scenario, 1).unwrap();
         s.advance_until(sandbox_core::sim::time::SimTime::from_ms(20_000), || false);
         let summary = RunSummary::of(&s.world);

@@ -106,17 +106,19 @@ pub struct ProduceFormProps {
     pub topics: Vec<(String, u32)>,
 }
 
+/// What the produce form holds.
+pub struct SendForm<'a> {
+    pub producer: &'a str,
+    pub topic: &'a str,
+    pub key: &'a str,
+    pub value: &'a str,
+    pub partition: &'a str,
+    pub null_key: bool,
+}
+
 /// Validates the produce form and builds the `send` action.
-pub fn send_action(
-    producers: &[String],
-    topics: &[(String, u32)],
-    producer: &str,
-    topic: &str,
-    key: &str,
-    value: &str,
-    partition: &str,
-    null_key: bool,
-) -> Result<Action, String> {
+pub fn send_action(producers: &[String], topics: &[(String, u32)], form: SendForm<'_>) -> Result<Action, String> {
+    let SendForm { producer, topic, key, value, partition, null_key } = form;
     if !producers.iter().any(|p| p == producer) {
         return Err("choose a producer".into());
     }
@@ -160,7 +162,9 @@ pub fn produce_form(p: &ProduceFormProps) -> Html {
             let sel = |r: &NodeRef| r.cast::<HtmlSelectElement>().map(|s| s.value()).unwrap_or_default();
             let inp = |r: &NodeRef| r.cast::<HtmlInputElement>().map(|s| s.value()).unwrap_or_default();
             let null = null_key.cast::<HtmlInputElement>().map(|c| c.checked()).unwrap_or(false);
-            match send_action(&producers, &topics, &sel(&producer), &sel(&topic), &inp(&key), &inp(&value), &inp(&partition), null) {
+            let (p, t, k, v, n) = (sel(&producer), sel(&topic), inp(&key), inp(&value), inp(&partition));
+            let form = SendForm { producer: &p, topic: &t, key: &k, value: &v, partition: &n, null_key: null };
+            match send_action(&producers, &topics, form) {
                 Ok(a) => d.dispatch(Msg::Act(a)),
                 Err(e) => d.dispatch(Msg::Notice(Some(Notice::Error(format!("Not sent: {e}."))))),
             }
@@ -308,7 +312,12 @@ mod tests {
     fn produce_form_input_is_validated() {
         let producers = vec!["p".to_string()];
         let topics = vec![("orders".to_string(), 3)];
-        let ok = send_action(&producers, &topics, "p", "orders", "k", "v", " 2 ", false).unwrap();
+        let ok = send_action(
+            &producers,
+            &topics,
+            SendForm { producer: "p", topic: "orders", key: "k", value: "v", partition: " 2 ", null_key: false },
+        )
+        .unwrap();
         assert_eq!(
             ok,
             Action::Send {
@@ -319,13 +328,44 @@ mod tests {
                 partition: Some(2)
             }
         );
-        let null = send_action(&producers, &topics, "p", "orders", "k", "v", "", true).unwrap();
+        let null = send_action(
+            &producers,
+            &topics,
+            SendForm { producer: "p", topic: "orders", key: "k", value: "v", partition: "", null_key: true },
+        )
+        .unwrap();
         assert!(matches!(null, Action::Send { key: None, partition: None, .. }));
-        assert!(send_action(&producers, &topics, "p", "orders", "k", "v", "3", false).unwrap_err().contains("0..2"));
-        assert!(send_action(&producers, &topics, "p", "orders", "k", "v", "-1", false).is_err());
-        assert!(send_action(&producers, &topics, "q", "orders", "k", "v", "", false).is_err());
-        assert!(send_action(&producers, &topics, "p", "nope", "k", "v", "", false).is_err());
+        assert!(send_action(
+            &producers,
+            &topics,
+            SendForm { producer: "p", topic: "orders", key: "k", value: "v", partition: "3", null_key: false }
+        )
+        .unwrap_err()
+        .contains("0..2"));
+        assert!(send_action(
+            &producers,
+            &topics,
+            SendForm { producer: "p", topic: "orders", key: "k", value: "v", partition: "-1", null_key: false }
+        )
+        .is_err());
+        assert!(send_action(
+            &producers,
+            &topics,
+            SendForm { producer: "q", topic: "orders", key: "k", value: "v", partition: "", null_key: false }
+        )
+        .is_err());
+        assert!(send_action(
+            &producers,
+            &topics,
+            SendForm { producer: "p", topic: "nope", key: "k", value: "v", partition: "", null_key: false }
+        )
+        .is_err());
         let long = "x".repeat(MAX_FIELD_CHARS + 1);
-        assert!(send_action(&producers, &topics, "p", "orders", &long, "v", "", false).is_err());
+        assert!(send_action(
+            &producers,
+            &topics,
+            SendForm { producer: "p", topic: "orders", key: &long, value: "v", partition: "", null_key: false }
+        )
+        .is_err());
     }
 }

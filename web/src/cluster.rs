@@ -177,12 +177,7 @@ pub fn partition_row(p: &PartitionProps) -> Html {
 
 fn lane(l: &LaneVm, window: (u64, u64)) -> Html {
     let star = if l.role == "leader" { "★ " } else { "" };
-    let label = format!(
-        "{star}b{} {}{}",
-        l.broker,
-        l.role,
-        if l.in_isr { "" } else { " (out of ISR)" }
-    );
+    let label = format!("{star}b{} {}{}", l.broker, l.role, if l.in_isr { "" } else { " (out of ISR)" });
     let hw_pos = l.hw.clamp(window.0, window.1) - window.0;
     let leo_pos = l.leo.clamp(window.0, window.1) - window.0;
     let n = (window.1 - window.0).max(1);

@@ -365,16 +365,16 @@ pub fn timebar(p: &TimebarProps) -> Html {
     html! {
         <section class="timebar" aria-label="Time control">
             <div class="buttons">
-                <button onclick={send(|| Msg::Seek(1))} aria-label="Go to the start" title="Start (Home)">{ "⏮" }</button>
+                <button onclick={send(|| Msg::Seek(1))} aria-label="Go to the start" title="Start (Home)">{ "|◀" }</button>
                 <button onclick={send(|| Msg::StepBack)} aria-label="Step back" title="Step back (←)" data-testid="step-back">{ "◀" }</button>
                 <button class="play" onclick={send(|| Msg::TogglePlay)} aria-pressed={p.playing.to_string()}
                     aria-label={if p.playing { "Pause" } else { "Play" }} title="Play/pause (space)" data-testid="play">
-                    { if p.playing { "⏸" } else { "▶" } }
+                    { if p.playing { "❚❚" } else { "▶" } }
                 </button>
                 <button onclick={send(|| Msg::StepForward)} aria-label="Step forward" title="Step (→)" data-testid="step-forward">{ "▶|" }</button>
                 <button onclick={send(|| Msg::NextInteresting)} aria-label="Jump to the next interesting event"
-                    title="Next interesting event (Shift+→)" data-testid="next-interesting">{ "⏭ event" }</button>
-                <button onclick={send(|| Msg::ToEnd)} aria-label="Go to the end of the run" title="End (End)">{ "⏭ end" }</button>
+                    title="Next interesting event (Shift+→)" data-testid="next-interesting">{ "▶ event" }</button>
+                <button onclick={send(|| Msg::ToEnd)} aria-label="Go to the end of the run" title="End (End)">{ "▶▶|" }</button>
             </div>
             <label class="speed" for="speed">{ "Speed " }<output for="speed">{ speed_label(p.speed) }</output>
                 <input id="speed" type="range" min={SPEED_MIN.to_string()} max={SPEED_MAX.to_string()} step="10"

@@ -81,8 +81,7 @@ pub fn event_log(p: &EventLogProps) -> Html {
         }
     }
     past.reverse();
-    let future: Vec<usize> =
-        (upto..trace.len()).filter(|&i| f.matches(&trace[i])).take(FUTURE_LINES).collect();
+    let future: Vec<usize> = (upto..trace.len()).filter(|&i| f.matches(&trace[i])).take(FUTURE_LINES).collect();
     let mut nodes = vec![NodeId::Controller];
     nodes.extend(w.brokers.iter().map(|b| NodeId::Broker(b.id)));
     nodes.extend((0..w.producers.len() as u32).map(NodeId::Producer));

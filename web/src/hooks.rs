@@ -3,7 +3,6 @@
 use crate::scenarios;
 use crate::session::{Session, Source};
 use sandbox_core::scenario::{run::execute, Scenario};
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 /// Most runs one `digests` call computes.
@@ -20,73 +19,35 @@ pub fn digest_of_run(name: &str, seed: u64) -> Result<String, String> {
     Ok(verdict.digest)
 }
 
-#[derive(Deserialize)]
-struct DigestRequest {
-    scenario: String,
-    seed: u64,
-}
-
-#[derive(Serialize)]
-struct DigestAnswer {
-    scenario: String,
-    seed: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    digest: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-/// `[{"scenario": "replication/acks-1-leader-crash", "seed": 3}, ...]` -> the same list with
-/// `digest` (or `error`) filled in. (JSON numbers above 2^53 lose precision in JavaScript:
-/// callers use small seeds.)
-pub fn digests_json(request: &str) -> String {
-    let answers: Vec<DigestAnswer> = match serde_json::from_str::<Vec<DigestRequest>>(request) {
-        Err(e) => vec![DigestAnswer { scenario: String::new(), seed: 0, digest: None, error: Some(e.to_string()) }],
-        Ok(list) if list.len() > MAX_DIGEST_RUNS => vec![DigestAnswer {
-            scenario: String::new(),
-            seed: 0,
-            digest: None,
-            error: Some(format!("at most {MAX_DIGEST_RUNS} runs per call")),
-        }],
-        Ok(list) => list
-            .into_iter()
-            .map(|r| {
-                let result = digest_of_run(&r.scenario, r.seed);
-                DigestAnswer {
-                    scenario: r.scenario,
-                    seed: r.seed,
-                    digest: result.as_ref().ok().cloned(),
-                    error: result.err(),
-                }
-            })
-            .collect(),
-    };
-    serde_json::to_string(&answers).unwrap_or_else(|_| "[]".into())
+/// One run per line, `<scenario> <seed>`; answers one line per run, `<scenario> <seed>
+/// <digest>` or `<scenario> <seed> error: <message>` (plain text keeps the bundle small).
+pub fn digests_text(request: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in request.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        if i >= MAX_DIGEST_RUNS {
+            out.push_str(&format!("- - error: at most {MAX_DIGEST_RUNS} runs per call\n"));
+            break;
+        }
+        let mut parts = line.split_whitespace();
+        let (name, seed) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let answer = match seed.parse::<u64>() {
+            Ok(seed) => digest_of_run(name, seed).unwrap_or_else(|e| format!("error: {e}")),
+            Err(_) => format!("error: '{seed}' is not a seed"),
+        };
+        out.push_str(&format!("{name} {seed} {answer}\n"));
+    }
+    out
 }
 
 #[wasm_bindgen(js_name = sandboxDigests)]
 pub fn sandbox_digests(request: &str) -> String {
-    digests_json(request)
+    digests_text(request)
 }
 
+/// The embedded scenario names, one per line.
 #[wasm_bindgen(js_name = sandboxScenarioNames)]
 pub fn sandbox_scenario_names() -> String {
-    serde_json::to_string(&scenarios::names().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
-}
-
-#[derive(Serialize)]
-struct SeekReport {
-    steps: u64,
-    build_ms: f64,
-    snapshots: usize,
-    snapshot_interval: u64,
-    seeks: usize,
-    seek_ms_mean: f64,
-    seek_ms_p50: f64,
-    seek_ms_p95: f64,
-    seek_ms_max: f64,
-    /// Whether every seek reached the state the straight run had at that step.
-    digests_match: bool,
+    scenarios::names().collect::<Vec<_>>().join("\n")
 }
 
 /// Builds a `steps`-step run of the seek workload, then seeks to `seeks` pseudo-random
@@ -141,20 +102,19 @@ pub fn sandbox_bench_seek(steps: u32, seeks: u32) -> Result<String, JsValue> {
     }
     let mut sorted_times = times.clone();
     sorted_times.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| sorted_times.get(((sorted_times.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
-    let report = SeekReport {
-        steps: reached,
-        build_ms,
-        snapshots: s.snapshot_count(),
-        snapshot_interval: s.snapshot_interval(),
-        seeks: times.len(),
-        seek_ms_mean: times.iter().sum::<f64>() / times.len().max(1) as f64,
-        seek_ms_p50: pct(0.5),
-        seek_ms_p95: pct(0.95),
-        seek_ms_max: pct(1.0),
-        digests_match: ok,
-    };
-    serde_json::to_string(&report).map_err(|e| JsValue::from_str(&e.to_string()))
+    let pct =
+        |p: f64| sorted_times.get(((sorted_times.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
+    Ok(format!(
+        "{{\"steps\":{reached},\"build_ms\":{build_ms:.1},\"snapshots\":{},\"snapshot_interval\":{},\"seeks\":{},\
+         \"seek_ms_mean\":{:.3},\"seek_ms_p50\":{:.3},\"seek_ms_p95\":{:.3},\"seek_ms_max\":{:.3},\"digests_match\":{ok}}}",
+        s.snapshot_count(),
+        s.snapshot_interval(),
+        times.len(),
+        times.iter().sum::<f64>() / times.len().max(1) as f64,
+        pct(0.5),
+        pct(0.95),
+        pct(1.0),
+    ))
 }
 
 /// Panics on purpose: the tests check that a panic shows the error panel, not a blank page.
@@ -169,11 +129,12 @@ mod tests {
 
     #[test]
     fn digests_answer_like_the_command_line() {
-        let out = digests_json(r#"[{"scenario": "replication/acks-1-leader-crash", "seed": 1}, {"scenario": "nope", "seed": 1}]"#);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v[0]["digest"], "a9ebd1ecba07b40e", "the golden digest of the scenario file");
-        assert!(v[1]["error"].as_str().unwrap().contains("nope"));
-        assert!(digests_json("{").contains("error"));
+        let out = digests_text("replication/acks-1-leader-crash 1\nnope 1\n\nx y\n");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "replication/acks-1-leader-crash 1 a9ebd1ecba07b40e", "the scenario's golden digest");
+        assert!(lines[1].starts_with("nope 1 error: ") && lines[1].contains("no scenario named"));
+        assert!(lines[2].contains("not a seed"));
+        assert_eq!(lines.len(), 3);
     }
 
     #[test]

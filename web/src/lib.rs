@@ -32,6 +32,8 @@ pub fn start() {
     let root = dom::document().and_then(|d| d.get_element_by_id("app"));
     match root {
         Some(root) => {
+            // Drop the "loading" placeholder.
+            root.set_text_content(None);
             yew::Renderer::<app::App>::with_root(root).render();
         }
         None => dom::show_fatal("the page has no #app element"),

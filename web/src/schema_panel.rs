@@ -29,8 +29,10 @@ pub struct Wire {
     pub annotation: WireAnnotation,
 }
 
-/// A subject's live versions: (version, id, canonical schema).
-pub fn subject_versions(r: &SchemaRegistry) -> Vec<(String, Vec<(u32, u32, String)>)> {
+/// A subject and its live versions: (version, id, canonical schema).
+pub type SubjectVersions = (String, Vec<(u32, u32, String)>);
+
+pub fn subject_versions(r: &SchemaRegistry) -> Vec<SubjectVersions> {
     r.subjects()
         .into_iter()
         .map(|s| {
@@ -164,7 +166,8 @@ pub fn schema_panel() -> Html {
         })
     };
     let on_check = {
-        let (registry, verdict, schema_ref, subject) = (registry.clone(), verdict.clone(), schema_ref.clone(), subject.clone());
+        let (registry, verdict, schema_ref, subject) =
+            (registry.clone(), verdict.clone(), schema_ref.clone(), subject.clone());
         Callback::from(move |_| verdict.set(Some(check(&registry.borrow(), &subject, &text(&schema_ref)))))
     };
     let on_register = {
@@ -340,7 +343,10 @@ mod tests {
     fn registry_panel_logic_follows_the_registry() {
         let mut r = SchemaRegistry::new();
         let subject = "rides-value";
-        assert_eq!(register(&mut r, subject, taxi::RIDE_VALUE_V1), Verdict::Registered(Registered { id: 1, version: 1, created: true }));
+        assert_eq!(
+            register(&mut r, subject, taxi::RIDE_VALUE_V1),
+            Verdict::Registered(Registered { id: 1, version: 1, created: true })
+        );
         match check(&r, subject, taxi::RIDE_VALUE_V2_TOTAL_AMOUNT_STRING) {
             Verdict::Level(c) => assert!(!c.compatible && !c.messages.is_empty()),
             other => panic!("{other:?}"),

@@ -57,15 +57,27 @@ pub enum Msg {
     Seek(u64),
     ToEnd,
     SetSpeed(i32),
+    /// Faster (+) or slower (-) by this many hundredths of a decade.
+    SpeedBy(i32),
     Act(Action),
-    Load { source: Source, seed: Option<u64> },
+    Load {
+        source: Source,
+        seed: Option<u64>,
+    },
     SetSeed(u64),
     OpenLink(String),
-    Import { name: String, text: String },
-    ApplyKnobs { before: Knobs, after: Knobs },
+    Import {
+        name: String,
+        text: String,
+    },
+    ApplyKnobs {
+        before: Knobs,
+        after: Knobs,
+    },
     SetFilter(LogFilter),
     Notice(Option<Notice>),
     Help(bool),
+    ToggleHelp,
 }
 
 pub type Dispatch = UseReducerDispatcher<AppState>;
@@ -73,9 +85,9 @@ pub type Dispatch = UseReducerDispatcher<AppState>;
 /// The scenario text a source stands for.
 pub fn source_text(source: &Source) -> Result<String, String> {
     match source {
-        Source::Builtin(name) => {
-            scenarios::text(name).map(str::to_string).ok_or_else(|| format!("this build has no scenario named '{name}'"))
-        }
+        Source::Builtin(name) => scenarios::text(name)
+            .map(str::to_string)
+            .ok_or_else(|| format!("this build has no scenario named '{name}'")),
         Source::Inline(t) => Ok(t.clone()),
     }
 }
@@ -147,11 +159,10 @@ impl AppState {
                 }
             }
         }
-        let fallback = open(Source::Builtin(scenarios::default_name().into()), None)
-            .or_else(|e| {
-                // A broken shipped scenario must not blank the page: try the others.
-                scenarios::names().find_map(|n| open(Source::Builtin(n.into()), None).ok()).ok_or(e)
-            });
+        let fallback = open(Source::Builtin(scenarios::default_name().into()), None).or_else(|e| {
+            // A broken shipped scenario must not blank the page: try the others.
+            scenarios::names().find_map(|n| open(Source::Builtin(n.into()), None).ok()).ok_or(e)
+        });
         match fallback {
             Ok(s) => AppState::with_session(s, notice),
             Err(e) => panic!("no scenario can be opened: {e}"),
@@ -295,6 +306,10 @@ impl Reducible for AppState {
                 next.speed = v;
                 Rc::new(next)
             }
+            Msg::SpeedBy(delta) => {
+                let speed = self.speed;
+                self.reduce(Msg::SetSpeed(speed.saturating_add(delta)))
+            }
             Msg::Act(action) => {
                 let text = action.to_string();
                 let result = self.session.borrow_mut().act(action);
@@ -341,7 +356,9 @@ impl Reducible for AppState {
                 let result = text.and_then(|t| edit::apply(&t, &before, &after));
                 match result {
                     Ok((text, scenario)) => match Session::new(Source::Inline(text), scenario, seed) {
-                        Ok(s) => self.replace(s, Some(Notice::Info("Configuration applied: the run restarted.".into()))),
+                        Ok(s) => {
+                            self.replace(s, Some(Notice::Info("Configuration applied: the run restarted.".into())))
+                        }
                         Err(e) => error(&self, e.to_string()),
                     },
                     Err(e) => error(&self, format!("Configuration not applied: {e}")),
@@ -363,6 +380,10 @@ impl Reducible for AppState {
                 let mut next = (*self).clone();
                 next.notice = n;
                 Rc::new(next)
+            }
+            Msg::ToggleHelp => {
+                let h = !self.help;
+                self.reduce(Msg::Help(h))
             }
             Msg::Help(h) => {
                 if h == self.help {
