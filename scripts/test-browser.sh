@@ -3,7 +3,7 @@
 # downloaded browser), npm ci in tests/browser, builds dist/, computes native digests, serves
 # dist/ on a free localhost port and runs the end-to-end and determinism tests.
 #   WEB_PROFILE=dev        test a debug build (faster to build, slower to run)
-#   DETERMINISM_SEEDS=N    seeds per scenario for the cross-target digest check (default 10)
+#   DETERMINISM_SEEDS=N    seeds per scenario for the cross-target digest check (default 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +24,7 @@ scripts/build-web.sh
 mkdir -p tests/artifacts
 cargo build --release --bin kafka-sandbox
 NATIVE_DIGESTS="$PWD/tests/artifacts/native-digests.json"
-node tests/browser/native-digests.mjs target/release/kafka-sandbox scenarios "${DETERMINISM_SEEDS:-10}" "$NATIVE_DIGESTS"
+node tests/browser/native-digests.mjs target/release/kafka-sandbox scenarios "${DETERMINISM_SEEDS:-100}" "$NATIVE_DIGESTS"
 export NATIVE_DIGESTS
 
 LOG="$(mktemp)"

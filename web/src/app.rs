@@ -91,7 +91,8 @@ pub fn app() -> Html {
             let doc = dom::document();
             let d = dispatch.clone();
             let keydown = doc.as_ref().map(|doc| {
-                gloo::events::EventListener::new(doc, "keydown", move |e| {
+                let opts = gloo::events::EventListenerOptions::enable_prevent_default();
+                gloo::events::EventListener::new_with_options(doc, "keydown", opts, move |e| {
                     let Some(e) = e.dyn_ref::<web_sys::KeyboardEvent>() else { return };
                     if in_text_field(e) || e.ctrl_key() || e.meta_key() || e.alt_key() {
                         return;
@@ -120,7 +121,8 @@ pub fn app() -> Html {
             });
             // A focused button is activated by the space key on key-up: the shortcut took it.
             let keyup = doc.as_ref().map(|doc| {
-                gloo::events::EventListener::new(doc, "keyup", move |e| {
+                let opts = gloo::events::EventListenerOptions::enable_prevent_default();
+                gloo::events::EventListener::new_with_options(doc, "keyup", opts, move |e| {
                     if let Some(e) = e.dyn_ref::<web_sys::KeyboardEvent>() {
                         if e.key() == " " && on_target_button(e) {
                             e.prevent_default();

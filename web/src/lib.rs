@@ -25,7 +25,8 @@ use wasm_bindgen::prelude::*;
 /// Entry point: installs the crash panel, then mounts the app on `#app`.
 #[wasm_bindgen(start)]
 pub fn start() {
-    std::panic::set_hook(Box::new(|info| {
+    // Through Yew, which otherwise replaces the hook with its own when it renders.
+    yew::set_custom_panic_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
         dom::show_fatal(&info.to_string());
     }));
