@@ -13,7 +13,7 @@ after(async () => { await browser.close(); });
 
 test('the page loads with no console error', async () => {
   const { page, errors } = await open(browser.context, `${BASE_URL}#new`);
-  assert.ok(await page.locator('[data-broker]').count() >= 1, 'brokers are shown');
+  assert.ok(await page.locator("article[data-broker]").count() >= 1, 'brokers are shown');
   assert.match(await digest(page), /^[0-9a-f]{16}$/);
   assert.deepEqual(errors, []);
   await page.close();
@@ -26,7 +26,7 @@ test('a scenario plays', async () => {
   assert.equal(await page.textContent('.speed output'), '10x');
   await page.click('[data-testid="play"]');
   // The producers start at 1 s of simulated time: committed records appear in the lanes.
-  await page.waitForSelector('.cell.committed', { timeout: 30000 });
+  await page.waitForSelector('.lane[data-hw]:not([data-hw="0"])', { timeout: 30000 });
   await page.click('[data-testid="play"]'); // pause
   assert.ok(await cursor(page) > start + 100, 'the cursor moved');
   assert.ok(Number((await page.textContent('.readout')).match(/t = ([0-9.]+) s/)[1]) > 1, 'time advanced');
@@ -110,7 +110,7 @@ test('a malformed fragment shows an error, not a blank page', async () => {
     const alert = page.locator('[data-testid="notice"][role="alert"]');
     await alert.waitFor({ timeout: 10000 });
     assert.match(await alert.innerText(), /cannot be (opened|replayed)/, bad);
-    assert.ok(await page.locator('[data-broker]').count() >= 1, `the app still renders for ${bad}`);
+    assert.ok(await page.locator("article[data-broker]").count() >= 1, `the app still renders for ${bad}`);
     assert.deepEqual(errors, [], bad);
     await page.close();
   }
@@ -130,12 +130,12 @@ test('a panic shows the error panel with a report, not a blank page', async () =
 
 test('screenshots of the main view (laptop and phone)', async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  const { page, errors } = await open(browser.context, link(SCENARIO, 1, 700));
+  const { page, errors } = await open(browser.context, link('producer/keys-and-hot-partitions', 1, 4000));
   await page.screenshot({ path: path.join(ARTIFACTS, 'main-view.png') });
   await page.close();
   const phone = await launch({ width: 390, height: 844 });
   try {
-    const { page: p } = await open(phone.context, link(SCENARIO, 1, 700));
+    const { page: p } = await open(phone.context, link('producer/keys-and-hot-partitions', 1, 4000));
     await p.screenshot({ path: path.join(ARTIFACTS, 'main-view-phone.png') });
     const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 1, `no horizontal scrolling on a phone (${overflow}px too wide)`);

@@ -3,6 +3,7 @@
 // playing 5 brokers x 24 partitions x RF 3, and seek latency in a 100,000-step run.
 //   node measure.mjs <dist dir> <base url>
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { launch, open } from './common.mjs';
@@ -52,8 +53,16 @@ async function fps(b, speed) {
     s.dispatchEvent(new Event('input', { bubbles: true }));
   }, Math.round(100 * Math.log10(speed)));
   const before = Number(await page.textContent('[data-testid="cursor"]'));
-  await page.click('[data-testid="play"]');
+  await page.mouse.move(0, 0);
+  await page.keyboard.press(' ');
   await page.waitForTimeout(1000);
+  // A trace of the same window: main-thread work per frame is what the frame rate would be
+  // on an idle machine (this one is shared, so measured frames/s vary with its load).
+  const cdp = await b.context.newCDPSession(page);
+  const events = [];
+  cdp.on('Tracing.dataCollected', (e) => events.push(...e.value));
+  const traced = new Promise((r) => cdp.once('Tracing.tracingComplete', r));
+  await cdp.send('Tracing.start', { categories: 'devtools.timeline,toplevel', transferMode: 'ReportEvents' });
   const result = await page.evaluate(() => new Promise((resolve) => {
     let frames = 0;
     let worst = 0;
@@ -68,11 +77,18 @@ async function fps(b, speed) {
     }
     requestAnimationFrame(frame);
   }));
-  await page.click('[data-testid="play"]');
+  await cdp.send('Tracing.end');
+  await traced;
+  await page.keyboard.press(' ');
   const after = Number(await page.textContent('[data-testid="cursor"]'));
   await page.close();
+  // The page's main thread is the one that runs the animation frames.
+  const main = events.find((e) => e.name === 'FireAnimationFrame');
+  const onMain = events.filter((e) => main && e.tid === main.tid && e.pid === main.pid);
+  const busy = onMain.filter((e) => e.name === 'RunTask' && e.dur).reduce((a, e) => a + e.dur, 0) / 1000;
+  const frames = onMain.filter((e) => e.name === 'FireAnimationFrame').length;
   return { speed: `${speed}x`, fps: Math.round(result.fps * 10) / 10, worst_frame_ms: Math.round(result.worst_frame_ms),
-    steps_played: after - before };
+    main_thread_ms_per_frame: frames ? Math.round(busy / frames * 10) / 10 : null, steps_played: after - before };
 }
 
 async function seek(b) {
@@ -109,6 +125,7 @@ async function seek(b) {
 const b = await launch();
 try {
   const report = {
+    machine: { cpus: os.cpus().length, load_average_1min: Math.round(os.loadavg()[0] * 100) / 100 },
     size: sizes(),
     navigation_to_interactive: await interactive(),
     frames_per_second_5x24_rf3: { budget: 60, runs: [await fps(b, 1), await fps(b, 10), await fps(b, 100)] },

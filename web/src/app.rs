@@ -143,7 +143,17 @@ pub fn app() -> Html {
         });
     }
 
-    // Autosave and the URL: after every change when paused, a few times a second when playing.
+    // When paused, the slow views catch up shortly after the last change.
+    {
+        let dispatch = dispatch.clone();
+        use_effect_with((state.rev, state.playing), move |&(_, playing)| {
+            let timer = (!playing).then(|| {
+                gloo::timers::callback::Timeout::new(crate::state::SETTLE_MS, move || dispatch.dispatch(Msg::Refresh))
+            });
+            move || drop(timer)
+        });
+    }
+    // Autosave and the URL: with the slow views (once a second while playing).
     {
         let session = state.session.clone();
         use_effect_with((state.slow_rev, Rc::as_ptr(&state.session) as usize), move |_| {
@@ -163,11 +173,20 @@ pub fn app() -> Html {
         })
     };
     let summary = Summary { rev: state.slow_rev, summary: (*summary).clone() };
+    // Side panels: at most ten times a second while playing.
+    let side = {
+        let session = state.session.clone();
+        use_memo((state.mid_rev, Rc::as_ptr(&state.session) as usize), move |_| {
+            let s = session.borrow();
+            let w = &s.world;
+            (vm::producers(w), vm::consumers(w), vm::groups(w), w.invariants.states.clone())
+        })
+    };
     let cluster = Rc::new(vm::cluster(w));
     let topics: Vec<(String, u32)> =
         w.controller.image.topics.values().map(|t| (t.name.to_string(), t.partitions.len() as u32)).collect();
     let time_ms = if state.playing { state.clock.as_ms_f64() } else { w.now.as_ms_f64() };
-    let session_ref = SessionRef { session: state.session.clone(), key: state.rev };
+    let session_ref = SessionRef { session: state.session.clone(), key: state.mid_rev };
     let slow_ref = SessionRef { session: state.session.clone(), key: state.slow_rev };
     let text = source_text(&s.source).unwrap_or_default();
     html! {
@@ -183,9 +202,9 @@ pub fn app() -> Html {
             <main class="layout">
                 <ClusterView vm={cluster} />
                 <div class="side">
-                    <Producers producers={vm::producers(w)} summary={summary.clone()} topics={topics} />
-                    <Consumers consumers={vm::consumers(w)} groups={vm::groups(w)} />
-                    <Invariants states={w.invariants.states.clone()} />
+                    <Producers producers={side.0.clone()} summary={summary.clone()} topics={topics} />
+                    <Consumers consumers={side.1.clone()} groups={side.2.clone()} />
+                    <Invariants states={side.3.clone()} />
                 </div>
                 <EventLog session={session_ref} filter={state.filter.clone()} />
                 <Charts session={slow_ref} summary={summary} />

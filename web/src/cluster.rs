@@ -7,6 +7,8 @@ use sandbox_core::cluster::broker::BrokerStatus;
 use std::rc::Rc;
 use yew::prelude::*;
 
+use wasm_bindgen::JsCast;
+
 fn act(d: &Dispatch, a: Action) -> Callback<MouseEvent> {
     let d = d.clone();
     Callback::from(move |_| d.dispatch(Msg::Act(a.clone())))
@@ -168,38 +170,161 @@ pub fn partition_row(p: &PartitionProps) -> Html {
                         aria-label={format!("Unclean leader election for {}", v.tp)}>{ "elect unclean" }</button>
                 </span>
             </header>
-            <div class="lanes" role="list">
-                { for v.lanes.iter().map(|l| lane(l, v.window)) }
-            </div>
+            <Lanes lanes={v.lanes.clone()} window={v.window} />
         </article>
     }
 }
 
-fn lane(l: &LaneVm, window: (u64, u64)) -> Html {
-    let star = if l.role == "leader" { "★ " } else { "" };
-    let label = format!("{star}b{} {}{}", l.broker, l.role, if l.in_isr { "" } else { " (out of ISR)" });
-    let hw_pos = l.hw.clamp(window.0, window.1) - window.0;
-    let leo_pos = l.leo.clamp(window.0, window.1) - window.0;
-    let n = (window.1 - window.0).max(1);
-    let hw_visible = l.hw >= window.0 && l.hw <= window.1;
-    let leo_visible = l.leo >= window.0 && l.leo <= window.1;
+#[derive(Properties, PartialEq)]
+pub struct LanesProps {
+    pub lanes: Vec<LaneVm>,
+    pub window: (u64, u64),
+}
+
+/// Pixels per cell and per lane in the drawing buffer (CSS scales the canvas to the row).
+const CELL_PX: f64 = 22.0;
+const LANE_PX: f64 = 26.0;
+
+/// Draws a partition's lanes, one band per replica: one cell per offset, coloured by key,
+/// faded and dashed above the HW; the HW (bottom) and LEO (top) as lines. One canvas per
+/// partition keeps large clusters smooth: no DOM node per record, few compositor layers.
+fn draw_lanes(canvas: &web_sys::HtmlCanvasElement, lanes: &[LaneVm], window: (u64, u64)) {
+    // Always LANE_CELLS columns, so a cell keeps its size while a log fills up.
+    let n = (window.1 - window.0).max(crate::vm::LANE_CELLS) as f64;
+    let width = (n * CELL_PX).ceil();
+    let height = LANE_PX * lanes.len().max(1) as f64;
+    if f64::from(canvas.width()) != width {
+        canvas.set_width(width as u32);
+    }
+    if f64::from(canvas.height()) != height {
+        canvas.set_height(height as u32);
+    }
+    let Some(ctx) =
+        canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
+    else {
+        return;
+    };
+    ctx.clear_rect(0.0, 0.0, width, height);
+    ctx.set_font("11px sans-serif");
+    ctx.set_text_align("center");
+    ctx.set_text_baseline("middle");
+    ctx.set_stroke_style_str("#333");
+    // Strings cross into JavaScript on every call: set the fill style only when it changes,
+    // and label every fifth offset (the tooltip names every record).
+    let mut fill: Option<&str> = None;
+    let mut set_fill = |ctx: &web_sys::CanvasRenderingContext2d, c: &'static str| {
+        if fill != Some(c) {
+            ctx.set_fill_style_str(c);
+            fill = Some(c);
+        }
+    };
+    for (row, l) in lanes.iter().enumerate() {
+        let y0 = row as f64 * LANE_PX;
+        set_fill(&ctx, "#f7f7f7");
+        ctx.fill_rect(0.0, y0 + 5.0, width, LANE_PX - 10.0);
+        for (i, c) in l.cells.iter().enumerate() {
+            let x = i as f64 * CELL_PX;
+            match c {
+                Some(c) => {
+                    if !c.committed {
+                        ctx.set_global_alpha(0.4);
+                    }
+                    set_fill(&ctx, KEY_COLOURS[c.colour as usize]);
+                    ctx.fill_rect(x + 1.0, y0 + 5.0, CELL_PX - 2.0, LANE_PX - 10.0);
+                    if !c.committed {
+                        ctx.set_global_alpha(1.0);
+                        ctx.stroke_rect(x + 1.5, y0 + 5.5, CELL_PX - 3.0, LANE_PX - 11.0);
+                    }
+                    if c.offset % 5 == 0 {
+                        set_fill(&ctx, if matches!(c.colour, 3 | 8) { "#000" } else { "#fff" });
+                        ctx.fill_text(NUMS[(c.offset % 100) as usize], x + CELL_PX / 2.0, y0 + LANE_PX / 2.0).ok();
+                    }
+                }
+                None => {
+                    set_fill(&ctx, "#f1f1f1");
+                    ctx.fill_rect(x + 1.0, y0 + 5.0, CELL_PX - 2.0, LANE_PX - 10.0);
+                }
+            }
+        }
+        let mut marker = |offset: u64, colour: &'static str, top: bool| {
+            if offset < window.0 || offset > window.1 {
+                return;
+            }
+            let x = ((offset - window.0) as f64 * CELL_PX).clamp(1.0, width - 1.0);
+            set_fill(&ctx, colour);
+            let y = if top { y0 } else { y0 + LANE_PX / 2.0 - 2.0 };
+            ctx.fill_rect(x - 1.0, y, 2.0, LANE_PX / 2.0 + 2.0);
+        };
+        marker(l.hw, "#0072B2", false);
+        marker(l.leo, "#D55E00", true);
+    }
+}
+
+/// Offsets modulo 100 as text, made once.
+const NUMS: [&str; 100] = [
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20",
+    "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31", "32", "33", "34", "35", "36", "37", "38", "39",
+    "40", "41", "42", "43", "44", "45", "46", "47", "48", "49", "50", "51", "52", "53", "54", "55", "56", "57", "58",
+    "59", "60", "61", "62", "63", "64", "65", "66", "67", "68", "69", "70", "71", "72", "73", "74", "75", "76", "77",
+    "78", "79", "80", "81", "82", "83", "84", "85", "86", "87", "88", "89", "90", "91", "92", "93", "94", "95", "96",
+    "97", "98", "99",
+];
+
+/// A partition's log lanes: labels and numbers in HTML, the cells on one canvas (a tooltip
+/// names the record under the pointer).
+#[function_component(Lanes)]
+pub fn lanes(p: &LanesProps) -> Html {
+    let canvas = use_node_ref();
+    {
+        let canvas = canvas.clone();
+        use_effect_with((p.lanes.clone(), p.window), move |(lanes, window)| {
+            if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
+                draw_lanes(&c, lanes, *window);
+            }
+        });
+    }
+    let window = p.window;
+    let onmousemove = {
+        let lanes = p.lanes.clone();
+        Callback::from(move |e: MouseEvent| {
+            let Some(el) = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) else { return };
+            let (w, h) = (f64::from(el.client_width().max(1)), f64::from(el.client_height().max(1)));
+            let row = ((f64::from(e.offset_y()) / h) * lanes.len() as f64).floor().max(0.0) as usize;
+            let tip = lanes
+                .get(row)
+                .and_then(|l| {
+                    let columns = l.cells.len().max(crate::vm::LANE_CELLS as usize);
+                    let i = ((f64::from(e.offset_x()) / w) * columns as f64).floor().max(0.0) as usize;
+                    l.cells.get(i)?.as_ref().map(|c| format!("b{}: {}", l.broker, c.tip()))
+                })
+                .unwrap_or_default();
+            if el.get_attribute("title").as_deref() != Some(tip.as_str()) {
+                let _ = el.set_attribute("title", &tip);
+            }
+        })
+    };
+    let rows = p.lanes.len().max(1);
     html! {
-        <div class={classes!("lane", l.role, (!l.in_isr).then_some("out-of-isr"), (l.status != "running").then_some("down"))}
-            role="listitem" aria-label={format!("{label}: LEO {}, HW {}, log start {}, broker {}", l.leo, l.hw, l.log_start, l.status)}>
-            <span class="lane-label">{ label }</span>
-            <div class="cells" style={format!("--n:{n}")}>
-                { for l.cells.iter().map(|c| match c {
-                    Some(c) => html! {
-                        <span class={classes!("cell", if c.committed { "committed" } else { "uncommitted" })}
-                            style={format!("background:{}", KEY_COLOURS[c.colour as usize])}
-                            title={c.tip.to_string()}>{ c.offset % 100 }</span>
-                    },
-                    None => html! { <span class="cell empty"></span> },
-                }) }
-                if hw_visible { <span class="marker hw" style={format!("--pos:{hw_pos}")} aria-hidden="true">{ "HW" }</span> }
-                if leo_visible { <span class="marker leo" style={format!("--pos:{leo_pos}")} aria-hidden="true">{ "LEO" }</span> }
-            </div>
-            <span class="lane-nums">{ format!("LEO {} · HW {}", l.leo, l.hw) }</span>
+        <div class="lanes" role="list" style={format!("--lanes:{rows}")}>
+            { for p.lanes.iter().enumerate().map(|(i, l)| {
+                let star = if l.role == "leader" { "★ " } else { "" };
+                let label = format!("{star}b{} {}{}", l.broker, l.role, if l.in_isr { "" } else { " (out of ISR)" });
+                let records = l.cells.iter().flatten().count();
+                html! {
+                    <div key={format!("l{}", l.broker)} class={classes!("lane", l.role, (!l.in_isr).then_some("out-of-isr"), (l.status != "running").then_some("down"))}
+                        role="listitem" style={format!("grid-row:{}", i + 1)} data-replica={l.broker.to_string()}
+                        data-leo={l.leo.to_string()} data-hw={l.hw.to_string()}
+                        aria-label={format!("{label}: LEO {}, HW {}, log start {}, broker {}; offsets {} to {} shown, {records} records",
+                            l.leo, l.hw, l.log_start, l.status, window.0, window.1.saturating_sub(1))}>
+                        { label }
+                    </div>
+                }
+            }) }
+            <canvas key="cells" ref={canvas} class="cells" {onmousemove} aria-hidden="true"></canvas>
+            { for p.lanes.iter().enumerate().map(|(i, l)| html! {
+                <span key={format!("n{}", l.broker)} class="lane-nums" style={format!("grid-row:{}", i + 1)}>
+                    { format!("LEO {} · HW {}", l.leo, l.hw) }</span>
+            }) }
         </div>
     }
 }

@@ -7,11 +7,12 @@ use sandbox_core::network::NodeId;
 use sandbox_core::scenario::run::render_line;
 use std::cell::RefCell;
 use std::rc::Rc;
+use wasm_bindgen::JsCast;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 /// Lines shown before the cursor, and after it (the known future of the branch).
-pub const PAST_LINES: usize = 120;
+pub const PAST_LINES: usize = 100;
 pub const FUTURE_LINES: usize = 20;
 /// Steps scanned backwards for matches of a filter before giving up.
 pub const MAX_SCAN: usize = 50_000;
@@ -109,18 +110,35 @@ pub fn event_log(p: &EventLogProps) -> Html {
             d.dispatch(Msg::SetFilter(LogFilter { kind: Kind::parse(&v), ..f.clone() }));
         })
     };
+    // One listener for all lines: the clicked line's `data-step` says where to go.
+    let on_line = {
+        let d = d.clone();
+        Callback::from(move |e: MouseEvent| {
+            let step = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|el| el.closest("[data-step]").ok().flatten())
+                .and_then(|el| el.get_attribute("data-step"))
+                .and_then(|s| s.parse::<u64>().ok());
+            if let Some(step) = step {
+                d.dispatch(Msg::Seek(step + 1));
+            }
+        })
+    };
     let line = |i: usize, future: bool| {
         let ev = &trace[i];
         let step = ev.step;
         let text = clip(&render_line(w, ev), 400);
-        let d = d.clone();
         let current = step + 1 == cursor;
+        let class = match (future, current, ev.is_interesting()) {
+            (true, _, _) => "future",
+            (_, true, _) => "current",
+            (_, _, true) => "interesting",
+            _ => "",
+        };
         html! {
-            <li key={step.to_string()} class={classes!(future.then_some("future"), current.then_some("current"),
-                ev.is_interesting().then_some("interesting"))}>
-                <button class="logline" onclick={move |_| d.dispatch(Msg::Seek(step + 1))}
-                    aria-current={current.then_some("step")}
-                    title={format!("Jump to just after step {step}")}>{ text }</button>
+            <li key={step} class={class}>
+                <button class="logline" data-step={step.to_string()} aria-current={current.then_some("step")}>{ text }</button>
             </li>
         }
     };
@@ -152,7 +170,8 @@ pub fn event_log(p: &EventLogProps) -> Html {
                     </select>
                 </label>
             </div>
-            <ol class="lines" role="log" aria-label="Steps up to the cursor" data-testid="event-log">
+            <ol class="lines" role="log" aria-label="Steps up to the cursor (click a line to jump there)"
+                data-testid="event-log" onclick={on_line}>
                 if first > 0 && upto == 0 { <li class="muted">{ format!("(steps before {first} are no longer kept)") }</li> }
                 if past.is_empty() && scanned >= MAX_SCAN { <li class="muted">{ format!("no match in the last {MAX_SCAN} steps") }</li> }
                 { for past.iter().map(|&i| line(i, false)) }

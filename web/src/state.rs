@@ -18,8 +18,14 @@ pub const SPEED_MIN: i32 = -200;
 pub const SPEED_MAX: i32 = 300;
 /// Most wall-clock milliseconds of simulation per animation frame.
 pub const FRAME_BUDGET_MS: f64 = 9.0;
-/// Charts and summaries refresh at most this often while playing.
-pub const SLOW_REFRESH_MS: f64 = 400.0;
+/// Charts and summaries refresh at most this often while playing...
+pub const SLOW_REFRESH_MS: f64 = 1000.0;
+/// The side panels (clients, event log) refresh at most this often while playing; the
+/// cluster view follows every frame.
+pub const MID_REFRESH_MS: f64 = 100.0;
+/// ...and this long after the last change when paused (so scrubbing stays responsive: the
+/// cluster view follows at once, the charts catch up).
+pub const SETTLE_MS: u32 = 120;
 /// Steps "next interesting event" and "end" compute at most.
 pub const MAX_JUMP_STEPS: u64 = 5_000_000;
 
@@ -34,15 +40,19 @@ pub struct AppState {
     pub session: Rc<RefCell<Session>>,
     /// Bumped whenever the session changed.
     pub rev: u64,
-    /// Bumped when charts and summaries should refresh (every change when paused, a few
-    /// times a second while playing).
+    /// Bumped when charts, summaries and the saved link should refresh: once a second while
+    /// playing, [`SETTLE_MS`] after the last change when paused (`Msg::Refresh`).
     pub slow_rev: u64,
+    /// Bumped when the side panels should refresh: every change when paused, ten times a
+    /// second while playing.
+    pub mid_rev: u64,
     pub playing: bool,
     pub speed: i32,
     /// The play clock: ahead of the world's time between events while playing.
     pub clock: SimTime,
     last_frame: Option<f64>,
     last_slow: f64,
+    last_mid: f64,
     pub notice: Option<Notice>,
     pub filter: LogFilter,
     pub help: bool,
@@ -78,6 +88,8 @@ pub enum Msg {
     Notice(Option<Notice>),
     Help(bool),
     ToggleHelp,
+    /// The slow views (charts, summary, saved link) catch up with the session.
+    Refresh,
 }
 
 pub type Dispatch = UseReducerDispatcher<AppState>;
@@ -131,11 +143,13 @@ impl AppState {
             session: Rc::new(RefCell::new(session)),
             rev: 0,
             slow_rev: 0,
+            mid_rev: 0,
             playing: false,
             speed: 0,
             clock,
             last_frame: None,
             last_slow: 0.0,
+            last_mid: 0.0,
             notice,
             filter: LogFilter::default(),
             help: false,
@@ -172,9 +186,9 @@ impl AppState {
     fn changed(self: &Rc<Self>, f: impl FnOnce(&mut AppState)) -> Rc<AppState> {
         let mut next = (**self).clone();
         next.rev += 1;
+        next.mid_rev += 1;
         f(&mut next);
         if !next.playing {
-            next.slow_rev += 1;
             next.clock = next.session.borrow().world.now;
         }
         Rc::new(next)
@@ -184,6 +198,7 @@ impl AppState {
         let mut next = AppState::with_session(session, notice);
         next.rev = self.rev + 1;
         next.slow_rev = self.slow_rev + 1;
+        next.mid_rev = self.mid_rev + 1;
         next.speed = self.speed;
         Rc::new(next)
     }
@@ -225,6 +240,10 @@ impl Reducible for AppState {
                     next.playing = false;
                     next.clock = now;
                     next.notice = Some(Notice::Info("The run reached its end.".into()));
+                }
+                if t - self.last_mid >= MID_REFRESH_MS || at_end {
+                    next.mid_rev += 1;
+                    next.last_mid = t;
                 }
                 if t - self.last_slow >= SLOW_REFRESH_MS || at_end {
                     next.slow_rev += 1;
@@ -379,6 +398,11 @@ impl Reducible for AppState {
                 }
                 let mut next = (*self).clone();
                 next.notice = n;
+                Rc::new(next)
+            }
+            Msg::Refresh => {
+                let mut next = (*self).clone();
+                next.slow_rev += 1;
                 Rc::new(next)
             }
             Msg::ToggleHelp => {

@@ -7,7 +7,6 @@ use sandbox_core::network::NodeId;
 use sandbox_core::record::{Blob, TopicPartition};
 use sandbox_core::trace::{Cause, Effect, TraceEvent};
 use sandbox_core::world::World;
-use std::rc::Rc;
 
 /// Offsets shown per log lane (the most recent ones).
 pub const LANE_CELLS: u64 = 24;
@@ -50,13 +49,29 @@ fn blob_text(b: Option<&Blob>) -> String {
     }
 }
 
+/// One record of a log lane. Key and value are shared with the log (no copy); the tooltip
+/// text is built only when the pointer is over the cell.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CellVm {
     pub offset: u64,
     pub colour: u8,
     pub epoch: u32,
     pub committed: bool,
-    pub tip: Rc<str>,
+    pub key: Option<Blob>,
+    pub value: Option<Blob>,
+}
+
+impl CellVm {
+    pub fn tip(&self) -> String {
+        format!(
+            "offset {} · key {} · value {} · epoch {}{}",
+            self.offset,
+            blob_text(self.key.as_ref()),
+            blob_text(self.value.as_ref()),
+            self.epoch,
+            if self.committed { "" } else { " · not committed (above HW)" }
+        )
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -194,19 +209,13 @@ fn partition(
                         if offset < start || offset >= end {
                             continue;
                         }
-                        let tip = format!(
-                            "offset {offset} · key {} · value {} · epoch {}{}",
-                            blob_text(rec.key.as_ref()),
-                            blob_text(rec.value.as_ref()),
-                            batch.leader_epoch,
-                            if offset < hw { "" } else { " · not committed (above HW)" }
-                        );
                         cells[(offset - start) as usize] = Some(CellVm {
                             offset,
                             colour: key_colour(rec.key.as_ref()),
                             epoch: batch.leader_epoch,
                             committed: offset < hw,
-                            tip: Rc::from(tip),
+                            key: rec.key.clone(),
+                            value: rec.value.clone(),
                         });
                     }
                 }
@@ -623,7 +632,7 @@ mod tests {
         assert_eq!(leader_lane.cells.len() as u64, p.window.1 - p.window.0);
         assert!(leader_lane.cells.iter().all(Option::is_some), "the leader has every recent offset");
         let cell = leader_lane.cells.last().unwrap().as_ref().unwrap();
-        assert!(cell.tip.contains("key key-"), "{}", cell.tip);
+        assert!(cell.tip().contains("key key-"), "{}", cell.tip());
         s.act(Action::Crash { broker: 1 }).unwrap();
         s.advance_until(sandbox_core::sim::time::SimTime::from_ms(20_000), || false);
         let vm = cluster(&s.world);
