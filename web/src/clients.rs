@@ -4,6 +4,7 @@ use crate::state::{Dispatch, Msg, Notice};
 use crate::vm::{clip, ConsumerVm, GroupVm, ProducerVm};
 use sandbox_core::action::Action;
 use sandbox_core::invariant::InvariantState;
+use sandbox_core::ledger::Outcome;
 use sandbox_core::summary::RunSummary;
 use std::rc::Rc;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
@@ -64,6 +65,24 @@ pub fn producers(p: &ProducersProps) -> Html {
                                     { f.batches.iter().map(|(tp, n, a)| format!("{tp} ({n} records{})",
                                         if *a > 1 { format!(", attempt {a}") } else { String::new() })).collect::<Vec<_>>().join(", ") }
                                 </li>
+                            }) }
+                        </ul>
+                    }
+                    if !pr.recent.is_empty() {
+                        <ul class="recent" aria-label="Latest records">
+                            { for pr.recent.iter().map(|r| {
+                                let lost = outcome.as_ref().is_some_and(|o| match r.outcome {
+                                    Outcome::Acked { offset } => o.lost_records.contains(&format!("{}@{offset}", r.partition)),
+                                    _ => false,
+                                });
+                                let (class, text) = match r.outcome {
+                                    _ if lost => ("bad", "❌ acked, then lost".to_string()),
+                                    Outcome::Acked { offset } => ("ok", format!("✅ acked at offset {offset}")),
+                                    Outcome::Failed { error } => ("warn", format!("⚠️ failed: {error}")),
+                                    Outcome::Unknown => ("muted", "❔ sent with acks=0 (no answer)".to_string()),
+                                    Outcome::Pending => ("muted", "⏳ waiting".to_string()),
+                                };
+                                html! { <li key={r.id} class={class}>{ format!("record #{} → {}: {text}", r.id, r.partition) }</li> }
                             }) }
                         </ul>
                     }

@@ -52,11 +52,61 @@ pub fn cluster_view(p: &ClusterProps) -> Html {
                 </article>
                 { for vm.brokers.iter().map(|b| html! { <BrokerCard key={b.id} vm={b.clone()} /> }) }
             </div>
+            <NetworkControls nodes={vm.nodes.clone()} cut_links={vm.cut_links} />
             <Legend />
             <div class="partitions">
                 { for vm.partitions.iter().map(|pv| html! { <PartitionRow key={pv.tp.clone()} vm={pv.clone()} /> }) }
             </div>
         </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct NetworkProps {
+    pub nodes: Vec<String>,
+    pub cut_links: usize,
+}
+
+/// Network faults between two chosen nodes: cut (one or both ways), slow, lossy; heal all.
+#[function_component(NetworkControls)]
+pub fn network_controls(p: &NetworkProps) -> Html {
+    let d = use_context::<Dispatch>().expect("dispatcher");
+    let from = use_node_ref();
+    let to = use_node_ref();
+    let pick = |from: &NodeRef, to: &NodeRef| -> Option<(String, String)> {
+        let v = |r: &NodeRef| r.cast::<web_sys::HtmlSelectElement>().map(|s| s.value()).unwrap_or_default();
+        let (a, b) = (v(from), v(to));
+        (!a.is_empty() && !b.is_empty() && a != b).then_some((a, b))
+    };
+    let button = |label: &'static str, aria: &'static str, make: fn(String, String) -> Action| {
+        let (d, from, to) = (d.clone(), from.clone(), to.clone());
+        let onclick = Callback::from(move |_: MouseEvent| match pick(&from, &to) {
+            Some((a, b)) => d.dispatch(Msg::Act(make(a, b))),
+            None => d.dispatch(Msg::Notice(Some(crate::state::Notice::Error("Choose two different nodes.".into())))),
+        });
+        html! { <button class="small" {onclick} aria-label={aria}>{ label }</button> }
+    };
+    html! {
+        <div class="network" role="group" aria-label="Network faults between two nodes">
+            <label for="net-from">{ "link " }
+                <select id="net-from" ref={from.clone()}>
+                    { for p.nodes.iter().map(|n| html! { <option value={n.clone()}>{ crate::vm::clip(n, 24) }</option> }) }
+                </select>
+            </label>
+            <label for="net-to">{ " ⇄ " }
+                <select id="net-to" ref={to.clone()}>
+                    { for p.nodes.iter().enumerate().map(|(i, n)| html! { <option value={n.clone()} selected={i == 1}>{ crate::vm::clip(n, 24) }</option> }) }
+                </select>
+            </label>
+            { button("cut both ways", "Cut the link both ways", |a, b| Action::Partition { groups: vec![vec![a], vec![b]] }) }
+            { button("cut one way", "Cut the link from the first node to the second", |a, b| Action::Cut { from: vec![a], to: vec![b] }) }
+            { button("slow (200 ms)", "Slow the link to 200 ms latency", |a, b| Action::Link {
+                from: vec![a], to: vec![b], latency_ms: Some(200.0), jitter_ms: None, drop: None, duplicate: None, both_ways: true }) }
+            { button("lossy (5%)", "Reset 5% of the messages on the link", |a, b| Action::Link {
+                from: vec![a], to: vec![b], latency_ms: None, jitter_ms: None, drop: Some(0.05), duplicate: None, both_ways: true }) }
+            <button class="small" onclick={act(&d, Action::Heal { nodes: None })} aria-label="Heal every cut link">{ "heal all" }</button>
+            if p.cut_links > 0 { <span class="badge warn">{ format!("{} links cut", p.cut_links) }</span> }
+        </div>
     }
 }
 

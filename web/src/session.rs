@@ -25,7 +25,7 @@ pub const SNAPSHOT_BUDGET_BYTES: usize = 192 << 20;
 pub const SAMPLES_PER_RUN: u64 = 1_000;
 /// Trace events kept for the event log and seeking (a run longer than this still plays and
 /// seeks; the log then shows the most recent ones).
-pub const MAX_TRACE_EVENTS: usize = 2_000_000;
+pub const MAX_TRACE_EVENTS: usize = 500_000;
 
 /// Where the scenario came from: a file shipped with the app, or TOML text (edited or
 /// imported), which a share link carries in full.

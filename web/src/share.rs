@@ -16,7 +16,7 @@ pub const MAX_INLINE_TOML_BYTES: usize = 256 * 1024;
 /// Most user actions in a shared log.
 pub const MAX_SHARED_ACTIONS: usize = 10_000;
 /// Furthest cursor a link may ask for: replaying it blocks the page, so it is bounded.
-pub const MAX_SHARED_CURSOR: u64 = 5_000_000;
+pub const MAX_SHARED_CURSOR: u64 = 2_000_000;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Shared {

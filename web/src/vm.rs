@@ -3,6 +3,7 @@
 //! re-rendered. Plain Rust (no browser), unit-tested natively.
 use sandbox_core::cluster::broker::{BrokerStatus, Role};
 use sandbox_core::consumer::Position;
+use sandbox_core::ledger::Outcome;
 use sandbox_core::network::NodeId;
 use sandbox_core::record::{Blob, TopicPartition};
 use sandbox_core::trace::{Cause, Effect, TraceEvent};
@@ -119,6 +120,10 @@ pub struct BrokerVm {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterVm {
+    /// Every node by the name actions use (controller, b1.., client names).
+    pub nodes: Vec<String>,
+    /// Cut directed links.
+    pub cut_links: usize,
     pub controller_alive: bool,
     pub controller_isolated: bool,
     pub metadata_version: u64,
@@ -175,6 +180,8 @@ pub fn cluster(w: &World) -> ClusterVm {
     }
     let (_, controller_isolated) = links_cut(w, NodeId::Controller);
     ClusterVm {
+        nodes: w.all_nodes().into_iter().map(|n| w.node_name(n)).collect(),
+        cut_links: w.network.blocked.len(),
         controller_alive: w.controller.alive,
         controller_isolated,
         metadata_version: w.controller.image.version,
@@ -261,8 +268,22 @@ pub struct InFlightVm {
     pub batches: Vec<(String, u32, u32)>,
 }
 
+/// One of a producer's latest records and what became of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordOutcomeVm {
+    pub id: u64,
+    /// `topic-partition`, or the topic while the partitioner has not chosen yet.
+    pub partition: String,
+    pub outcome: Outcome,
+}
+
+/// Records of the ledger scanned (from the newest) for a producer's latest records.
+pub const RECENT_SCAN: usize = 5_000;
+pub const RECENT_RECORDS: usize = 6;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProducerVm {
+    pub recent: Vec<RecordOutcomeVm>,
     pub name: String,
     pub alive: bool,
     pub acks: String,
@@ -281,10 +302,31 @@ pub struct ProducerVm {
     pub in_flight: Vec<InFlightVm>,
 }
 
+fn recent_records(w: &World, producer: u32) -> Vec<RecordOutcomeVm> {
+    let l = &w.ledger;
+    l.records
+        .iter()
+        .enumerate()
+        .rev()
+        .take(RECENT_SCAN)
+        .filter(|(_, r)| r.producer == producer)
+        .take(RECENT_RECORDS)
+        .map(|(i, r)| {
+            let topic = l.topics.get(r.topic as usize).map(|t| t.to_string()).unwrap_or_default();
+            RecordOutcomeVm {
+                id: i as u64,
+                partition: if r.partition == u32::MAX { topic } else { format!("{topic}-{}", r.partition) },
+                outcome: r.outcome,
+            }
+        })
+        .collect()
+}
+
 pub fn producers(w: &World) -> Vec<ProducerVm> {
     w.producers
         .iter()
         .map(|p| ProducerVm {
+            recent: recent_records(w, p.index),
             name: p.name.clone(),
             alive: p.alive,
             acks: p.config.acks.to_string(),
@@ -620,7 +662,13 @@ mod tests {
         let mut s = session("replication/acks-1-leader-crash");
         s.advance_until(sandbox_core::sim::time::SimTime::from_ms(3_000), || false);
         let vm = cluster(&s.world);
+        assert_eq!(vm.nodes, ["controller", "b1", "b2", "b3", "producer"]);
         assert_eq!(vm.brokers.len(), 3);
+        let p = &producers(&s.world)[0];
+        assert_eq!(p.recent.len(), RECENT_RECORDS);
+        assert!(p.recent.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+        assert!(p.recent.iter().all(|r| r.partition == "orders-0"));
+        assert!(p.recent.iter().any(|r| matches!(r.outcome, Outcome::Acked { .. })));
         let p = &vm.partitions[0];
         assert_eq!(p.tp, "orders-0");
         assert_eq!(p.leader, Some(1));
