@@ -90,7 +90,7 @@ pub fn network_controls(p: &NetworkProps) -> Html {
         <div class="network" role="group" aria-label="Network faults between two nodes">
             <label for="net-from">{ "link " }
                 <select id="net-from" ref={from.clone()}>
-                    { for p.nodes.iter().map(|n| html! { <option value={n.clone()}>{ crate::vm::clip(n, 24) }</option> }) }
+                    { for p.nodes.iter().enumerate().map(|(i, n)| html! { <option value={n.clone()} selected={i == 0}>{ crate::vm::clip(n, 24) }</option> }) }
                 </select>
             </label>
             <label for="net-to">{ " ⇄ " }
