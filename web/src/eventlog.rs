@@ -42,12 +42,16 @@ fn node_value(n: NodeId) -> String {
         NodeId::Broker(b) => format!("b{b}"),
         NodeId::Producer(i) => format!("p{i}"),
         NodeId::Consumer(i) => format!("c{i}"),
+        NodeId::SchemaRegistry => "schema-registry".into(),
     }
 }
 
 fn parse_node(v: &str) -> Option<NodeId> {
     if v == "controller" {
         return Some(NodeId::Controller);
+    }
+    if v == "schema-registry" {
+        return Some(NodeId::SchemaRegistry);
     }
     let (kind, n) = v.split_at(v.len().min(1));
     let n: u32 = n.parse().ok()?;

@@ -500,6 +500,8 @@ fn effect_kind(e: &Effect) -> Kind {
         | ClientRestarted { .. }
         | ConfigChanged { .. }
         | TopicCreated { .. }
+        | RegistryCrashed
+        | RegistryRestarted
         | Note { .. } => Kind::Actions,
         BrokerFenced { .. }
         | BrokerUnfenced { .. }
@@ -514,11 +516,17 @@ fn effect_kind(e: &Effect) -> Kind {
         | ProduceFailed { .. }
         | ProducerBlocked { .. }
         | ProduceRejected { .. }
-        | DuplicateBatch { .. } => Kind::Produce,
+        | DuplicateBatch { .. }
+        | RecordSerialized { .. }
+        | SerializationFailed { .. }
+        | SchemaRegistered { .. }
+        | SchemaRefused { .. } => Kind::Produce,
         Appended { .. } | Truncated { .. } | HighWatermark { .. } | LogStartOffset { .. } | Flushed { .. } => {
             Kind::Replication
         }
-        RecordsConsumed { .. } | OffsetReset { .. } => Kind::Consume,
+        RecordsConsumed { .. } | OffsetReset { .. } | DeserializationFailed { .. } | RecordDeserialized { .. } => {
+            Kind::Consume
+        }
         MessageLost { .. } | NetworkChanged { .. } | MetadataUpdated { .. } => Kind::Network,
         InvariantViolated { .. } => Kind::Invariants,
     }
