@@ -24,8 +24,14 @@ cargo test --workspace --release
 step "scenarios: expectations and golden digests"
 cargo run --release --quiet -- check scenarios
 
+step "lessons: goals, scenarios, answers and break-it exercises"
+cargo run --release --quiet -- lesson lint scenarios/lessons
+
 step "sandbox-core and sandbox-web build for wasm32"
 cargo build -p sandbox-core -p sandbox-web --target wasm32-unknown-unknown
+
+step "fuzz targets (bounded run on the committed corpus)"
+scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
 
 if [ -x scripts/test-browser.sh ]; then
   step "browser tests"

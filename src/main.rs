@@ -27,6 +27,8 @@ enum Command {
     Sweep(cmd::sweep::Args),
     /// Write a docker-compose KRaft cluster and a script that replays the scenario on it.
     Export(cmd::export::Args),
+    /// Lessons: lint them, show one, grade an answer.
+    Lesson(cmd::lesson::Args),
     /// List every Kafka config the sandbox understands, with defaults.
     Configs(cmd::configs::Args),
     /// Measure how fast the simulator runs (produce-replicate-consume pipeline).
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Configs(args) => cmd::configs::run(args),
         Command::Export(args) => cmd::export::run(args),
+        Command::Lesson(args) => cmd::lesson::run(args),
         Command::Sweep(args) => cmd::sweep::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Assign(args) => cmd::assign::run(args),

@@ -16,6 +16,7 @@ pub mod export;
 pub mod group;
 pub mod invariant;
 pub mod ledger;
+pub mod lesson;
 pub mod limits;
 pub mod log;
 pub mod network;

@@ -1072,7 +1072,8 @@ impl World {
             }
             SlowFollower { broker, delay_ms } => {
                 let i = self.broker_index(broker).ok_or_else(|| ActionError(format!("no broker {broker}")))?;
-                self.brokers[i].fetch_delay = ms_to_dur(delay_ms)?;
+                let delay = ms_to_dur(delay_ms)?;
+                self.with_io(NodeId::Broker(broker), |w, io| w.brokers[i].set_fetch_delay(delay, io));
                 self.outbox.effects.push(Effect::ConfigChanged {
                     target: format!("b{broker}"),
                     name: "sandbox.fetch.delay.ms".into(),

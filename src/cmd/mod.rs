@@ -4,6 +4,7 @@ pub mod bench;
 pub mod check;
 pub mod configs;
 pub mod export;
+pub mod lesson;
 pub mod partition;
 pub mod run;
 pub mod schema;

@@ -1284,6 +1284,25 @@ impl Broker {
         self.schedule_fetch(&tp, Dur::ZERO, io);
     }
 
+    /// Changes the slow-follower delay. A follower whose delay shrinks (a GC pause ends)
+    /// fetches at once instead of waiting out a fetch scheduled under the old delay.
+    pub fn set_fetch_delay(&mut self, delay: Dur, io: &mut Io) {
+        let shorter = delay < self.fetch_delay;
+        self.fetch_delay = delay;
+        if !shorter || !self.is_running() {
+            return;
+        }
+        let idle: Vec<TopicPartition> = self
+            .replicas
+            .iter()
+            .filter(|(_, r)| matches!(&r.role, Role::Follower(fs) if fs.in_flight.is_none()))
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in idle {
+            self.schedule_fetch(&tp, Dur::ZERO, io);
+        }
+    }
+
     fn schedule_fetch(&mut self, tp: &TopicPartition, after: Dur, io: &mut Io) {
         let delay = after.plus_dur(self.fetch_delay);
         if delay == Dur::ZERO {

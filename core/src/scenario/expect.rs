@@ -28,6 +28,10 @@ pub struct Expectation {
     #[serde(default)]
     pub subject: Option<String>,
     #[serde(default)]
+    pub topic: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
     pub equals: Option<toml::Value>,
     #[serde(default)]
     pub min: Option<f64>,
@@ -101,6 +105,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ("tombstones", "partition"),
     ("cleaned_to", "partition"),
     ("schema_versions", "subject"),
+    ("partition_of_key", "topic, key"),
     ("schema_refusals", ""),
 ];
 
@@ -149,6 +154,8 @@ impl Expectation {
             ("error", &self.error),
             ("invariant", &self.invariant),
             ("subject", &self.subject),
+            ("topic", &self.topic),
+            ("key", &self.key),
         ] {
             if let Some(v) = v {
                 parts.push(format!("{k}={v}"));
@@ -176,6 +183,15 @@ impl Expectation {
 
     /// Checks the expectation is well formed (called when the scenario is parsed).
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_metric()?;
+        if self.equals.is_none() && self.min.is_none() && self.max.is_none() {
+            return Err(format!("'{}' needs equals, min or max", self.what));
+        }
+        Ok(())
+    }
+
+    /// Checks the metric and its subject, without a target (lesson answers are measured).
+    pub fn validate_metric(&self) -> Result<(), String> {
         let Some((_, needs)) = METRICS.iter().find(|(m, _)| *m == self.what) else {
             let known: Vec<&str> = METRICS.iter().map(|(m, _)| *m).collect();
             return Err(format!("unknown metric '{}' (known: {})", self.what, known.join(", ")));
@@ -194,9 +210,8 @@ impl Expectation {
         need("invariant", self.invariant.is_some())?;
         need("broker", self.broker.is_some())?;
         need("subject", self.subject.is_some())?;
-        if self.equals.is_none() && self.min.is_none() && self.max.is_none() {
-            return Err(format!("'{}' needs equals, min or max", self.what));
-        }
+        need("topic", self.topic.is_some())?;
+        need("key", self.key.is_some())?;
         if let Some(i) = &self.invariant {
             if crate::invariant::InvariantId::parse(i).is_none() {
                 return Err(format!("unknown invariant '{i}'"));

@@ -1,0 +1,147 @@
+// End-to-end tests of the web app in headless Chromium.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { launch, open, link, digest, cursor, partition, ARTIFACTS, BASE_URL } from './common.mjs';
+
+const SCENARIO = 'replication/acks-1-leader-crash';
+let browser;
+
+before(async () => { browser = await launch(); });
+after(async () => { await browser.close(); });
+
+test('the page loads with no console error', async () => {
+  const { page, errors } = await open(browser.context, `${BASE_URL}#new`);
+  assert.ok(await page.locator("article[data-broker]").count() >= 1, 'brokers are shown');
+  assert.match(await digest(page), /^[0-9a-f]{16}$/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a scenario plays', async () => {
+  const { page, errors } = await open(browser.context, link('producer/keys-and-hot-partitions'));
+  const start = await cursor(page);
+  for (let i = 0; i < 10; i++) await page.keyboard.press('+'); // 10x
+  assert.equal(await page.textContent('.speed output'), '10x');
+  await page.click('[data-testid="play"]');
+  // The producers start at 1 s of simulated time: committed records appear in the lanes.
+  await page.waitForSelector('.lane[data-hw]:not([data-hw="0"])', { timeout: 30000 });
+  await page.click('[data-testid="play"]'); // pause
+  assert.ok(await cursor(page) > start + 100, 'the cursor moved');
+  assert.ok(Number((await page.textContent('.readout')).match(/t = ([0-9.]+) s/)[1]) > 1, 'time advanced');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("crashing the leader's broker shows a new leader and epoch", async () => {
+  const { page, errors } = await open(browser.context, link(SCENARIO));
+  const before = await partition(page, 'orders-0');
+  assert.equal(before.leader, '1');
+  await page.click('button[aria-label="Crash broker 1"]');
+  assert.equal(await page.locator('[data-broker="1"]').getAttribute('data-state'), 'crashed');
+  let now = before;
+  for (let i = 0; i < 60 && (now.leader === '1' || now.leader === ''); i++) {
+    await page.click('[data-testid="next-interesting"]');
+    now = await partition(page, 'orders-0');
+  }
+  assert.ok(['2', '3'].includes(now.leader), `new leader, got '${now.leader}'`);
+  assert.ok(now.epoch > before.epoch, `epoch went from ${before.epoch} to ${now.epoch}`);
+  assert.match(await page.textContent('[data-tp="orders-0"] [data-testid="leader"]'), /^b[23]$/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('step back restores the previous state exactly', async () => {
+  const { page, errors } = await open(browser.context, link(SCENARIO, 1, 300));
+  // The log's past lines (after a step back, the step just undone shows as a future line).
+  const snapshot = async () => ({
+    digest: await digest(page), cursor: await cursor(page), cluster: await page.innerText('#cluster'),
+    log: await page.$$eval('[data-testid="event-log"] li:not(.future)', (lis) => lis.map((li) => li.innerText)),
+  });
+  const before = await snapshot();
+  await page.click('[data-testid="step-forward"]');
+  const after1 = await snapshot();
+  assert.equal(after1.cursor, before.cursor + 1);
+  assert.notEqual(after1.digest, before.digest);
+  await page.click('[data-testid="step-back"]');
+  assert.deepEqual(await snapshot(), before);
+  // Far back and forward again: the same digest at the same step.
+  await page.keyboard.press('Home');
+  for (let i = 0; i < 5; i++) await page.click('[data-testid="next-interesting"]');
+  await page.evaluate((v) => {
+    const s = document.getElementById('scrub');
+    s.value = String(v);
+    s.dispatchEvent(new Event('input', { bubbles: true }));
+  }, before.cursor);
+  assert.equal(await cursor(page), before.cursor);
+  assert.equal(await digest(page), before.digest);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a share link opened in a fresh browser reproduces the same digest', async () => {
+  const { page, errors } = await open(browser.context, link(SCENARIO, 7, 150));
+  await page.click('button[aria-label="Isolate broker 2"]');
+  await page.click('[data-testid="next-interesting"]');
+  await page.click('button[aria-label="Crash broker 3"]');
+  for (let i = 0; i < 40; i++) await page.click('[data-testid="step-forward"]');
+  const shared = await page.inputValue('#share-link');
+  const want = { digest: await digest(page), cursor: await cursor(page) };
+  assert.match(shared, /#v=1&s=replication\/acks-1-leader-crash&seed=7&c=\d+&a=/);
+  assert.deepEqual(errors, []);
+  await page.close();
+
+  const fresh = await launch();
+  try {
+    const { page: p2, errors: e2 } = await open(fresh.context, shared);
+    assert.deepEqual({ digest: await digest(p2), cursor: await cursor(p2) }, want);
+    assert.equal(await p2.locator('[data-testid="notice"][role="alert"]').count(), 0);
+    assert.deepEqual(e2, []);
+  } finally {
+    await fresh.close();
+  }
+});
+
+test('a malformed fragment shows an error, not a blank page', async () => {
+  for (const bad of ['#v=1&s=no-such-scenario&seed=1', '#v=1&s=replication/acks-1-leader-crash&seed=x',
+    '#v=1&s=replication/acks-1-leader-crash&seed=1&a=%%%', '#garbage', '#v=1&t=bm90IHRvbWw&seed=1']) {
+    const { page, errors } = await open(browser.context, BASE_URL + bad);
+    const alert = page.locator('[data-testid="notice"][role="alert"]');
+    await alert.waitFor({ timeout: 10000 });
+    assert.match(await alert.innerText(), /cannot be (opened|replayed)/, bad);
+    assert.ok(await page.locator("article[data-broker]").count() >= 1, `the app still renders for ${bad}`);
+    assert.deepEqual(errors, [], bad);
+    await page.close();
+  }
+});
+
+test('a panic shows the error panel with a report, not a blank page', async () => {
+  const { page } = await open(browser.context, link(SCENARIO, 1, 20));
+  await page.evaluate(() => { try { window.sandbox.panicForTest(); } catch (e) { /* the trap */ } });
+  const panel = page.locator('#fatal[role="alert"]');
+  await panel.waitFor({ timeout: 5000 });
+  const report = await panel.locator('textarea').inputValue();
+  assert.match(report, /panic requested by the test hook/);
+  assert.match(report, /share link: http/);
+  assert.equal(await panel.locator('a', { hasText: 'Reopen this session' }).count(), 1);
+  await page.close();
+});
+
+test('screenshots of the main view (laptop and phone)', async () => {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const { page, errors } = await open(browser.context, link('producer/keys-and-hot-partitions', 1, 4000));
+  await page.screenshot({ path: path.join(ARTIFACTS, 'main-view.png') });
+  await page.close();
+  const phone = await launch({ width: 390, height: 844 });
+  try {
+    const { page: p } = await open(phone.context, link('producer/keys-and-hot-partitions', 1, 4000));
+    await p.screenshot({ path: path.join(ARTIFACTS, 'main-view-phone.png') });
+    const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `no horizontal scrolling on a phone (${overflow}px too wide)`);
+  } finally {
+    await phone.close();
+  }
+  assert.ok(fs.statSync(path.join(ARTIFACTS, 'main-view.png')).size > 10000);
+  assert.deepEqual(errors, []);
+});

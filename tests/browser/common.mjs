@@ -1,0 +1,60 @@
+// Shared helpers: launch Debian's Chromium through playwright-core (never a downloaded
+// browser), open pages, collect console errors.
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const BASE_URL = process.env.BASE_URL || 'http://127.0.0.1:8080/';
+export const ARTIFACTS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../artifacts');
+
+const FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
+  '--no-first-run', '--disable-component-update', '--disable-sync',
+];
+
+/// A browser context with a fresh profile directory of its own (so localStorage starts empty).
+export async function launch(viewport = { width: 1366, height: 900 }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sandbox-chromium-'));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: FLAGS,
+    viewport,
+  });
+  const close = async () => {
+    await context.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { context, close };
+}
+
+/// Opens `url` in a new page and waits until the app is interactive. `errors` collects
+/// console errors and uncaught exceptions.
+export async function open(context, url) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 30000 });
+  await page.waitForSelector('[data-tp]', { timeout: 30000 });
+  return { page, errors };
+}
+
+export function link(scenario, seed = 1, cursor = 1) {
+  return `${BASE_URL}#v=1&s=${scenario}&seed=${seed}&c=${cursor}`;
+}
+
+export async function digest(page) {
+  return (await page.textContent('[data-testid="digest"]')).trim();
+}
+
+export async function cursor(page) {
+  return Number((await page.textContent('[data-testid="cursor"]')).trim());
+}
+
+export async function partition(page, tp) {
+  const el = page.locator(`[data-tp="${tp}"]`);
+  return { leader: await el.getAttribute('data-leader'), epoch: Number(await el.getAttribute('data-epoch')) };
+}

@@ -1,0 +1,218 @@
+//! The root component: owns the reducer, the animation loop, the keyboard shortcuts and the
+//! autosave; renders the panels from view models of the world at the cursor.
+use crate::charts::Charts;
+use crate::clients::{Consumers, Invariants, Producers, Summary};
+use crate::cluster::ClusterView;
+use crate::controls::{Header, Help, NoticeBar, Timebar};
+use crate::dom;
+use crate::edit::Knobs;
+use crate::eventlog::{EventLog, SessionRef};
+use crate::schema_panel::SchemaPanel;
+use crate::state::{link_of, source_text, AppState, Dispatch, Msg, Notice};
+use crate::streams_panel::StreamsPanel;
+use crate::vm;
+use sandbox_core::sim::digest::format_digest;
+use sandbox_core::summary::RunSummary;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+type FrameClosure = Rc<RefCell<Option<Closure<dyn FnMut(f64)>>>>;
+
+/// Runs `requestAnimationFrame` while playing, sending a frame message each time.
+fn start_frames(dispatch: Dispatch) -> impl FnOnce() {
+    let running = Rc::new(std::cell::Cell::new(true));
+    let id = Rc::new(std::cell::Cell::new(0));
+    let slot: FrameClosure = Rc::new(RefCell::new(None));
+    let request = |f: &Closure<dyn FnMut(f64)>| {
+        dom::window().and_then(|w| w.request_animation_frame(f.as_ref().unchecked_ref()).ok()).unwrap_or(0)
+    };
+    {
+        let (running, id2, slot2) = (running.clone(), id.clone(), slot.clone());
+        *slot.borrow_mut() = Some(Closure::new(move |t: f64| {
+            if !running.get() {
+                return;
+            }
+            dispatch.dispatch(Msg::Frame(t));
+            if let Some(f) = slot2.borrow().as_ref() {
+                id2.set(request(f));
+            }
+        }));
+    }
+    if let Some(f) = slot.borrow().as_ref() {
+        id.set(request(f));
+    }
+    move || {
+        running.set(false);
+        if let Some(w) = dom::window() {
+            let _ = w.cancel_animation_frame(id.get());
+        }
+        // Dropped outside its own call: the effect cleanup runs from Yew, not from the frame.
+        slot.borrow_mut().take();
+    }
+}
+
+fn in_text_field(e: &web_sys::KeyboardEvent) -> bool {
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .map(|el| {
+            let tag = el.tag_name().to_ascii_lowercase();
+            tag == "input" || tag == "textarea" || tag == "select" || el.has_attribute("contenteditable")
+        })
+        .unwrap_or(false)
+}
+
+fn on_target_button(e: &web_sys::KeyboardEvent) -> bool {
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|el| el.tag_name().eq_ignore_ascii_case("button"))
+}
+
+#[function_component(App)]
+pub fn app() -> Html {
+    let state = use_reducer(|| AppState::initial(&dom::location_hash(), dom::storage_get(dom::STORAGE_KEY)));
+    let dispatch = state.dispatcher();
+
+    // The animation loop.
+    {
+        let dispatch = dispatch.clone();
+        use_effect_with(state.playing, move |&playing| {
+            let stop: Box<dyn FnOnce()> = if playing { Box::new(start_frames(dispatch)) } else { Box::new(|| ()) };
+            stop
+        });
+    }
+
+    // Keyboard shortcuts, and links pasted into the address bar.
+    {
+        let dispatch = dispatch.clone();
+        use_effect_with((), move |_| {
+            let doc = dom::document();
+            let d = dispatch.clone();
+            let keydown = doc.as_ref().map(|doc| {
+                let opts = gloo::events::EventListenerOptions::enable_prevent_default();
+                gloo::events::EventListener::new_with_options(doc, "keydown", opts, move |e| {
+                    let Some(e) = e.dyn_ref::<web_sys::KeyboardEvent>() else { return };
+                    if in_text_field(e) || e.ctrl_key() || e.meta_key() || e.alt_key() {
+                        return;
+                    }
+                    let msg = match e.key().as_str() {
+                        " " => Some(Msg::TogglePlay),
+                        "ArrowRight" if e.shift_key() => Some(Msg::NextInteresting),
+                        "ArrowRight" => Some(Msg::StepForward),
+                        "ArrowLeft" => Some(Msg::StepBack),
+                        "Home" => Some(Msg::Seek(1)),
+                        "End" => Some(Msg::ToEnd),
+                        "+" | "=" => Some(Msg::SpeedBy(10)),
+                        "-" | "_" => Some(Msg::SpeedBy(-10)),
+                        "?" => Some(Msg::ToggleHelp),
+                        "Escape" => {
+                            d.dispatch(Msg::Help(false));
+                            Some(Msg::Notice(None))
+                        }
+                        _ => None,
+                    };
+                    if let Some(m) = msg {
+                        e.prevent_default();
+                        d.dispatch(m);
+                    }
+                })
+            });
+            // A focused button is activated by the space key on key-up: the shortcut took it.
+            let keyup = doc.as_ref().map(|doc| {
+                let opts = gloo::events::EventListenerOptions::enable_prevent_default();
+                gloo::events::EventListener::new_with_options(doc, "keyup", opts, move |e| {
+                    if let Some(e) = e.dyn_ref::<web_sys::KeyboardEvent>() {
+                        if e.key() == " " && on_target_button(e) {
+                            e.prevent_default();
+                        }
+                    }
+                })
+            });
+            let d = dispatch.clone();
+            let hashchange = dom::window().map(|w| {
+                gloo::events::EventListener::new(&w, "hashchange", move |_| {
+                    let hash = dom::location_hash();
+                    if !hash.is_empty() {
+                        d.dispatch(Msg::OpenLink(hash));
+                    }
+                })
+            });
+            move || drop((keydown, keyup, hashchange))
+        });
+    }
+
+    // When paused, the slow views catch up shortly after the last change.
+    {
+        let dispatch = dispatch.clone();
+        use_effect_with((state.rev, state.playing), move |&(_, playing)| {
+            let timer = (!playing).then(|| {
+                gloo::timers::callback::Timeout::new(crate::state::SETTLE_MS, move || dispatch.dispatch(Msg::Refresh))
+            });
+            move || drop(timer)
+        });
+    }
+    // Autosave and the URL: with the slow views (once a second while playing).
+    {
+        let session = state.session.clone();
+        use_effect_with((state.slow_rev, Rc::as_ptr(&state.session) as usize), move |_| {
+            let link = link_of(&session.borrow());
+            dom::set_hash(&link);
+            dom::storage_set(dom::STORAGE_KEY, &link);
+        });
+    }
+    use_effect_with((), |_| dom::mark_ready());
+
+    let s = state.session.borrow();
+    let w = &s.world;
+    let summary = {
+        let session = state.session.clone();
+        use_memo((state.slow_rev, Rc::as_ptr(&state.session) as usize), move |_| {
+            Rc::new(RunSummary::of(&session.borrow().world))
+        })
+    };
+    let summary = Summary { rev: state.slow_rev, summary: (*summary).clone() };
+    // Side panels: at most ten times a second while playing.
+    let side = {
+        let session = state.session.clone();
+        use_memo((state.mid_rev, Rc::as_ptr(&state.session) as usize), move |_| {
+            let s = session.borrow();
+            let w = &s.world;
+            (vm::producers(w), vm::consumers(w), vm::groups(w), w.invariants.states.clone())
+        })
+    };
+    let cluster = Rc::new(vm::cluster(w));
+    let topics: Vec<(String, u32)> =
+        w.controller.image.topics.values().map(|t| (t.name.to_string(), t.partitions.len() as u32)).collect();
+    let time_ms = if state.playing { state.clock.as_ms_f64() } else { w.now.as_ms_f64() };
+    let session_ref = SessionRef { session: state.session.clone(), key: state.mid_rev };
+    let slow_ref = SessionRef { session: state.session.clone(), key: state.slow_rev };
+    let text = source_text(&s.source).unwrap_or_default();
+    html! {
+        <ContextProvider<Dispatch> context={dispatch.clone()}>
+            <a class="skip" href="#cluster">{ "Skip to the cluster" }</a>
+            <Header source={s.source.clone()} title={s.scenario.title.clone()} description={s.scenario.description.clone()}
+                seed={s.seed} knobs={Knobs::of(&s.scenario)} link={(!state.playing).then(|| format!("{}#{}", dom::base_url(), link_of(&s)))}
+                source_text={text} />
+            <Timebar cursor={s.cursor()} frontier={s.frontier()} first_kept={s.first_kept_step()} playing={state.playing}
+                speed={state.speed} time_ms={time_ms} digest={format_digest(w.digest())} at_end={s.at_end()}
+                complete={s.frontier_is_end() || (s.at_end() && s.cursor() == s.frontier())} />
+            <NoticeBar notice={state.notice.clone()} />
+            <main class="layout">
+                <ClusterView vm={cluster} />
+                <div class="side">
+                    <Producers producers={side.0.clone()} summary={summary.clone()} topics={topics} />
+                    <Consumers consumers={side.1.clone()} groups={side.2.clone()} />
+                    <Invariants states={side.3.clone()} />
+                </div>
+                <EventLog session={session_ref} filter={state.filter.clone()} />
+                <Charts session={slow_ref} summary={summary} />
+                <SchemaPanel />
+                <StreamsPanel seed={s.seed} />
+            </main>
+            if state.help { <Help /> }
+            if matches!(state.notice, Some(Notice::Error(_))) { <span hidden=true data-testid="has-error"></span> }
+        </ContextProvider<Dispatch>>
+    }
+}

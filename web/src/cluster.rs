@@ -1,0 +1,380 @@
+//! The cluster view: brokers and the controller with their fault buttons, and every
+//! partition with its replicas, leader, epoch, ISR and a log lane per replica.
+use crate::state::{Dispatch, Msg};
+use crate::vm::{BrokerVm, ClusterVm, LaneVm, PartitionVm, KEY_COLOURS};
+use sandbox_core::action::Action;
+use sandbox_core::cluster::broker::BrokerStatus;
+use std::rc::Rc;
+use yew::prelude::*;
+
+use wasm_bindgen::JsCast;
+
+fn act(d: &Dispatch, a: Action) -> Callback<MouseEvent> {
+    let d = d.clone();
+    Callback::from(move |_| d.dispatch(Msg::Act(a.clone())))
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ClusterProps {
+    pub vm: Rc<ClusterVm>,
+}
+
+#[function_component(ClusterView)]
+pub fn cluster_view(p: &ClusterProps) -> Html {
+    let d = use_context::<Dispatch>().expect("dispatcher");
+    let vm = &p.vm;
+    let controller_state = if !vm.controller_alive {
+        "crashed"
+    } else if vm.controller_isolated {
+        "isolated"
+    } else {
+        "running"
+    };
+    html! {
+        <section id="cluster" class="panel cluster" aria-labelledby="cluster-title" tabindex="-1">
+            <h2 id="cluster-title">{ "Cluster" }</h2>
+            <div class="nodes">
+                <article class={classes!("node", "controller", controller_state)} aria-label={format!("KRaft controller, {controller_state}")}>
+                    <h3>{ "controller" }</h3>
+                    <p class="state">{ controller_state }{ format!(" · metadata v{}", vm.metadata_version) }</p>
+                    <div class="actions">
+                        if vm.controller_alive {
+                            <button onclick={act(&d, Action::CrashController)} aria-label="Crash the controller">{ "Crash" }</button>
+                        } else {
+                            <button onclick={act(&d, Action::RestartController)} aria-label="Restart the controller">{ "Restart" }</button>
+                        }
+                        if vm.controller_isolated {
+                            <button onclick={act(&d, Action::Heal { nodes: Some(vec!["controller".into()]) })} aria-label="Heal the controller's links">{ "Heal" }</button>
+                        } else {
+                            <button onclick={act(&d, Action::Isolate { node: "controller".into() })} aria-label="Isolate the controller">{ "Isolate" }</button>
+                        }
+                    </div>
+                </article>
+                { for vm.brokers.iter().map(|b| html! { <BrokerCard key={b.id} vm={b.clone()} /> }) }
+            </div>
+            <NetworkControls nodes={vm.nodes.clone()} cut_links={vm.cut_links} />
+            <Legend />
+            <div class="partitions">
+                { for vm.partitions.iter().map(|pv| html! { <PartitionRow key={pv.tp.clone()} vm={pv.clone()} /> }) }
+            </div>
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct NetworkProps {
+    pub nodes: Vec<String>,
+    pub cut_links: usize,
+}
+
+/// Network faults between two chosen nodes: cut (one or both ways), slow, lossy; heal all.
+#[function_component(NetworkControls)]
+pub fn network_controls(p: &NetworkProps) -> Html {
+    let d = use_context::<Dispatch>().expect("dispatcher");
+    let from = use_node_ref();
+    let to = use_node_ref();
+    let pick = |from: &NodeRef, to: &NodeRef| -> Option<(String, String)> {
+        let v = |r: &NodeRef| r.cast::<web_sys::HtmlSelectElement>().map(|s| s.value()).unwrap_or_default();
+        let (a, b) = (v(from), v(to));
+        (!a.is_empty() && !b.is_empty() && a != b).then_some((a, b))
+    };
+    let button = |label: &'static str, aria: &'static str, make: fn(String, String) -> Action| {
+        let (d, from, to) = (d.clone(), from.clone(), to.clone());
+        let onclick = Callback::from(move |_: MouseEvent| match pick(&from, &to) {
+            Some((a, b)) => d.dispatch(Msg::Act(make(a, b))),
+            None => d.dispatch(Msg::Notice(Some(crate::state::Notice::Error("Choose two different nodes.".into())))),
+        });
+        html! { <button class="small" {onclick} aria-label={aria}>{ label }</button> }
+    };
+    html! {
+        <div class="network" role="group" aria-label="Network faults between two nodes">
+            <label for="net-from">{ "link " }
+                <select id="net-from" ref={from.clone()}>
+                    { for p.nodes.iter().enumerate().map(|(i, n)| html! { <option value={n.clone()} selected={i == 0}>{ crate::vm::clip(n, 24) }</option> }) }
+                </select>
+            </label>
+            <label for="net-to">{ " ⇄ " }
+                <select id="net-to" ref={to.clone()}>
+                    { for p.nodes.iter().enumerate().map(|(i, n)| html! { <option value={n.clone()} selected={i == 1}>{ crate::vm::clip(n, 24) }</option> }) }
+                </select>
+            </label>
+            { button("cut both ways", "Cut the link both ways", |a, b| Action::Partition { groups: vec![vec![a], vec![b]] }) }
+            { button("cut one way", "Cut the link from the first node to the second", |a, b| Action::Cut { from: vec![a], to: vec![b] }) }
+            { button("slow (200 ms)", "Slow the link to 200 ms latency", |a, b| Action::Link {
+                from: vec![a], to: vec![b], latency_ms: Some(200.0), jitter_ms: None, drop: None, duplicate: None, both_ways: true }) }
+            { button("lossy (5%)", "Reset 5% of the messages on the link", |a, b| Action::Link {
+                from: vec![a], to: vec![b], latency_ms: None, jitter_ms: None, drop: Some(0.05), duplicate: None, both_ways: true }) }
+            <button class="small" onclick={act(&d, Action::Heal { nodes: None })} aria-label="Heal every cut link">{ "heal all" }</button>
+            if p.cut_links > 0 { <span class="badge warn">{ format!("{} links cut", p.cut_links) }</span> }
+        </div>
+    }
+}
+
+#[function_component(Legend)]
+fn legend() -> Html {
+    html! {
+        <p class="legend">
+            <span class="cell-demo committed" style={format!("background:{}", KEY_COLOURS[0])}></span>{ " committed (below HW) " }
+            <span class="cell-demo uncommitted" style={format!("background:{}", KEY_COLOURS[1])}></span>{ " not yet committed " }
+            <span class="cell-demo" style={format!("background:{}", KEY_COLOURS[8])}></span>{ " null key · colour = key · " }
+            <span class="marker-demo hw">{ "HW" }</span>{ " high watermark · " }
+            <span class="marker-demo leo">{ "LEO" }</span>{ " log end offset · ★ leader" }
+        </p>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct BrokerProps {
+    pub vm: BrokerVm,
+}
+
+#[function_component(BrokerCard)]
+pub fn broker_card(p: &BrokerProps) -> Html {
+    let d = use_context::<Dispatch>().expect("dispatcher");
+    let b = &p.vm;
+    let id = b.id;
+    let state = match b.status {
+        BrokerStatus::Running if b.isolated => "isolated",
+        BrokerStatus::Running => "running",
+        BrokerStatus::Crashed => "crashed",
+        BrokerStatus::PoweredOff => "powered-off",
+    };
+    let state_text = match b.status {
+        BrokerStatus::Running if b.isolated => "running, isolated",
+        BrokerStatus::Running => "running",
+        BrokerStatus::Crashed => "crashed",
+        BrokerStatus::PoweredOff => "powered off",
+    };
+    let name = format!("b{id}");
+    html! {
+        <article class={classes!("node", "broker", state)} aria-label={format!("Broker {id}, {state_text}")}
+            data-broker={id.to_string()} data-state={state}>
+            <h3>{ format!("broker {id}") }</h3>
+            <p class="state">
+                { state_text }
+                if b.fenced { <span class="badge warn">{ "fenced" }</span> }
+                if b.cut_links > 0 && !b.isolated { <span class="badge warn">{ format!("{} links cut", b.cut_links) }</span> }
+                if b.slow_ms > 0.0 { <span class="badge">{ format!("fetches +{:.0} ms", b.slow_ms) }</span> }
+            </p>
+            <p class="counts">{ format!("leads {} of {} replicas", b.leaders, b.replicas) }</p>
+            <div class="actions">
+                if b.status == BrokerStatus::Running {
+                    <button onclick={act(&d, Action::Crash { broker: id })} aria-label={format!("Crash broker {id}")}>{ "Crash" }</button>
+                } else {
+                    <button onclick={act(&d, Action::Restart { broker: id })} aria-label={format!("Restart broker {id}")}>{ "Restart" }</button>
+                }
+                if b.status != BrokerStatus::PoweredOff {
+                    <button onclick={act(&d, Action::PowerLoss { broker: id })} aria-label={format!("Power off broker {id}")}>{ "Power off" }</button>
+                }
+                if b.cut_links > 0 {
+                    <button onclick={act(&d, Action::Heal { nodes: Some(vec![name.clone()]) })} aria-label={format!("Heal the links of broker {id}")}>{ "Heal" }</button>
+                } else {
+                    <button onclick={act(&d, Action::Isolate { node: name.clone() })} aria-label={format!("Isolate broker {id}")}>{ "Isolate" }</button>
+                }
+                if b.slow_ms > 0.0 {
+                    <button onclick={act(&d, Action::SlowFollower { broker: id, delay_ms: 0.0 })} aria-label={format!("Broker {id} fetches at normal speed")}>{ "Unslow" }</button>
+                } else {
+                    <button onclick={act(&d, Action::SlowFollower { broker: id, delay_ms: 5000.0 })} aria-label={format!("Slow broker {id}'s follower fetches by 5 s")}>{ "Slow" }</button>
+                }
+            </div>
+        </article>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct PartitionProps {
+    pub vm: PartitionVm,
+}
+
+#[function_component(PartitionRow)]
+pub fn partition_row(p: &PartitionProps) -> Html {
+    let d = use_context::<Dispatch>().expect("dispatcher");
+    let v = &p.vm;
+    let leader = v.leader.map(|l| format!("b{l}")).unwrap_or_else(|| "none".into());
+    let isr = v.isr.iter().map(|b| format!("b{b}")).collect::<Vec<_>>().join(",");
+    let mut flags = Vec::new();
+    if v.offline {
+        flags.push(("offline", "OFFLINE: no leader"));
+    } else if v.under_min_isr {
+        flags.push(("under-min-isr", "under min ISR: acks=all writes refused"));
+    }
+    if v.under_replicated {
+        flags.push(("under-replicated", "under-replicated"));
+    }
+    html! {
+        <article class={classes!("partition", v.offline.then_some("is-offline"), v.under_replicated.then_some("is-under"))}
+            aria-label={format!("Partition {}, leader {leader}, epoch {}, ISR {isr}", v.tp, v.leader_epoch)}
+            data-tp={v.tp.clone()} data-leader={v.leader.map(|l| l.to_string()).unwrap_or_default()}
+            data-epoch={v.leader_epoch.to_string()}>
+            <header>
+                <h3>{ &v.tp }</h3>
+                <span>{ "leader " }<strong data-testid="leader">{ &leader }</strong></span>
+                <span>{ "epoch " }<strong data-testid="epoch">{ v.leader_epoch }</strong></span>
+                <span>{ format!("ISR [{isr}]") }</span>
+                <span class="muted">{ format!("min ISR {}", v.min_isr) }</span>
+                { for flags.iter().map(|(c, t)| html! { <span class={classes!("flag", *c)}>{ *t }</span> }) }
+                <span class="partition-actions">
+                    <button class="small" onclick={act(&d, Action::ElectLeaders { partition: Some(v.tp.clone()), unclean: false })}
+                        aria-label={format!("Preferred leader election for {}", v.tp)}>{ "elect preferred" }</button>
+                    <button class="small" onclick={act(&d, Action::ElectLeaders { partition: Some(v.tp.clone()), unclean: true })}
+                        aria-label={format!("Unclean leader election for {}", v.tp)}>{ "elect unclean" }</button>
+                </span>
+            </header>
+            <Lanes lanes={v.lanes.clone()} window={v.window} />
+        </article>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct LanesProps {
+    pub lanes: Vec<LaneVm>,
+    pub window: (u64, u64),
+}
+
+/// Pixels per cell and per lane in the drawing buffer (CSS scales the canvas to the row).
+const CELL_PX: f64 = 22.0;
+const LANE_PX: f64 = 26.0;
+
+/// Draws a partition's lanes, one band per replica: one cell per offset, coloured by key,
+/// faded and dashed above the HW; the HW (bottom) and LEO (top) as lines. One canvas per
+/// partition keeps large clusters smooth: no DOM node per record, few compositor layers.
+fn draw_lanes(canvas: &web_sys::HtmlCanvasElement, lanes: &[LaneVm], window: (u64, u64)) {
+    // Always LANE_CELLS columns, so a cell keeps its size while a log fills up.
+    let n = (window.1 - window.0).max(crate::vm::LANE_CELLS) as f64;
+    let width = (n * CELL_PX).ceil();
+    let height = LANE_PX * lanes.len().max(1) as f64;
+    if f64::from(canvas.width()) != width {
+        canvas.set_width(width as u32);
+    }
+    if f64::from(canvas.height()) != height {
+        canvas.set_height(height as u32);
+    }
+    let Some(ctx) =
+        canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
+    else {
+        return;
+    };
+    ctx.clear_rect(0.0, 0.0, width, height);
+    ctx.set_font("11px sans-serif");
+    ctx.set_text_align("center");
+    ctx.set_text_baseline("middle");
+    ctx.set_stroke_style_str("#333");
+    // Strings cross into JavaScript on every call: set the fill style only when it changes,
+    // and label every fifth offset (the tooltip names every record).
+    let mut fill: Option<&str> = None;
+    let mut set_fill = |ctx: &web_sys::CanvasRenderingContext2d, c: &'static str| {
+        if fill != Some(c) {
+            ctx.set_fill_style_str(c);
+            fill = Some(c);
+        }
+    };
+    for (row, l) in lanes.iter().enumerate() {
+        let y0 = row as f64 * LANE_PX;
+        set_fill(&ctx, "#f7f7f7");
+        ctx.fill_rect(0.0, y0 + 5.0, width, LANE_PX - 10.0);
+        for (i, c) in l.cells.iter().enumerate() {
+            let x = i as f64 * CELL_PX;
+            match c {
+                Some(c) => {
+                    if !c.committed {
+                        ctx.set_global_alpha(0.4);
+                    }
+                    set_fill(&ctx, KEY_COLOURS[c.colour as usize]);
+                    ctx.fill_rect(x + 1.0, y0 + 5.0, CELL_PX - 2.0, LANE_PX - 10.0);
+                    if !c.committed {
+                        ctx.set_global_alpha(1.0);
+                        ctx.stroke_rect(x + 1.5, y0 + 5.5, CELL_PX - 3.0, LANE_PX - 11.0);
+                    }
+                    if c.offset % 5 == 0 {
+                        set_fill(&ctx, if matches!(c.colour, 3 | 8) { "#000" } else { "#fff" });
+                        ctx.fill_text(NUMS[(c.offset % 100) as usize], x + CELL_PX / 2.0, y0 + LANE_PX / 2.0).ok();
+                    }
+                }
+                None => {
+                    set_fill(&ctx, "#f1f1f1");
+                    ctx.fill_rect(x + 1.0, y0 + 5.0, CELL_PX - 2.0, LANE_PX - 10.0);
+                }
+            }
+        }
+        let mut marker = |offset: u64, colour: &'static str, top: bool| {
+            if offset < window.0 || offset > window.1 {
+                return;
+            }
+            let x = ((offset - window.0) as f64 * CELL_PX).clamp(1.0, width - 1.0);
+            set_fill(&ctx, colour);
+            let y = if top { y0 } else { y0 + LANE_PX / 2.0 - 2.0 };
+            ctx.fill_rect(x - 1.0, y, 2.0, LANE_PX / 2.0 + 2.0);
+        };
+        marker(l.hw, "#0072B2", false);
+        marker(l.leo, "#D55E00", true);
+    }
+}
+
+/// Offsets modulo 100 as text, made once.
+const NUMS: [&str; 100] = [
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20",
+    "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31", "32", "33", "34", "35", "36", "37", "38", "39",
+    "40", "41", "42", "43", "44", "45", "46", "47", "48", "49", "50", "51", "52", "53", "54", "55", "56", "57", "58",
+    "59", "60", "61", "62", "63", "64", "65", "66", "67", "68", "69", "70", "71", "72", "73", "74", "75", "76", "77",
+    "78", "79", "80", "81", "82", "83", "84", "85", "86", "87", "88", "89", "90", "91", "92", "93", "94", "95", "96",
+    "97", "98", "99",
+];
+
+/// A partition's log lanes: labels and numbers in HTML, the cells on one canvas (a tooltip
+/// names the record under the pointer).
+#[function_component(Lanes)]
+pub fn lanes(p: &LanesProps) -> Html {
+    let canvas = use_node_ref();
+    {
+        let canvas = canvas.clone();
+        use_effect_with((p.lanes.clone(), p.window), move |(lanes, window)| {
+            if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
+                draw_lanes(&c, lanes, *window);
+            }
+        });
+    }
+    let window = p.window;
+    let onmousemove = {
+        let lanes = p.lanes.clone();
+        Callback::from(move |e: MouseEvent| {
+            let Some(el) = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) else { return };
+            let (w, h) = (f64::from(el.client_width().max(1)), f64::from(el.client_height().max(1)));
+            let row = ((f64::from(e.offset_y()) / h) * lanes.len() as f64).floor().max(0.0) as usize;
+            let tip = lanes
+                .get(row)
+                .and_then(|l| {
+                    let columns = l.cells.len().max(crate::vm::LANE_CELLS as usize);
+                    let i = ((f64::from(e.offset_x()) / w) * columns as f64).floor().max(0.0) as usize;
+                    l.cells.get(i)?.as_ref().map(|c| format!("b{}: {}", l.broker, c.tip()))
+                })
+                .unwrap_or_default();
+            if el.get_attribute("title").as_deref() != Some(tip.as_str()) {
+                let _ = el.set_attribute("title", &tip);
+            }
+        })
+    };
+    let rows = p.lanes.len().max(1);
+    html! {
+        <div class="lanes" role="list" style={format!("--lanes:{rows}")}>
+            { for p.lanes.iter().enumerate().map(|(i, l)| {
+                let star = if l.role == "leader" { "★ " } else { "" };
+                let label = format!("{star}b{} {}{}", l.broker, l.role, if l.in_isr { "" } else { " (out of ISR)" });
+                let records = l.cells.iter().flatten().count();
+                html! {
+                    <div key={format!("l{}", l.broker)} class={classes!("lane", l.role, (!l.in_isr).then_some("out-of-isr"), (l.status != "running").then_some("down"))}
+                        role="listitem" style={format!("grid-row:{}", i + 1)} data-replica={l.broker.to_string()}
+                        data-leo={l.leo.to_string()} data-hw={l.hw.to_string()}
+                        aria-label={format!("{label}: LEO {}, HW {}, log start {}, broker {}; offsets {} to {} shown, {records} records",
+                            l.leo, l.hw, l.log_start, l.status, window.0, window.1.saturating_sub(1))}>
+                        { label }
+                    </div>
+                }
+            }) }
+            <canvas key="cells" ref={canvas} class="cells" {onmousemove} aria-hidden="true"></canvas>
+            { for p.lanes.iter().enumerate().map(|(i, l)| html! {
+                <span key={format!("n{}", l.broker)} class="lane-nums" style={format!("grid-row:{}", i + 1)}>
+                    { format!("LEO {} · HW {}", l.leo, l.hw) }</span>
+            }) }
+        </div>
+    }
+}

@@ -1,0 +1,454 @@
+//! The header (scenario, seed, configuration, import/export, share), the time bar and the
+//! notices. Components only render and send messages; the reducer does the work.
+use crate::dom;
+use crate::edit::{Knobs, MAX_SCENARIO_BYTES};
+use crate::scenarios;
+use crate::session::Source;
+use crate::state::{Dispatch, Msg, Notice, SPEED_MAX, SPEED_MIN};
+use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+#[hook]
+fn use_dispatch() -> Dispatch {
+    use_context::<Dispatch>().expect("the app provides the dispatcher")
+}
+
+#[derive(Properties, PartialEq)]
+pub struct HeaderProps {
+    pub source: Source,
+    pub title: String,
+    pub description: String,
+    pub seed: u64,
+    pub knobs: Knobs,
+    /// The share link (None while playing).
+    pub link: Option<String>,
+    pub source_text: String,
+}
+
+#[function_component(Header)]
+pub fn header(p: &HeaderProps) -> Html {
+    let d = use_dispatch();
+    let current = match &p.source {
+        Source::Builtin(n) => n.clone(),
+        Source::Inline(_) => String::new(),
+    };
+    let on_scenario = {
+        let d = d.clone();
+        Callback::from(move |e: Event| {
+            let name = e.target_unchecked_into::<HtmlSelectElement>().value();
+            if !name.is_empty() {
+                d.dispatch(Msg::Load { source: Source::Builtin(name), seed: None });
+            }
+        })
+    };
+    let seed_text = use_state(|| p.seed.to_string());
+    {
+        let seed_text = seed_text.clone();
+        use_effect_with(p.seed, move |s| seed_text.set(s.to_string()));
+    }
+    let on_seed_input = {
+        let seed_text = seed_text.clone();
+        Callback::from(move |e: InputEvent| seed_text.set(e.target_unchecked_into::<HtmlInputElement>().value()))
+    };
+    let on_seed = {
+        let d = d.clone();
+        let seed_text = seed_text.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            match seed_text.trim().parse::<u64>() {
+                Ok(s) => d.dispatch(Msg::SetSeed(s)),
+                Err(_) => d.dispatch(Msg::Notice(Some(Notice::Error(format!(
+                    "The seed must be a whole number from 0 to {}, not '{}'.",
+                    u64::MAX,
+                    crate::vm::clip(&seed_text, 30)
+                ))))),
+            }
+        })
+    };
+    let on_export = {
+        let text = p.source_text.clone();
+        let name = match &p.source {
+            Source::Builtin(n) => n.rsplit('/').next().unwrap_or("scenario").to_string(),
+            Source::Inline(_) => "scenario".into(),
+        };
+        Callback::from(move |_| dom::download(&format!("{name}.toml"), &text))
+    };
+    let on_import = {
+        let d = d.clone();
+        let reader = use_mut_ref(|| None::<gloo::file::callbacks::FileReader>);
+        Callback::from(move |e: Event| {
+            let input = e.target_unchecked_into::<HtmlInputElement>();
+            let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+            input.set_value("");
+            let name = file.name();
+            if file.size() > MAX_SCENARIO_BYTES as f64 {
+                d.dispatch(Msg::Notice(Some(Notice::Error(format!(
+                    "{}: larger than {} KiB.",
+                    crate::vm::clip(&name, 60),
+                    MAX_SCENARIO_BYTES / 1024
+                )))));
+                return;
+            }
+            let d = d.clone();
+            let file = gloo::file::File::from(file);
+            let task = gloo::file::callbacks::read_as_text(&file, move |r| match r {
+                Ok(text) => d.dispatch(Msg::Import { name: crate::vm::clip(&name, 60), text }),
+                Err(e) => d.dispatch(Msg::Notice(Some(Notice::Error(format!("Cannot read the file: {e}"))))),
+            });
+            *reader.borrow_mut() = Some(task);
+        })
+    };
+    let on_copy = {
+        let link = p.link.clone();
+        Callback::from(move |_| {
+            if let Some(l) = &link {
+                dom::copy_to_clipboard(l);
+            }
+        })
+    };
+    html! {
+        <header class="top">
+            <h1>{ "Kafka Sandbox" }</h1>
+            <div class="scenario-pick">
+                <label for="scenario">{ "Scenario" }</label>
+                <select id="scenario" onchange={on_scenario}>
+                    if current.is_empty() {
+                        <option value="" selected=true>{ "(edited or imported)" }</option>
+                    }
+                    { for scenarios::names().map(|n| html! {
+                        <option value={n} selected={n == current}>{ n }</option>
+                    }) }
+                </select>
+                <form class="seed" onsubmit={on_seed}>
+                    <label for="seed">{ "Seed" }</label>
+                    <input id="seed" type="text" inputmode="numeric" size="10" value={(*seed_text).clone()}
+                        oninput={on_seed_input} aria-describedby="seed-help"/>
+                    <button type="submit">{ "Run with seed" }</button>
+                    <span id="seed-help" class="sr-only">{ "The same seed always gives the same run." }</span>
+                </form>
+            </div>
+            <details class="about">
+                <summary>{ &p.title }</summary>
+                <p class="description">{ &p.description }</p>
+            </details>
+            <div class="file-actions">
+                <ConfigForm knobs={p.knobs.clone()} />
+                <TomlEditor text={p.source_text.clone()} />
+                <button onclick={on_export} aria-label="Export the scenario as a TOML file">{ "Export TOML" }</button>
+                <label class="button" for="import">{ "Import TOML" }</label>
+                <input id="import" class="sr-only" type="file" accept=".toml,text/plain" onchange={on_import}/>
+                <button onclick={let d = d.clone(); move |_| d.dispatch(Msg::Help(true))} aria-label="Keyboard shortcuts and help">{ "?" }</button>
+            </div>
+            <div class="share">
+                <label for="share-link">{ "Share link" }</label>
+                <input id="share-link" readonly=true value={p.link.clone().unwrap_or_else(|| "(pause to get the link)".into())}/>
+                <button onclick={on_copy} disabled={p.link.is_none()}>{ "Copy" }</button>
+            </div>
+        </header>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ConfigProps {
+    pub knobs: Knobs,
+}
+
+fn num_input(label: String, id: String, value: u64, min: u64, max: u64, on: Callback<u64>) -> Html {
+    let oninput = Callback::from(move |e: InputEvent| {
+        let v = e.target_unchecked_into::<HtmlInputElement>().value();
+        if let Ok(n) = v.trim().parse::<u64>() {
+            on.emit(n.clamp(min, max));
+        }
+    });
+    html! {
+        <label class="knob" for={id.clone()}>{ label }
+            <input id={id} type="number" min={min.to_string()} max={max.to_string()} value={value.to_string()} {oninput}/>
+        </label>
+    }
+}
+
+fn select_input(label: String, id: String, value: String, options: &[&'static str], on: Callback<String>) -> Html {
+    let onchange = Callback::from(move |e: Event| on.emit(e.target_unchecked_into::<HtmlSelectElement>().value()));
+    let known = options.contains(&value.as_str());
+    html! {
+        <label class="knob" for={id.clone()}>{ label }
+            <select id={id} {onchange}>
+                if !known { <option value={value.clone()} selected=true>{ value.clone() }</option> }
+                { for options.iter().map(|o| html! { <option value={*o} selected={*o == value}>{ *o }</option> }) }
+            </select>
+        </label>
+    }
+}
+
+fn check_input(label: String, id: String, value: bool, on: Callback<bool>) -> Html {
+    let onchange = Callback::from(move |e: Event| on.emit(e.target_unchecked_into::<HtmlInputElement>().checked()));
+    html! {
+        <label class="knob check" for={id.clone()}>
+            <input id={id} type="checkbox" checked={value} {onchange}/>{ label }
+        </label>
+    }
+}
+
+/// The configuration form: edits a copy of the knobs, applies them as a new run.
+#[function_component(ConfigForm)]
+pub fn config_form(p: &ConfigProps) -> Html {
+    let d = use_dispatch();
+    let draft = use_state(|| p.knobs.clone());
+    {
+        let draft = draft.clone();
+        use_effect_with(p.knobs.clone(), move |k| draft.set(k.clone()));
+    }
+    let edit = |f: fn(&mut Knobs, u64, usize), i: usize| {
+        let draft = draft.clone();
+        Callback::from(move |v: u64| {
+            let mut k = (*draft).clone();
+            f(&mut k, v, i);
+            draft.set(k);
+        })
+    };
+    let apply = {
+        let d = d.clone();
+        let before = p.knobs.clone();
+        let draft = draft.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            d.dispatch(Msg::ApplyKnobs { before: before.clone(), after: (*draft).clone() });
+        })
+    };
+    let k = (*draft).clone();
+    let max_brokers = u64::from(sandbox_core::limits::MAX_BROKERS);
+    html! {
+        <details class="config">
+            <summary>{ "Configuration" }</summary>
+            <form onsubmit={apply} aria-label="Cluster and client configuration">
+                <fieldset>
+                    <legend>{ "Cluster" }</legend>
+                    { num_input("brokers".into(), "k-brokers".into(), u64::from(k.brokers), 1, max_brokers,
+                        edit(|k, v, _| k.brokers = v as u32, 0)) }
+                    { num_input("duration (ms)".into(), "k-duration".into(), k.duration_ms, 1,
+                        sandbox_core::limits::MAX_RUN_MS, edit(|k, v, _| k.duration_ms = v, 0)) }
+                </fieldset>
+                { for k.topics.iter().enumerate().map(|(i, t)| {
+                    let draft = draft.clone();
+                    let unclean = Callback::from(move |v: bool| {
+                        let mut k = (*draft).clone();
+                        k.topics[i].unclean_leader_election = v;
+                        draft.set(k);
+                    });
+                    html! {
+                    <fieldset>
+                        <legend>{ format!("topic {}", t.name) }</legend>
+                        { num_input("partitions".into(), format!("k-t{i}-p"), u64::from(t.partitions), 1,
+                            u64::from(sandbox_core::limits::MAX_PARTITIONS_PER_TOPIC),
+                            edit(|k, v, i| k.topics[i].partitions = v as u32, i)) }
+                        { num_input("replication factor".into(), format!("k-t{i}-rf"), u64::from(t.replication_factor), 1,
+                            max_brokers, edit(|k, v, i| k.topics[i].replication_factor = v as u32, i)) }
+                        { num_input("min.insync.replicas".into(), format!("k-t{i}-min"), u64::from(t.min_insync_replicas), 1,
+                            max_brokers, edit(|k, v, i| k.topics[i].min_insync_replicas = v as u32, i)) }
+                        { check_input("unclean.leader.election.enable".into(), format!("k-t{i}-unclean"),
+                            t.unclean_leader_election, unclean) }
+                    </fieldset>
+                }}) }
+                { for k.producers.iter().enumerate().map(|(i, pr)| {
+                    let (d1, d2, d3) = (draft.clone(), draft.clone(), draft.clone());
+                    html! {
+                    <fieldset>
+                        <legend>{ format!("producer {}", crate::vm::clip(&pr.name, 30)) }</legend>
+                        { select_input("acks".into(), format!("k-p{i}-acks"), pr.acks.clone(), &["all", "1", "0"],
+                            Callback::from(move |v: String| { let mut k = (*d1).clone(); k.producers[i].acks = v; d1.set(k); })) }
+                        { check_input("enable.idempotence".into(), format!("k-p{i}-idem"), pr.idempotence,
+                            Callback::from(move |v: bool| { let mut k = (*d2).clone(); k.producers[i].idempotence = v; d2.set(k); })) }
+                        { num_input("linger.ms".into(), format!("k-p{i}-linger"), pr.linger_ms, 0, 600_000,
+                            edit(|k, v, i| k.producers[i].linger_ms = v, i)) }
+                        { select_input("partitioner.class".into(), format!("k-p{i}-part"), pr.partitioner.clone(),
+                            &["default", "RoundRobinPartitioner"],
+                            Callback::from(move |v: String| { let mut k = (*d3).clone(); k.producers[i].partitioner = v; d3.set(k); })) }
+                    </fieldset>
+                }}) }
+                { for k.consumers.iter().enumerate().map(|(i, c)| {
+                    let (d1, d2) = (draft.clone(), draft.clone());
+                    html! {
+                    <fieldset>
+                        <legend>{ format!("consumer {}", crate::vm::clip(&c.name, 30)) }</legend>
+                        { select_input("partition.assignment.strategy".into(), format!("k-c{i}-assignor"), c.assignor.clone(),
+                            &["range", "roundrobin", "sticky", "cooperative-sticky", "range,cooperative-sticky"],
+                            Callback::from(move |v: String| { let mut k = (*d1).clone(); k.consumers[i].assignor = v; d1.set(k); })) }
+                        { select_input("auto.offset.reset".into(), format!("k-c{i}-reset"), c.auto_offset_reset.clone(),
+                            &["latest", "earliest", "none"],
+                            Callback::from(move |v: String| { let mut k = (*d2).clone(); k.consumers[i].auto_offset_reset = v; d2.set(k); })) }
+                    </fieldset>
+                }}) }
+                <button type="submit">{ "Apply and restart the run" }</button>
+            </form>
+        </details>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct TomlProps {
+    pub text: String,
+}
+
+/// The scenario as TOML, editable; applying it validates it like an imported file.
+#[function_component(TomlEditor)]
+pub fn toml_editor(p: &TomlProps) -> Html {
+    let d = use_dispatch();
+    let area = use_node_ref();
+    let apply = {
+        let area = area.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if let Some(t) = area.cast::<HtmlTextAreaElement>() {
+                d.dispatch(Msg::Import { name: "edited scenario".into(), text: t.value() });
+            }
+        })
+    };
+    html! {
+        <details class="toml">
+            <summary>{ "TOML" }</summary>
+            <form onsubmit={apply}>
+                <textarea ref={area} rows="18" cols="70" spellcheck="false" aria-label="Scenario TOML"
+                    value={p.text.clone()} maxlength={MAX_SCENARIO_BYTES.to_string()}/>
+                <button type="submit">{ "Run this scenario" }</button>
+            </form>
+        </details>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct TimebarProps {
+    pub cursor: u64,
+    pub frontier: u64,
+    pub first_kept: u64,
+    pub playing: bool,
+    pub speed: i32,
+    pub time_ms: f64,
+    pub digest: String,
+    pub at_end: bool,
+    pub complete: bool,
+}
+
+pub fn speed_label(speed: i32) -> String {
+    let f = 10f64.powf(f64::from(speed) / 100.0);
+    if f >= 10.0 {
+        format!("{f:.0}x")
+    } else if f >= 1.0 {
+        format!("{f:.1}x")
+    } else {
+        format!("1/{:.0}x", 1.0 / f)
+    }
+}
+
+#[function_component(Timebar)]
+pub fn timebar(p: &TimebarProps) -> Html {
+    let d = use_dispatch();
+    let send = |m: fn() -> Msg| {
+        let d = d.clone();
+        Callback::from(move |_: MouseEvent| d.dispatch(m()))
+    };
+    let on_scrub = {
+        let d = d.clone();
+        Callback::from(move |e: InputEvent| {
+            if let Ok(v) = e.target_unchecked_into::<HtmlInputElement>().value().parse::<u64>() {
+                d.dispatch(Msg::Seek(v));
+            }
+        })
+    };
+    let on_speed = {
+        let d = d.clone();
+        Callback::from(move |e: InputEvent| {
+            if let Ok(v) = e.target_unchecked_into::<HtmlInputElement>().value().parse::<i32>() {
+                d.dispatch(Msg::SetSpeed(v));
+            }
+        })
+    };
+    html! {
+        <section class="timebar" aria-label="Time control">
+            <div class="buttons">
+                <button onclick={send(|| Msg::Seek(1))} aria-label="Go to the start" title="Start (Home)">{ "|◀" }</button>
+                <button onclick={send(|| Msg::StepBack)} aria-label="Step back" title="Step back (←)" data-testid="step-back">{ "◀" }</button>
+                <button class="play" onclick={send(|| Msg::TogglePlay)} aria-pressed={p.playing.to_string()}
+                    aria-label={if p.playing { "Pause" } else { "Play" }} title="Play/pause (space)" data-testid="play">
+                    { if p.playing { "❚❚" } else { "▶" } }
+                </button>
+                <button onclick={send(|| Msg::StepForward)} aria-label="Step forward" title="Step (→)" data-testid="step-forward">{ "▶|" }</button>
+                <button onclick={send(|| Msg::NextInteresting)} aria-label="Jump to the next interesting event"
+                    title="Next interesting event (Shift+→)" data-testid="next-interesting">{ "▶ event" }</button>
+                <button onclick={send(|| Msg::ToEnd)} aria-label="Go to the end of the run" title="End (End)">{ "▶▶|" }</button>
+            </div>
+            <label class="speed" for="speed">{ "Speed " }<output for="speed">{ speed_label(p.speed) }</output>
+                <input id="speed" type="range" min={SPEED_MIN.to_string()} max={SPEED_MAX.to_string()} step="10"
+                    value={p.speed.to_string()} oninput={on_speed} aria-valuetext={speed_label(p.speed)}/>
+            </label>
+            <label class="scrub" for="scrub">
+                <span class="sr-only">{ "Timeline: step" }</span>
+                <input id="scrub" type="range" min={p.first_kept.max(1).to_string()} max={p.frontier.max(1).to_string()}
+                    value={p.cursor.to_string()} oninput={on_scrub}
+                    aria-valuetext={format!("step {} of {}", p.cursor, p.frontier)}/>
+            </label>
+            <div class="readout" aria-live="off">
+                <span>{ "step " }<output data-testid="cursor">{ p.cursor }</output>
+                    { format!(" / {}{}", p.frontier, if p.complete { "" } else { "+" }) }</span>
+                <span>{ format!("t = {:.3} s", p.time_ms / 1000.0) }</span>
+                <span title="Trace digest: equal digests mean identical runs">{ "digest " }<output data-testid="digest">{ &p.digest }</output></span>
+                if p.at_end { <span class="end-badge">{ "end of run" }</span> }
+            </div>
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct NoticeProps {
+    pub notice: Option<Notice>,
+}
+
+#[function_component(NoticeBar)]
+pub fn notice_bar(p: &NoticeProps) -> Html {
+    let d = use_dispatch();
+    let close = Callback::from(move |_| d.dispatch(Msg::Notice(None)));
+    match &p.notice {
+        None => html! { <div class="notice-slot" aria-live="polite"></div> },
+        Some(n) => {
+            let (class, role, text) = match n {
+                Notice::Error(t) => ("notice error", "alert", t),
+                Notice::Info(t) => ("notice info", "status", t),
+            };
+            html! {
+                <div class="notice-slot" aria-live="polite">
+                    <div class={class} role={role} data-testid="notice">
+                        <span>{ text }</span>
+                        <button onclick={close} aria-label="Dismiss the message">{ "✕" }</button>
+                    </div>
+                </div>
+            }
+        }
+    }
+}
+
+#[function_component(Help)]
+pub fn help() -> Html {
+    let d = use_dispatch();
+    let close = Callback::from(move |_| d.dispatch(Msg::Help(false)));
+    let keys = [
+        ("Space", "play / pause"),
+        ("→ / ←", "step forward / back"),
+        ("Shift + →", "jump to the next interesting event"),
+        ("Home / End", "start / end of the run"),
+        ("+ / −", "faster / slower"),
+        ("?", "this help"),
+        ("Esc", "close this help or a message"),
+    ];
+    html! {
+        <div class="modal-backdrop">
+            <section class="modal" role="dialog" aria-modal="true" aria-labelledby="help-title">
+                <h2 id="help-title">{ "Keyboard shortcuts" }</h2>
+                <dl>
+                    { for keys.iter().map(|(k, v)| html! { <><dt><kbd>{ *k }</kbd></dt><dd>{ *v }</dd></> }) }
+                </dl>
+                <p>{ "Click a broker's buttons to inject faults; acting at a past step starts a new branch from there. \
+                      Click a line of the event log to jump to that step. The share link replays this exact run." }</p>
+                <button onclick={close} autofocus=true>{ "Close" }</button>
+            </section>
+        </div>
+    }
+}

@@ -1,0 +1,516 @@
+//! The playback session: a run is scenario + seed + action log (ARCHITECTURE.md, "The shape
+//! of a run"). The session keeps the world at the cursor, the trace of the current branch,
+//! snapshots for seeking and the samples the charts draw. Everything here is plain Rust
+//! (no browser), so it is unit-tested natively.
+//!
+//! Seeking restores the latest snapshot at or before the target and replays forward,
+//! applying logged user actions at their step; because the core is deterministic, the state
+//! reached is the state the run had there (same digest). Acting at a step before the
+//! frontier starts a new branch: the trace, actions, snapshots and samples after the cursor
+//! are dropped.
+use sandbox_core::action::Action;
+use sandbox_core::scenario::Scenario;
+use sandbox_core::sim::time::SimTime;
+use sandbox_core::trace::TraceEvent;
+use sandbox_core::world::{ActionError, LoggedAction, World};
+
+/// Snapshots start every this many steps; the interval doubles whenever the snapshots
+/// outgrow [`MAX_SNAPSHOTS`] or [`SNAPSHOT_BUDGET_BYTES`], so seeking replays at most one
+/// interval and memory stays bounded on long runs.
+pub const FIRST_SNAPSHOT_INTERVAL: u64 = 256;
+pub const MAX_SNAPSHOTS: usize = 64;
+/// Rough memory budget for all snapshots together.
+pub const SNAPSHOT_BUDGET_BYTES: usize = 192 << 20;
+/// Chart samples per run (at most; the sampling period is the run length over this).
+pub const SAMPLES_PER_RUN: u64 = 1_000;
+/// Trace events kept for the event log and seeking (a run longer than this still plays and
+/// seeks; the log then shows the most recent ones).
+pub const MAX_TRACE_EVENTS: usize = 500_000;
+
+/// Where the scenario came from: a file shipped with the app, or TOML text (edited or
+/// imported), which a share link carries in full.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    Builtin(String),
+    Inline(String),
+}
+
+/// Totals at one point of the run, for the time charts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub step: u64,
+    pub time: SimTime,
+    pub sent: u64,
+    pub acked: u64,
+    pub consumed: u64,
+    /// Per consumer: total lag over its assigned partitions.
+    pub lag: Vec<u64>,
+}
+
+#[derive(Clone)]
+pub struct Session {
+    pub source: Source,
+    pub scenario: Scenario,
+    pub seed: u64,
+    /// The world at the cursor (`world.steps` steps applied).
+    pub world: World,
+    /// User actions of the current branch, by step (including those after the cursor).
+    actions: Vec<LoggedAction>,
+    /// Trace of the current branch: `trace[i].step == i` for every computed step.
+    trace: Vec<TraceEvent>,
+    /// Steps dropped from the front of `trace` when it outgrew [`MAX_TRACE_EVENTS`].
+    trace_offset: u64,
+    /// Worlds at steps that are multiples of `interval` (the boot world first).
+    snapshots: Vec<World>,
+    interval: u64,
+    samples: Vec<Sample>,
+    sample_period: u64,
+}
+
+/// How a replay of a shared action log went.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplayProblem(pub String);
+
+impl Session {
+    /// A fresh run of `scenario` with `seed`, at step 1 (after the boot).
+    pub fn new(source: Source, scenario: Scenario, seed: u64) -> Result<Session, ActionError> {
+        let (world, boot) = World::new(&scenario.setup, seed)?;
+        let sample_period = (scenario.setup.end.0 / SAMPLES_PER_RUN).max(1_000);
+        let mut s = Session {
+            source,
+            scenario,
+            seed,
+            snapshots: vec![world.clone()],
+            world,
+            actions: Vec::new(),
+            trace: vec![boot],
+            trace_offset: 0,
+            interval: FIRST_SNAPSHOT_INTERVAL,
+            samples: Vec::new(),
+            sample_period,
+        };
+        s.samples.push(s.sample());
+        Ok(s)
+    }
+
+    /// The number of steps applied: the cursor.
+    pub fn cursor(&self) -> u64 {
+        self.world.steps
+    }
+
+    /// Steps computed on this branch (the scrubber's end).
+    pub fn frontier(&self) -> u64 {
+        self.trace_offset + self.trace.len() as u64
+    }
+
+    /// Whether the run has nothing more to do at the cursor: no event before the scenario's
+    /// end and no logged action waiting.
+    pub fn at_end(&self) -> bool {
+        self.action_at(self.world.steps).is_none() && !self.has_next_event()
+    }
+
+    /// Whether the branch is fully computed (its frontier is the end of the run).
+    pub fn frontier_is_end(&self) -> bool {
+        self.cursor() == self.frontier() && self.at_end()
+    }
+
+    fn has_next_event(&self) -> bool {
+        self.world.next_event_time().is_some_and(|t| t <= self.scenario.setup.end)
+    }
+
+    /// The trace event of a step, if it is still kept.
+    pub fn event(&self, step: u64) -> Option<&TraceEvent> {
+        step.checked_sub(self.trace_offset).and_then(|i| self.trace.get(i as usize))
+    }
+
+    /// The kept trace events (from [`Session::first_kept_step`] to the frontier).
+    pub fn trace(&self) -> &[TraceEvent] {
+        &self.trace
+    }
+
+    pub fn first_kept_step(&self) -> u64 {
+        self.trace_offset
+    }
+
+    /// User actions of this branch (the share link's action log).
+    pub fn actions(&self) -> &[LoggedAction] {
+        &self.actions
+    }
+
+    /// Chart samples up to the cursor.
+    pub fn samples(&self) -> &[Sample] {
+        let c = self.cursor();
+        let n = self.samples.partition_point(|s| s.step <= c);
+        &self.samples[..n]
+    }
+
+    pub fn snapshot_interval(&self) -> u64 {
+        self.interval
+    }
+
+    pub fn snapshot_count(&self) -> usize {
+        self.snapshots.len()
+    }
+
+    fn action_at(&self, step: u64) -> Option<&LoggedAction> {
+        self.actions.binary_search_by_key(&step, |a| a.at_step).ok().map(|i| &self.actions[i])
+    }
+
+    fn sample(&self) -> Sample {
+        let w = &self.world;
+        let hw = |tp: &sandbox_core::record::TopicPartition| {
+            let state = w.controller.image.partition(tp)?;
+            let leader = w.broker(state.leader?)?;
+            leader.replicas.get(tp).map(|r| r.log.high_watermark())
+        };
+        Sample {
+            step: w.steps,
+            time: w.now,
+            sent: w.producers.iter().map(|p| p.stats.records_sent).sum(),
+            acked: w.producers.iter().map(|p| p.stats.records_acked).sum(),
+            consumed: w.consumers.iter().map(|c| c.stats.records_consumed).sum(),
+            lag: w.consumers.iter().map(|c| c.lag(hw).values().sum()).collect(),
+        }
+    }
+
+    /// Applies the next step: the logged action due at this step, else the next event.
+    /// Returns false at the end of the run.
+    pub fn step_forward(&mut self) -> bool {
+        let steps = self.world.steps;
+        let event = match self.action_at(steps).cloned() {
+            Some(logged) => match self.world.act(logged.action) {
+                Ok(ev) => ev,
+                Err(_) => {
+                    // Cannot happen for a log recorded by this session (the world is
+                    // deterministic); a foreign log was validated when it was loaded.
+                    // Drop the rest of the branch rather than loop on it.
+                    self.actions.retain(|a| a.at_step < steps);
+                    return false;
+                }
+            },
+            None => {
+                if !self.has_next_event() {
+                    return false;
+                }
+                match self.world.step() {
+                    Some(ev) => ev,
+                    None => return false,
+                }
+            }
+        };
+        self.record(event);
+        true
+    }
+
+    fn record(&mut self, event: TraceEvent) {
+        if event.step == self.frontier() {
+            self.trace.push(event);
+            if self.trace.len() > MAX_TRACE_EVENTS {
+                let drop = MAX_TRACE_EVENTS / 4;
+                self.trace.drain(..drop);
+                self.trace_offset += drop as u64;
+            }
+            let due = self.samples.last().is_none_or(|s| self.world.now.0 >= s.time.0 + self.sample_period);
+            if due {
+                self.samples.push(self.sample());
+            }
+        }
+        let steps = self.world.steps;
+        if steps.is_multiple_of(self.interval) && self.snapshots.last().is_some_and(|s| s.steps < steps) {
+            self.snapshots.push(self.world.clone());
+            self.thin_snapshots();
+        }
+    }
+
+    /// Halves the snapshots (keeping the boot world) while there are too many or they take
+    /// too much memory.
+    fn thin_snapshots(&mut self) {
+        loop {
+            let bytes: usize = self.snapshots.iter().map(approx_world_bytes).sum();
+            if self.snapshots.len() <= MAX_SNAPSHOTS && bytes <= SNAPSHOT_BUDGET_BYTES {
+                return;
+            }
+            if self.interval >= 1 << 40 {
+                return;
+            }
+            self.interval *= 2;
+            let interval = self.interval;
+            let first = self.snapshots.first().map(|w| w.steps).unwrap_or(0);
+            self.snapshots.retain(|w| w.steps == first || w.steps.is_multiple_of(interval));
+        }
+    }
+
+    /// Moves the cursor to `target` steps (clamped to at least 1, the boot). Going back (or
+    /// far forward) restores a snapshot and replays. Returns the cursor reached, which is
+    /// less than `target` when the run ends first.
+    pub fn seek(&mut self, target: u64) -> u64 {
+        let target = target.max(1);
+        let cur = self.world.steps;
+        if target == cur {
+            return cur;
+        }
+        let i = self.snapshots.partition_point(|w| w.steps <= target);
+        if let Some(snap) = i.checked_sub(1).and_then(|i| self.snapshots.get(i)) {
+            if target < cur || snap.steps > cur {
+                self.world = snap.clone();
+            }
+        }
+        while self.world.steps < target && self.step_forward() {}
+        self.world.steps
+    }
+
+    pub fn step_back(&mut self) -> u64 {
+        let c = self.cursor();
+        self.seek(c.saturating_sub(1))
+    }
+
+    /// Steps until a step with an interesting effect (elections, crashes, failures...) or
+    /// `max_steps`. Returns the steps taken.
+    pub fn next_interesting(&mut self, max_steps: u64) -> u64 {
+        let mut n = 0;
+        while n < max_steps && self.step_forward() {
+            n += 1;
+            let step = self.world.steps - 1;
+            if self.event(step).is_some_and(|e| e.is_interesting()) {
+                break;
+            }
+        }
+        n
+    }
+
+    /// Steps while the next event is at or before `t`, calling `stop` every 64 steps (a
+    /// frame budget). Returns (steps taken, whether `t` was reached).
+    pub fn advance_until(&mut self, t: SimTime, mut stop: impl FnMut() -> bool) -> (u64, bool) {
+        let mut n = 0u64;
+        loop {
+            if self.action_at(self.world.steps).is_none() {
+                match self.world.next_event_time() {
+                    Some(next) if next <= t && next <= self.scenario.setup.end => {}
+                    _ => return (n, true),
+                }
+            }
+            if !self.step_forward() {
+                return (n, true);
+            }
+            n += 1;
+            if n.is_multiple_of(64) && stop() {
+                return (n, false);
+            }
+        }
+    }
+
+    /// Applies a user action at the cursor. Acting before the frontier starts a new branch:
+    /// everything computed after the cursor is dropped.
+    pub fn act(&mut self, action: Action) -> Result<(), ActionError> {
+        self.world.validate(&action)?;
+        let c = self.world.steps;
+        if c < self.trace_offset {
+            return Err(ActionError("this step is too old to branch from (trace trimmed)".into()));
+        }
+        self.trace.truncate((c - self.trace_offset) as usize);
+        self.actions.retain(|a| a.at_step < c);
+        self.snapshots.retain(|w| w.steps <= c);
+        self.samples.retain(|s| s.step <= c);
+        self.actions.push(LoggedAction { at_step: c, action });
+        if self.step_forward() {
+            Ok(())
+        } else {
+            self.actions.pop();
+            Err(ActionError("the action could not be applied".into()))
+        }
+    }
+
+    /// Installs a shared action log and moves to `cursor`. The log must be ordered by step;
+    /// every action is validated when its step comes. On a problem the session keeps what
+    /// replayed cleanly and says why it stopped.
+    pub fn replay(&mut self, actions: Vec<LoggedAction>, cursor: u64) -> Result<(), ReplayProblem> {
+        if actions.windows(2).any(|w| w[0].at_step >= w[1].at_step) {
+            return Err(ReplayProblem("the action log is not in step order".into()));
+        }
+        if let Some(a) = actions.first().filter(|a| a.at_step < 1) {
+            return Err(ReplayProblem(format!("action '{}' is before the boot step", a.action)));
+        }
+        let count = actions.len();
+        for (i, logged) in actions.into_iter().enumerate() {
+            let reached = self.seek(logged.at_step);
+            if reached != logged.at_step {
+                return Err(ReplayProblem(format!(
+                    "action {} of {count} ('{}') is at step {}, but the run ends at step {reached}",
+                    i + 1,
+                    logged.action,
+                    logged.at_step
+                )));
+            }
+            if let Err(e) = self.act(logged.action.clone()) {
+                return Err(ReplayProblem(format!(
+                    "action {} of {count} ('{}') at step {} cannot be applied: {e}",
+                    i + 1,
+                    logged.action,
+                    logged.at_step
+                )));
+            }
+        }
+        let reached = self.seek(cursor);
+        if reached != cursor.max(1) {
+            return Err(ReplayProblem(format!("the link's step {cursor} is past the end of the run ({reached})")));
+        }
+        Ok(())
+    }
+
+    /// Runs the branch to the end of the scenario (bounded by `max_steps`), then returns to
+    /// the cursor. Returns whether the end was reached.
+    pub fn compute_to_end(&mut self, max_steps: u64) -> bool {
+        let back = self.cursor();
+        let f = self.frontier();
+        self.seek(f);
+        let mut n = 0;
+        while n < max_steps && self.step_forward() {
+            n += 1;
+        }
+        let done = self.at_end();
+        self.seek(back);
+        done
+    }
+}
+
+/// A rough size of a world in memory (what a snapshot costs): the ledger, the latency
+/// samples and the log batch headers dominate; record data is shared between snapshots.
+pub fn approx_world_bytes(w: &World) -> usize {
+    let ledger = w.ledger.records.len() * std::mem::size_of::<sandbox_core::ledger::RecordEntry>()
+        + w.ledger.latencies.len() * 32
+        + w.ledger.deliveries.values().map(|d| d.counts.len() * 2).sum::<usize>();
+    let logs: usize = w
+        .brokers
+        .iter()
+        .flat_map(|b| b.replicas.values())
+        .map(|r| r.log.batches().len() * std::mem::size_of::<sandbox_core::record::LogBatch>())
+        .sum();
+    4096 + ledger + logs + w.pending_events() * 128
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenarios;
+
+    fn session(name: &str, seed: u64) -> Session {
+        let text = scenarios::text(name).expect("scenario exists");
+        let scenario = Scenario::parse(name, text).expect("scenario parses");
+        Session::new(Source::Builtin(name.into()), scenario, seed).expect("world builds")
+    }
+
+    #[test]
+    fn playing_to_the_end_gives_the_command_line_digest() {
+        let name = "replication/acks-1-leader-crash";
+        let mut s = session(name, 1);
+        while s.step_forward() {}
+        let scenario = Scenario::parse(name, scenarios::text(name).unwrap()).unwrap();
+        let (world, _) = sandbox_core::scenario::run::execute(&scenario, 1, None, |_, _| {}).unwrap();
+        assert_eq!(s.world.digest(), world.digest());
+        assert_eq!(s.cursor(), world.steps);
+        assert!(s.frontier_is_end());
+    }
+
+    #[test]
+    fn stepping_back_restores_the_exact_previous_state() {
+        let mut s = session("replication/acks-1-leader-crash", 1);
+        for _ in 0..900 {
+            assert!(s.step_forward());
+        }
+        let before = (s.world.digest(), s.cursor(), sandbox_core::sim::digest::digest_of(&s.world));
+        s.step_forward();
+        assert_ne!(s.world.digest(), before.0);
+        s.step_back();
+        assert_eq!((s.world.digest(), s.cursor(), sandbox_core::sim::digest::digest_of(&s.world)), before);
+    }
+
+    #[test]
+    fn seeking_anywhere_matches_a_straight_run() {
+        let mut straight = session("producer/keys-and-hot-partitions", 3);
+        let mut digests = vec![0];
+        digests.push(straight.world.digest());
+        for _ in 0..3000 {
+            if !straight.step_forward() {
+                break;
+            }
+            digests.push(straight.world.digest());
+        }
+        let mut s = straight.clone();
+        for target in [2999u64, 5, 1700, 1, 2048, 256, 255, 257, 3000, 12] {
+            let reached = s.seek(target);
+            assert_eq!(reached, target);
+            assert_eq!(s.world.digest(), digests[target as usize], "step {target}");
+        }
+    }
+
+    #[test]
+    fn acting_in_the_past_truncates_the_future_and_replays_from_the_log() {
+        let name = "replication/idempotence-prevents-duplicates";
+        let mut s = session(name, 1);
+        for _ in 0..800 {
+            s.step_forward();
+        }
+        s.act(Action::Crash { broker: 2 }).unwrap();
+        for _ in 0..400 {
+            s.step_forward();
+        }
+        let f = s.frontier();
+        s.seek(500);
+        s.act(Action::Crash { broker: 3 }).unwrap();
+        assert_eq!(s.frontier(), 501, "the future after the new action (step 500) is gone");
+        assert_eq!(s.actions().len(), 1, "the later crash of broker 2 was on the old branch");
+        assert!(f > s.frontier());
+        for _ in 0..300 {
+            s.step_forward();
+        }
+        let (digest, cursor) = (s.world.digest(), s.cursor());
+        // The same scenario, seed and action log replay to the same state.
+        let mut other = session(name, 1);
+        other.replay(s.actions().to_vec(), cursor).unwrap();
+        assert_eq!(other.world.digest(), digest);
+        assert_eq!(other.world.action_log, s.world.action_log);
+    }
+
+    #[test]
+    fn replay_rejects_bad_logs_with_a_reason() {
+        let mut s = session("replication/acks-1-leader-crash", 1);
+        let bad_order = vec![
+            LoggedAction { at_step: 9, action: Action::Crash { broker: 1 } },
+            LoggedAction { at_step: 3, action: Action::Crash { broker: 2 } },
+        ];
+        assert!(s.replay(bad_order, 20).unwrap_err().0.contains("order"));
+        let mut s = session("replication/acks-1-leader-crash", 1);
+        let no_broker = vec![LoggedAction { at_step: 9, action: Action::Crash { broker: 9 } }];
+        let e = s.replay(no_broker, 20).unwrap_err();
+        assert!(e.0.contains("no broker 9"), "{e:?}");
+        assert_eq!(s.cursor(), 9, "the session stays usable where the log broke");
+        let mut s = session("replication/acks-1-leader-crash", 1);
+        let e = s.replay(Vec::new(), u64::MAX / 2).unwrap_err();
+        assert!(e.0.contains("past the end"), "{e:?}");
+    }
+
+    #[test]
+    fn snapshots_stay_bounded_on_long_runs() {
+        let mut s = session("producer/keys-and-hot-partitions", 1);
+        while s.step_forward() {}
+        assert!(s.snapshot_count() <= MAX_SNAPSHOTS);
+        assert!(s.cursor() / s.snapshot_interval() <= MAX_SNAPSHOTS as u64 + 1);
+        let end = s.cursor();
+        let digest = s.world.digest();
+        s.seek(end / 3);
+        s.seek(end);
+        assert_eq!(s.world.digest(), digest);
+    }
+
+    #[test]
+    fn samples_follow_the_cursor() {
+        let mut s = session("producer/keys-and-hot-partitions", 1);
+        s.advance_until(SimTime::from_ms(5_000), || false);
+        let n = s.samples().len();
+        assert!(n > 10);
+        assert!(s.samples().windows(2).all(|w| w[0].acked <= w[1].acked && w[0].time < w[1].time));
+        s.seek(s.cursor() / 2);
+        assert!(s.samples().len() < n);
+        assert!(s.samples().last().unwrap().step <= s.cursor());
+    }
+}

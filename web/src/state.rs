@@ -1,0 +1,465 @@
+//! The app state and its reducer. The heavy part (the session: world, trace, snapshots) is
+//! shared and mutated in place; the reducer returns a new `Rc` only when something visible
+//! changed, which is what makes Yew re-render.
+use crate::edit::{self, Knobs, MAX_SCENARIO_BYTES};
+use crate::scenarios;
+use crate::session::{Session, Source};
+use crate::share::{self, Shared};
+use crate::vm::LogFilter;
+use sandbox_core::action::Action;
+use sandbox_core::scenario::Scenario;
+use sandbox_core::sim::time::SimTime;
+use std::cell::RefCell;
+use std::rc::Rc;
+use yew::prelude::*;
+
+/// Speed is 10^(speed/100): -200 is 1/100x, 300 is 1000x.
+pub const SPEED_MIN: i32 = -200;
+pub const SPEED_MAX: i32 = 300;
+/// Most wall-clock milliseconds of simulation per animation frame.
+pub const FRAME_BUDGET_MS: f64 = 9.0;
+/// Charts and summaries refresh at most this often while playing...
+pub const SLOW_REFRESH_MS: f64 = 1000.0;
+/// The side panels (clients, event log) refresh at most this often while playing; the
+/// cluster view follows every frame.
+pub const MID_REFRESH_MS: f64 = 100.0;
+/// ...and this long after the last change when paused (so scrubbing stays responsive: the
+/// cluster view follows at once, the charts catch up).
+pub const SETTLE_MS: u32 = 120;
+/// Steps "next interesting event" and "end" compute at most.
+pub const MAX_JUMP_STEPS: u64 = 5_000_000;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Notice {
+    Error(String),
+    Info(String),
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub session: Rc<RefCell<Session>>,
+    /// Bumped whenever the session changed.
+    pub rev: u64,
+    /// Bumped when charts, summaries and the saved link should refresh: once a second while
+    /// playing, [`SETTLE_MS`] after the last change when paused (`Msg::Refresh`).
+    pub slow_rev: u64,
+    /// Bumped when the side panels should refresh: every change when paused, ten times a
+    /// second while playing.
+    pub mid_rev: u64,
+    pub playing: bool,
+    pub speed: i32,
+    /// The play clock: ahead of the world's time between events while playing.
+    pub clock: SimTime,
+    last_frame: Option<f64>,
+    last_slow: f64,
+    last_mid: f64,
+    pub notice: Option<Notice>,
+    pub filter: LogFilter,
+    pub help: bool,
+}
+
+pub enum Msg {
+    Frame(f64),
+    TogglePlay,
+    StepForward,
+    StepBack,
+    NextInteresting,
+    Seek(u64),
+    ToEnd,
+    SetSpeed(i32),
+    /// Faster (+) or slower (-) by this many hundredths of a decade.
+    SpeedBy(i32),
+    Act(Action),
+    Load {
+        source: Source,
+        seed: Option<u64>,
+    },
+    SetSeed(u64),
+    OpenLink(String),
+    Import {
+        name: String,
+        text: String,
+    },
+    ApplyKnobs {
+        before: Knobs,
+        after: Knobs,
+    },
+    SetFilter(LogFilter),
+    Notice(Option<Notice>),
+    Help(bool),
+    ToggleHelp,
+    /// The slow views (charts, summary, saved link) catch up with the session.
+    Refresh,
+}
+
+pub type Dispatch = UseReducerDispatcher<AppState>;
+
+/// The scenario text a source stands for.
+pub fn source_text(source: &Source) -> Result<String, String> {
+    match source {
+        Source::Builtin(name) => scenarios::text(name)
+            .map(str::to_string)
+            .ok_or_else(|| format!("this build has no scenario named '{name}'")),
+        Source::Inline(t) => Ok(t.clone()),
+    }
+}
+
+/// Opens a session (seed: the scenario's own when `None`).
+pub fn open(source: Source, seed: Option<u64>) -> Result<Session, String> {
+    let text = source_text(&source)?;
+    if text.len() > MAX_SCENARIO_BYTES {
+        return Err(format!("the scenario is larger than {} KiB", MAX_SCENARIO_BYTES / 1024));
+    }
+    let file = match &source {
+        Source::Builtin(n) => format!("{n}.toml"),
+        Source::Inline(_) => "scenario.toml".into(),
+    };
+    let scenario = Scenario::parse(&file, &text).map_err(|e| e.to_string())?;
+    let seed = seed.unwrap_or(scenario.seed);
+    Session::new(source, scenario, seed).map_err(|e| format!("{file}: {e}"))
+}
+
+/// Opens a share link, replaying its action log to its cursor.
+pub fn open_link(fragment: &str) -> Result<Session, String> {
+    let shared = share::decode(fragment).map_err(|e| format!("This link cannot be opened: {e}."))?;
+    let mut s = open(shared.source, Some(shared.seed)).map_err(|e| format!("This link cannot be opened: {e}"))?;
+    s.replay(shared.actions, shared.cursor).map_err(|e| format!("This link cannot be replayed: {}.", e.0))?;
+    Ok(s)
+}
+
+pub fn link_of(s: &Session) -> String {
+    share::encode(&Shared {
+        source: s.source.clone(),
+        seed: s.seed,
+        actions: s.world.action_log.clone(),
+        cursor: s.cursor(),
+    })
+}
+
+impl AppState {
+    fn with_session(session: Session, notice: Option<Notice>) -> AppState {
+        let clock = session.world.now;
+        AppState {
+            session: Rc::new(RefCell::new(session)),
+            rev: 0,
+            slow_rev: 0,
+            mid_rev: 0,
+            playing: false,
+            speed: 0,
+            clock,
+            last_frame: None,
+            last_slow: 0.0,
+            last_mid: 0.0,
+            notice,
+            filter: LogFilter::default(),
+            help: false,
+        }
+    }
+
+    /// The first state: the link in the URL, else the autosaved session, else the default
+    /// scenario. A bad link is reported and the next option used.
+    pub fn initial(hash: &str, saved: Option<String>) -> AppState {
+        let mut notice = None;
+        if !hash.is_empty() && hash != "new" {
+            match open_link(hash) {
+                Ok(s) => return AppState::with_session(s, None),
+                Err(e) => notice = Some(Notice::Error(e)),
+            }
+        }
+        if hash != "new" {
+            if let Some(saved) = saved.filter(|s| !s.is_empty()) {
+                if let Ok(s) = open_link(&saved) {
+                    return AppState::with_session(s, notice);
+                }
+            }
+        }
+        let fallback = open(Source::Builtin(scenarios::default_name().into()), None).or_else(|e| {
+            // A broken shipped scenario must not blank the page: try the others.
+            scenarios::names().find_map(|n| open(Source::Builtin(n.into()), None).ok()).ok_or(e)
+        });
+        match fallback {
+            Ok(s) => AppState::with_session(s, notice),
+            Err(e) => panic!("no scenario can be opened: {e}"),
+        }
+    }
+
+    fn changed(self: &Rc<Self>, f: impl FnOnce(&mut AppState)) -> Rc<AppState> {
+        let mut next = (**self).clone();
+        next.rev += 1;
+        next.mid_rev += 1;
+        f(&mut next);
+        if !next.playing {
+            next.clock = next.session.borrow().world.now;
+        }
+        Rc::new(next)
+    }
+
+    fn replace(self: &Rc<Self>, session: Session, notice: Option<Notice>) -> Rc<AppState> {
+        let mut next = AppState::with_session(session, notice);
+        next.rev = self.rev + 1;
+        next.slow_rev = self.slow_rev + 1;
+        next.mid_rev = self.mid_rev + 1;
+        next.speed = self.speed;
+        Rc::new(next)
+    }
+
+    pub fn speed_factor(&self) -> f64 {
+        10f64.powf(f64::from(self.speed) / 100.0)
+    }
+}
+
+fn error(self_: &Rc<AppState>, text: String) -> Rc<AppState> {
+    let mut next = (**self_).clone();
+    next.notice = Some(Notice::Error(text));
+    Rc::new(next)
+}
+
+impl Reducible for AppState {
+    type Action = Msg;
+
+    fn reduce(self: Rc<Self>, msg: Msg) -> Rc<Self> {
+        match msg {
+            Msg::Frame(t) => {
+                if !self.playing {
+                    return self;
+                }
+                let dt = self.last_frame.map(|l| (t - l).clamp(0.0, 100.0)).unwrap_or(0.0);
+                let advance_us = (dt * 1000.0 * self.speed_factor()).round() as u64;
+                let target = SimTime(self.clock.0.saturating_add(advance_us));
+                let deadline = crate::dom::now_ms() + FRAME_BUDGET_MS;
+                let (reached, at_end, now) = {
+                    let mut s = self.session.borrow_mut();
+                    let (_, reached) = s.advance_until(target, || crate::dom::now_ms() > deadline);
+                    (reached, s.at_end(), s.world.now)
+                };
+                let mut next = (*self).clone();
+                next.rev += 1;
+                next.last_frame = Some(t);
+                next.clock = if reached { target.max(now) } else { now };
+                if at_end {
+                    next.playing = false;
+                    next.clock = now;
+                    next.notice = Some(Notice::Info("The run reached its end.".into()));
+                }
+                if t - self.last_mid >= MID_REFRESH_MS || at_end {
+                    next.mid_rev += 1;
+                    next.last_mid = t;
+                }
+                if t - self.last_slow >= SLOW_REFRESH_MS || at_end {
+                    next.slow_rev += 1;
+                    next.last_slow = t;
+                }
+                Rc::new(next)
+            }
+            Msg::TogglePlay => {
+                let at_end = self.session.borrow().at_end();
+                if !self.playing && at_end {
+                    return error(&self, "The run is over: step back or scrub the timeline to replay it.".into());
+                }
+                self.changed(|n| {
+                    n.playing = !n.playing;
+                    n.last_frame = None;
+                    n.clock = n.session.borrow().world.now;
+                    if n.playing {
+                        n.notice = None;
+                    }
+                })
+            }
+            Msg::StepForward => {
+                let moved = self.session.borrow_mut().step_forward();
+                if !moved {
+                    return error(&self, "The run is at its end.".into());
+                }
+                self.changed(|n| n.playing = false)
+            }
+            Msg::StepBack => {
+                let before = self.session.borrow().cursor();
+                if self.session.borrow_mut().step_back() == before {
+                    return self;
+                }
+                self.changed(|n| n.playing = false)
+            }
+            Msg::NextInteresting => {
+                let n = self.session.borrow_mut().next_interesting(MAX_JUMP_STEPS);
+                if n == 0 {
+                    return error(&self, "Nothing more happens in this run.".into());
+                }
+                self.changed(|n| n.playing = false)
+            }
+            Msg::Seek(target) => {
+                let moved = {
+                    let mut s = self.session.borrow_mut();
+                    let target = target.min(s.frontier());
+                    let moved = s.cursor() != target;
+                    s.seek(target);
+                    moved
+                };
+                if !moved {
+                    return self;
+                }
+                self.changed(|n| n.playing = false)
+            }
+            Msg::ToEnd => {
+                let done = {
+                    let mut s = self.session.borrow_mut();
+                    let done = s.compute_to_end(MAX_JUMP_STEPS);
+                    let f = s.frontier();
+                    s.seek(f);
+                    done
+                };
+                self.changed(|n| {
+                    n.playing = false;
+                    if !done {
+                        n.notice = Some(Notice::Info(format!(
+                            "Computed {MAX_JUMP_STEPS} more steps; the run goes on (press End again)."
+                        )));
+                    }
+                })
+            }
+            Msg::SetSpeed(v) => {
+                let v = v.clamp(SPEED_MIN, SPEED_MAX);
+                if v == self.speed {
+                    return self;
+                }
+                let mut next = (*self).clone();
+                next.speed = v;
+                Rc::new(next)
+            }
+            Msg::SpeedBy(delta) => {
+                let speed = self.speed;
+                self.reduce(Msg::SetSpeed(speed.saturating_add(delta)))
+            }
+            Msg::Act(action) => {
+                let text = action.to_string();
+                let result = self.session.borrow_mut().act(action);
+                match result {
+                    Ok(()) => self.changed(|n| n.notice = None),
+                    Err(e) => error(&self, format!("{text}: {e}")),
+                }
+            }
+            Msg::Load { source, seed } => match open(source, seed) {
+                Ok(s) => self.replace(s, None),
+                Err(e) => error(&self, e),
+            },
+            Msg::SetSeed(seed) => {
+                let source = self.session.borrow().source.clone();
+                match open(source, Some(seed)) {
+                    Ok(s) => self.replace(s, None),
+                    Err(e) => error(&self, e),
+                }
+            }
+            Msg::OpenLink(fragment) => match open_link(&fragment) {
+                Ok(s) => self.replace(s, None),
+                Err(e) => error(&self, e),
+            },
+            Msg::Import { name, text } => {
+                if text.len() > MAX_SCENARIO_BYTES {
+                    return error(&self, format!("{name}: larger than {} KiB", MAX_SCENARIO_BYTES / 1024));
+                }
+                match Scenario::parse(&name, &text) {
+                    Ok(scenario) => {
+                        let seed = scenario.seed;
+                        match Session::new(Source::Inline(text), scenario, seed) {
+                            Ok(s) => self.replace(s, Some(Notice::Info(format!("Opened {name}.")))),
+                            Err(e) => error(&self, format!("{name}: {e}")),
+                        }
+                    }
+                    Err(e) => error(&self, format!("Cannot open the scenario: {e}")),
+                }
+            }
+            Msg::ApplyKnobs { before, after } => {
+                let (text, seed) = {
+                    let s = self.session.borrow();
+                    (source_text(&s.source), s.seed)
+                };
+                let result = text.and_then(|t| edit::apply(&t, &before, &after));
+                match result {
+                    Ok((text, scenario)) => match Session::new(Source::Inline(text), scenario, seed) {
+                        Ok(s) => {
+                            self.replace(s, Some(Notice::Info("Configuration applied: the run restarted.".into())))
+                        }
+                        Err(e) => error(&self, e.to_string()),
+                    },
+                    Err(e) => error(&self, format!("Configuration not applied: {e}")),
+                }
+            }
+            Msg::SetFilter(f) => {
+                if f == self.filter {
+                    return self;
+                }
+                let mut next = (*self).clone();
+                next.filter = f;
+                next.rev += 1;
+                Rc::new(next)
+            }
+            Msg::Notice(n) => {
+                if n == self.notice {
+                    return self;
+                }
+                let mut next = (*self).clone();
+                next.notice = n;
+                Rc::new(next)
+            }
+            Msg::Refresh => {
+                let mut next = (*self).clone();
+                next.slow_rev += 1;
+                Rc::new(next)
+            }
+            Msg::ToggleHelp => {
+                let h = !self.help;
+                self.reduce(Msg::Help(h))
+            }
+            Msg::Help(h) => {
+                if h == self.help {
+                    return self;
+                }
+                let mut next = (*self).clone();
+                next.help = h;
+                Rc::new(next)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_links_keep_the_session_and_say_why() {
+        let state = Rc::new(AppState::initial("", None));
+        let before = state.session.borrow().world.digest();
+        for bad in ["v=1&s=nope&seed=1", "v=9", "v=1&s=replication/acks-1-leader-crash&seed=1&a=!!"] {
+            let next = state.clone().reduce(Msg::OpenLink(bad.into()));
+            assert!(matches!(&next.notice, Some(Notice::Error(e)) if e.contains("cannot")), "{bad}");
+            assert!(Rc::ptr_eq(&next.session, &state.session), "session kept for {bad}");
+            assert_eq!(next.session.borrow().world.digest(), before);
+        }
+        // At start, a bad link falls back to the default scenario with the message shown.
+        let start = AppState::initial("v=1&s=nope&seed=1", None);
+        assert!(matches!(start.notice, Some(Notice::Error(_))));
+    }
+
+    #[test]
+    fn a_link_reopens_the_same_state() {
+        let state = Rc::new(AppState::initial("", None));
+        let state = state.reduce(Msg::Seek(40));
+        let state = state.reduce(Msg::Act(Action::Crash { broker: 2 }));
+        let state = state.reduce(Msg::StepForward);
+        let link = link_of(&state.session.borrow());
+        let again = AppState::initial(&link, None);
+        let (a, b) = (state.session.borrow(), again.session.borrow());
+        assert_eq!((a.cursor(), a.world.digest()), (b.cursor(), b.world.digest()));
+    }
+
+    #[test]
+    fn imported_text_is_validated_before_it_replaces_the_session() {
+        let state = Rc::new(AppState::initial("", None));
+        let next = state.clone().reduce(Msg::Import { name: "x.toml".into(), text: "name = 3".into() });
+        assert!(matches!(&next.notice, Some(Notice::Error(e)) if e.contains("x.toml")));
+        assert!(Rc::ptr_eq(&next.session, &state.session));
+        let text = scenarios::text("replication/unclean-election-on").unwrap().to_string();
+        let next = state.clone().reduce(Msg::Import { name: "u.toml".into(), text: text.clone() });
+        assert_eq!(next.session.borrow().source, Source::Inline(text));
+    }
+}

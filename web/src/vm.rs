@@ -1,0 +1,781 @@
+//! View models: what the components show, read from the world at the cursor. Small,
+//! comparable values, so a component whose slice of the cluster did not change is not
+//! re-rendered. Plain Rust (no browser), unit-tested natively.
+use sandbox_core::cluster::broker::{BrokerStatus, Role};
+use sandbox_core::consumer::Position;
+use sandbox_core::ledger::Outcome;
+use sandbox_core::network::NodeId;
+use sandbox_core::record::{Blob, TopicPartition};
+use sandbox_core::trace::{Cause, Effect, TraceEvent};
+use sandbox_core::world::World;
+
+/// Offsets shown per log lane (the most recent ones).
+pub const LANE_CELLS: u64 = 24;
+/// Characters of a key or value shown in a tooltip.
+pub const TIP_CHARS: usize = 40;
+/// Okabe–Ito palette (distinguishable with the common colour-vision deficiencies); index 8 is
+/// the null key.
+pub const KEY_COLOURS: [&str; 9] =
+    ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#BBBBBB"];
+pub const NULL_KEY_COLOUR: u8 = 8;
+
+/// Colour index of a record key: FNV-1a of its bytes over the 8 palette colours.
+pub fn key_colour(key: Option<&Blob>) -> u8 {
+    match key {
+        None => NULL_KEY_COLOUR,
+        Some(k) => {
+            let mut h: u32 = 0x811c_9dc5;
+            for b in k.as_bytes() {
+                h ^= u32::from(*b);
+                h = h.wrapping_mul(0x0100_0193);
+            }
+            (h % 8) as u8
+        }
+    }
+}
+
+/// Untrusted text cut to `n` characters for display (always through text nodes).
+pub fn clip(s: &str, n: usize) -> String {
+    let mut out: String = s.chars().take(n).collect();
+    if s.chars().nth(n).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+fn blob_text(b: Option<&Blob>) -> String {
+    match b {
+        None => "null".into(),
+        Some(b) => clip(&b.display(), TIP_CHARS),
+    }
+}
+
+/// One record of a log lane. Key and value are shared with the log (no copy); the tooltip
+/// text is built only when the pointer is over the cell.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CellVm {
+    pub offset: u64,
+    pub colour: u8,
+    pub epoch: u32,
+    pub committed: bool,
+    pub key: Option<Blob>,
+    pub value: Option<Blob>,
+}
+
+impl CellVm {
+    pub fn tip(&self) -> String {
+        format!(
+            "offset {} · key {} · value {} · epoch {}{}",
+            self.offset,
+            blob_text(self.key.as_ref()),
+            blob_text(self.value.as_ref()),
+            self.epoch,
+            if self.committed { "" } else { " · not committed (above HW)" }
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LaneVm {
+    pub broker: u32,
+    pub status: &'static str,
+    pub role: &'static str,
+    pub in_isr: bool,
+    pub leo: u64,
+    pub hw: u64,
+    pub log_start: u64,
+    /// Cells for offsets `window.0..window.1` (None: not in this replica's log).
+    pub cells: Vec<Option<CellVm>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartitionVm {
+    pub tp: String,
+    pub leader: Option<u32>,
+    pub leader_epoch: u32,
+    pub partition_epoch: u32,
+    pub isr: Vec<u32>,
+    pub replicas: Vec<u32>,
+    pub min_isr: u32,
+    pub offline: bool,
+    pub under_replicated: bool,
+    pub under_min_isr: bool,
+    pub window: (u64, u64),
+    pub lanes: Vec<LaneVm>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BrokerVm {
+    pub id: u32,
+    pub status: BrokerStatus,
+    pub fenced: bool,
+    /// Every link to and from the broker is cut.
+    pub isolated: bool,
+    /// Some links are cut.
+    pub cut_links: usize,
+    pub slow_ms: f64,
+    pub leaders: usize,
+    pub replicas: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterVm {
+    /// Every node by the name actions use (controller, b1.., client names).
+    pub nodes: Vec<String>,
+    /// Cut directed links.
+    pub cut_links: usize,
+    pub controller_alive: bool,
+    pub controller_isolated: bool,
+    pub metadata_version: u64,
+    pub brokers: Vec<BrokerVm>,
+    pub partitions: Vec<PartitionVm>,
+}
+
+pub fn status_name(s: BrokerStatus) -> &'static str {
+    match s {
+        BrokerStatus::Running => "running",
+        BrokerStatus::Crashed => "crashed",
+        BrokerStatus::PoweredOff => "powered off",
+    }
+}
+
+fn links_cut(w: &World, node: NodeId) -> (usize, bool) {
+    let others: Vec<NodeId> = w.all_nodes().into_iter().filter(|n| *n != node).collect();
+    let cut = others.iter().filter(|&&o| w.network.is_blocked(node, o) || w.network.is_blocked(o, node)).count();
+    let isolated =
+        !others.is_empty() && others.iter().all(|&o| w.network.is_blocked(node, o) && w.network.is_blocked(o, node));
+    (cut, isolated)
+}
+
+pub fn cluster(w: &World) -> ClusterVm {
+    let mut brokers: Vec<BrokerVm> = w
+        .brokers
+        .iter()
+        .map(|b| {
+            let (cut_links, isolated) = links_cut(w, NodeId::Broker(b.id));
+            BrokerVm {
+                id: b.id,
+                status: b.status,
+                fenced: w.controller.image.brokers.get(&b.id).is_some_and(|m| m.fenced),
+                isolated,
+                cut_links,
+                slow_ms: b.fetch_delay.as_ms_f64(),
+                leaders: 0,
+                replicas: 0,
+            }
+        })
+        .collect();
+    let mut partitions = Vec::new();
+    for (tp, state) in w.controller.image.partitions() {
+        let min_isr = w.controller.image.topic_config(&tp.topic).map(|c| c.min_insync_replicas).unwrap_or(1);
+        for r in &state.replicas {
+            if let Some(b) = brokers.iter_mut().find(|b| b.id == *r) {
+                b.replicas += 1;
+                if state.leader == Some(*r) {
+                    b.leaders += 1;
+                }
+            }
+        }
+        partitions.push(partition(w, &tp, state, min_isr));
+    }
+    let (_, controller_isolated) = links_cut(w, NodeId::Controller);
+    ClusterVm {
+        nodes: w.all_nodes().into_iter().map(|n| w.node_name(n)).collect(),
+        cut_links: w.network.blocked.len(),
+        controller_alive: w.controller.alive,
+        controller_isolated,
+        metadata_version: w.controller.image.version,
+        brokers,
+        partitions,
+    }
+}
+
+fn partition(
+    w: &World,
+    tp: &TopicPartition,
+    state: &sandbox_core::cluster::metadata::PartitionState,
+    min_isr: u32,
+) -> PartitionVm {
+    let logs: Vec<_> =
+        state.replicas.iter().map(|r| (*r, w.broker(*r), w.broker(*r).and_then(|b| b.replicas.get(tp)))).collect();
+    let end = logs.iter().filter_map(|(_, _, rep)| rep.map(|r| r.log.log_end_offset())).max().unwrap_or(0);
+    let start = end.saturating_sub(LANE_CELLS);
+    let lanes = logs
+        .iter()
+        .map(|(id, broker, rep)| {
+            let (leo, hw, log_start) = rep
+                .map(|r| (r.log.log_end_offset(), r.log.high_watermark(), r.log.log_start_offset()))
+                .unwrap_or((0, 0, 0));
+            let mut cells: Vec<Option<CellVm>> = vec![None; (end - start) as usize];
+            if let Some(rep) = rep {
+                for batch in rep.log.batches().iter().rev() {
+                    if batch.last_offset() < start {
+                        break;
+                    }
+                    for (offset, rec) in batch.records() {
+                        if offset < start || offset >= end {
+                            continue;
+                        }
+                        cells[(offset - start) as usize] = Some(CellVm {
+                            offset,
+                            colour: key_colour(rec.key.as_ref()),
+                            epoch: batch.leader_epoch,
+                            committed: offset < hw,
+                            key: rec.key.clone(),
+                            value: rec.value.clone(),
+                        });
+                    }
+                }
+            }
+            LaneVm {
+                broker: *id,
+                status: broker.map(|b| status_name(b.status)).unwrap_or("missing"),
+                role: match rep.map(|r| &r.role) {
+                    Some(Role::Leader(_)) => "leader",
+                    Some(Role::Follower(_)) => "follower",
+                    _ => "offline",
+                },
+                in_isr: state.isr.contains(id),
+                leo,
+                hw,
+                log_start,
+                cells,
+            }
+        })
+        .collect();
+    PartitionVm {
+        tp: tp.to_string(),
+        leader: state.leader,
+        leader_epoch: state.leader_epoch,
+        partition_epoch: state.partition_epoch,
+        isr: state.isr.clone(),
+        replicas: state.replicas.clone(),
+        min_isr,
+        offline: state.leader.is_none(),
+        under_replicated: state.isr.len() < state.replicas.len(),
+        under_min_isr: (state.isr.len() as u32) < min_isr.min(state.replicas.len() as u32),
+        window: (start, end),
+        lanes,
+    }
+}
+
+// ------------------------------------------------------------------ clients
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct InFlightVm {
+    pub broker: u32,
+    /// (partition, records, attempts)
+    pub batches: Vec<(String, u32, u32)>,
+}
+
+/// One of a producer's latest records and what became of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordOutcomeVm {
+    pub id: u64,
+    /// `topic-partition`, or the topic while the partitioner has not chosen yet.
+    pub partition: String,
+    pub outcome: Outcome,
+}
+
+/// Records of the ledger scanned (from the newest) for a producer's latest records.
+pub const RECENT_SCAN: usize = 5_000;
+pub const RECENT_RECORDS: usize = 6;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProducerVm {
+    pub recent: Vec<RecordOutcomeVm>,
+    pub name: String,
+    pub alive: bool,
+    pub acks: String,
+    pub idempotence: bool,
+    pub linger_ms: u64,
+    pub batch_size: u32,
+    pub partitioner: String,
+    pub producer_id: i64,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub unknown: u64,
+    pub retries: u64,
+    pub queued_records: u64,
+    pub queued_batches: usize,
+    pub in_flight: Vec<InFlightVm>,
+}
+
+fn recent_records(w: &World, producer: u32) -> Vec<RecordOutcomeVm> {
+    let l = &w.ledger;
+    l.records
+        .iter()
+        .enumerate()
+        .rev()
+        .take(RECENT_SCAN)
+        .filter(|(_, r)| r.producer == producer)
+        .take(RECENT_RECORDS)
+        .map(|(i, r)| {
+            let topic = l.topics.get(r.topic as usize).map(|t| t.to_string()).unwrap_or_default();
+            RecordOutcomeVm {
+                id: i as u64,
+                partition: if r.partition == u32::MAX { topic } else { format!("{topic}-{}", r.partition) },
+                outcome: r.outcome,
+            }
+        })
+        .collect()
+}
+
+pub fn producers(w: &World) -> Vec<ProducerVm> {
+    w.producers
+        .iter()
+        .map(|p| ProducerVm {
+            recent: recent_records(w, p.index),
+            name: p.name.clone(),
+            alive: p.alive,
+            acks: p.config.acks.to_string(),
+            idempotence: p.config.enable_idempotence,
+            linger_ms: p.config.linger_ms,
+            batch_size: p.config.batch_size,
+            partitioner: p.config.get("partitioner.class").unwrap_or_default(),
+            producer_id: p.producer_id,
+            sent: p.stats.records_sent,
+            acked: p.stats.records_acked,
+            failed: p.stats.records_failed,
+            unknown: p.stats.records_unknown,
+            retries: p.stats.retries,
+            queued_records: p.queued_records(),
+            queued_batches: p.queued().map(|(_, q)| q.len()).sum(),
+            in_flight: p
+                .in_flight()
+                .map(|(broker, batches)| InFlightVm {
+                    broker,
+                    batches: batches.iter().map(|b| (b.tp.to_string(), b.record_count(), b.attempts)).collect(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsumerPartitionVm {
+    pub tp: String,
+    pub position: String,
+    pub hw: Option<u64>,
+    pub lag: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsumerVm {
+    pub name: String,
+    pub alive: bool,
+    pub group_id: Option<String>,
+    pub assignor: String,
+    pub consumed: u64,
+    pub fetches: u64,
+    pub resets: u64,
+    pub partitions: Vec<ConsumerPartitionVm>,
+}
+
+fn leader_hw(w: &World, tp: &TopicPartition) -> Option<u64> {
+    let state = w.controller.image.partition(tp)?;
+    w.broker(state.leader?)?.replicas.get(tp).map(|r| r.log.high_watermark())
+}
+
+pub fn consumers(w: &World) -> Vec<ConsumerVm> {
+    w.consumers
+        .iter()
+        .map(|c| ConsumerVm {
+            name: c.name.clone(),
+            alive: c.alive,
+            group_id: c.config.group_id.clone(),
+            assignor: c.config.partition_assignment_strategy.clone(),
+            consumed: c.stats.records_consumed,
+            fetches: c.stats.fetches,
+            resets: c.stats.offset_resets,
+            partitions: c
+                .assignment
+                .iter()
+                .map(|tp| {
+                    let hw = leader_hw(w, tp);
+                    let pos = c.positions.get(tp);
+                    ConsumerPartitionVm {
+                        tp: tp.to_string(),
+                        position: match pos {
+                            Some(Position::At(o)) => o.to_string(),
+                            Some(Position::Resetting(_)) => "resetting".into(),
+                            Some(Position::Failed) => "no position (reset none)".into(),
+                            Some(Position::Initializing) => "fetching committed offset".into(),
+                            None => "-".into(),
+                        },
+                        hw,
+                        lag: match (pos, hw) {
+                            (Some(Position::At(o)), Some(h)) => Some(h.saturating_sub(*o)),
+                            _ => None,
+                        },
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// A consumer group as the panel shows it. Until the group coordinator lands in the core,
+/// groups are the consumers' `group.id`s with their manual assignments; the coordinator's
+/// state (generation, members, committed offsets) fills the optional fields then.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupVm {
+    pub group_id: String,
+    pub state: Option<String>,
+    pub generation: Option<u32>,
+    pub members: Vec<String>,
+    pub assignor: String,
+}
+
+pub fn groups(w: &World) -> Vec<GroupVm> {
+    let mut out: Vec<GroupVm> = Vec::new();
+    for c in &w.consumers {
+        let Some(g) = &c.config.group_id else { continue };
+        match out.iter_mut().find(|x| &x.group_id == g) {
+            Some(x) => x.members.push(c.name.clone()),
+            None => out.push(GroupVm {
+                group_id: g.clone(),
+                state: None,
+                generation: None,
+                members: vec![c.name.clone()],
+                assignor: c.config.partition_assignment_strategy.clone(),
+            }),
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------ event log
+
+/// Event kinds the log filters by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    All,
+    Actions,
+    Leadership,
+    Produce,
+    Replication,
+    Consume,
+    Network,
+    Invariants,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 8] = [
+        Kind::All,
+        Kind::Actions,
+        Kind::Leadership,
+        Kind::Produce,
+        Kind::Replication,
+        Kind::Consume,
+        Kind::Network,
+        Kind::Invariants,
+    ];
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::All => "all kinds",
+            Kind::Actions => "actions and faults",
+            Kind::Leadership => "leaders, ISR, fencing",
+            Kind::Produce => "produce",
+            Kind::Replication => "replication, HW",
+            Kind::Consume => "consume",
+            Kind::Network => "network",
+            Kind::Invariants => "invariant violations",
+        }
+    }
+    pub fn parse(s: &str) -> Kind {
+        Kind::ALL.into_iter().find(|k| k.label() == s).unwrap_or(Kind::All)
+    }
+}
+
+fn effect_kind(e: &Effect) -> Kind {
+    use Effect::*;
+    match e {
+        BrokerCrashed { .. }
+        | BrokerPowerLoss { .. }
+        | BrokerRestarted { .. }
+        | ControllerCrashed
+        | ControllerRestarted
+        | ClientCrashed { .. }
+        | ClientRestarted { .. }
+        | ClientClosed { .. }
+        | ConfigChanged { .. }
+        | TopicCreated { .. }
+        | RegistryCrashed
+        | RegistryRestarted
+        | Note { .. } => Kind::Actions,
+        BrokerFenced { .. }
+        | BrokerUnfenced { .. }
+        | LeaderElected { .. }
+        | IsrChanged { .. }
+        | IsrChangeProposed { .. }
+        | BecameLeader { .. }
+        | BecameFollower { .. } => Kind::Leadership,
+        RecordsSent { .. }
+        | ProduceRequestSent { .. }
+        | ProduceAcked { .. }
+        | ProduceFailed { .. }
+        | ProducerBlocked { .. }
+        | ProduceRejected { .. }
+        | DuplicateBatch { .. }
+        | RecordSerialized { .. }
+        | SerializationFailed { .. }
+        | SchemaRegistered { .. }
+        | SchemaRefused { .. } => Kind::Produce,
+        Appended { .. }
+        | Truncated { .. }
+        | HighWatermark { .. }
+        | LogStartOffset { .. }
+        | Flushed { .. }
+        | LogCleaned { .. } => Kind::Replication,
+        RecordsConsumed { .. }
+        | OffsetReset { .. }
+        | DeserializationFailed { .. }
+        | RecordDeserialized { .. }
+        | Seeked { .. }
+        | CoordinatorFound { .. }
+        | CoordinatorLost { .. }
+        | PartitionsAssigned { .. }
+        | PartitionsRevoked { .. }
+        | OffsetsCommitted { .. }
+        | CommitFailed { .. }
+        | PollTimeoutExpired { .. }
+        | CoordinatorLoaded { .. }
+        | CoordinatorUnloaded { .. }
+        | GroupStateChanged { .. }
+        | MemberJoined { .. }
+        | MemberRemoved { .. }
+        | GroupRebalanced { .. } => Kind::Consume,
+        MessageLost { .. } | NetworkChanged { .. } | MetadataUpdated { .. } => Kind::Network,
+        InvariantViolated { .. } => Kind::Invariants,
+    }
+}
+
+fn effect_tp(e: &Effect) -> Option<&TopicPartition> {
+    use Effect::*;
+    match e {
+        LeaderElected { tp, .. }
+        | IsrChanged { tp, .. }
+        | IsrChangeProposed { tp, .. }
+        | BecameLeader { tp, .. }
+        | BecameFollower { tp, .. }
+        | Appended { tp, .. }
+        | DuplicateBatch { tp, .. }
+        | ProduceRejected { tp, .. }
+        | Truncated { tp, .. }
+        | HighWatermark { tp, .. }
+        | LogStartOffset { tp, .. }
+        | RecordsSent { tp, .. }
+        | ProduceAcked { tp, .. }
+        | ProduceFailed { tp, .. }
+        | RecordsConsumed { tp, .. }
+        | OffsetReset { tp, .. }
+        | LogCleaned { tp, .. }
+        | Seeked { tp, .. } => Some(tp),
+        _ => None,
+    }
+}
+
+fn effect_nodes(e: &Effect, out: &mut Vec<NodeId>) {
+    use Effect::*;
+    match e {
+        BrokerCrashed { broker }
+        | BrokerPowerLoss { broker, .. }
+        | BrokerRestarted { broker }
+        | BrokerFenced { broker }
+        | BrokerUnfenced { broker }
+        | IsrChangeProposed { broker, .. }
+        | BecameLeader { broker, .. }
+        | BecameFollower { broker, .. }
+        | Appended { broker, .. }
+        | DuplicateBatch { broker, .. }
+        | ProduceRejected { broker, .. }
+        | Truncated { broker, .. }
+        | HighWatermark { broker, .. }
+        | LogStartOffset { broker, .. }
+        | LogCleaned { broker, .. }
+        | CoordinatorLoaded { broker, .. }
+        | CoordinatorUnloaded { broker, .. }
+        | GroupStateChanged { broker, .. }
+        | Flushed { broker, .. } => out.push(NodeId::Broker(*broker)),
+        ControllerCrashed | ControllerRestarted => out.push(NodeId::Controller),
+        LeaderElected { leader, .. } => {
+            out.push(NodeId::Controller);
+            if let Some(l) = leader {
+                out.push(NodeId::Broker(*l));
+            }
+        }
+        MessageLost { from, to, .. } => out.extend([*from, *to]),
+        RecordsSent { producer, .. }
+        | ProduceAcked { producer, .. }
+        | ProduceFailed { producer, .. }
+        | ProducerBlocked { producer, .. } => out.push(NodeId::Producer(*producer)),
+        ProduceRequestSent { producer, broker, .. } => {
+            out.extend([NodeId::Producer(*producer), NodeId::Broker(*broker)])
+        }
+        RecordsConsumed { consumer, .. }
+        | OffsetReset { consumer, .. }
+        | Seeked { consumer, .. }
+        | CoordinatorLost { consumer, .. }
+        | PartitionsAssigned { consumer, .. }
+        | PartitionsRevoked { consumer, .. }
+        | OffsetsCommitted { consumer, .. }
+        | CommitFailed { consumer, .. }
+        | PollTimeoutExpired { consumer, .. } => out.push(NodeId::Consumer(*consumer)),
+        CoordinatorFound { consumer, broker, .. } => out.extend([NodeId::Consumer(*consumer), NodeId::Broker(*broker)]),
+        MemberJoined { client, .. } | ClientClosed { client } => out.push(*client),
+        ClientCrashed { client, .. } | ClientRestarted { client } | MetadataUpdated { client, .. } => out.push(*client),
+        _ => {}
+    }
+}
+
+/// The event log's filter: node (as the UI names it), partition, kind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogFilter {
+    pub node: Option<NodeId>,
+    pub partition: Option<String>,
+    pub kind: Kind,
+}
+
+impl Default for LogFilter {
+    fn default() -> Self {
+        LogFilter { node: None, partition: None, kind: Kind::All }
+    }
+}
+
+impl LogFilter {
+    pub fn is_empty(&self) -> bool {
+        self.node.is_none() && self.partition.is_none() && self.kind == Kind::All
+    }
+
+    pub fn matches(&self, ev: &TraceEvent) -> bool {
+        if self.kind != Kind::All {
+            let cause_is_action = matches!(ev.cause, Cause::Action { .. });
+            let by_effect = ev.effects.iter().any(|e| effect_kind(e) == self.kind);
+            if !(by_effect || (self.kind == Kind::Actions && cause_is_action)) {
+                return false;
+            }
+        }
+        if let Some(p) = &self.partition {
+            if !ev.effects.iter().filter_map(effect_tp).any(|tp| tp.partition == partition_number(p, tp)) {
+                return false;
+            }
+        }
+        if let Some(n) = self.node {
+            let mut nodes = Vec::new();
+            match &ev.cause {
+                Cause::Deliver { from, to, .. } => nodes.extend([*from, *to]),
+                Cause::Timer { node, .. } => nodes.push(*node),
+                Cause::Action { .. } => {}
+            }
+            for e in &ev.effects {
+                effect_nodes(e, &mut nodes);
+            }
+            if !nodes.contains(&n) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// `u32::MAX` unless `name` is this partition's name (so the comparison fails).
+fn partition_number(name: &str, tp: &TopicPartition) -> u32 {
+    match TopicPartition::parse(name) {
+        Some(p) if p.topic == tp.topic => p.partition,
+        _ => u32::MAX,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenarios;
+    use crate::session::{Session, Source};
+    use sandbox_core::action::Action;
+    use sandbox_core::scenario::Scenario;
+
+    fn session(name: &str) -> Session {
+        let scenario = Scenario::parse(name, scenarios::text(name).unwrap()).unwrap();
+        Session::new(Source::Builtin(name.into()), scenario, 1).unwrap()
+    }
+
+    #[test]
+    fn cluster_view_marks_leaders_flags_and_lanes() {
+        let mut s = session("replication/acks-1-leader-crash");
+        s.advance_until(sandbox_core::sim::time::SimTime::from_ms(3_000), || false);
+        let vm = cluster(&s.world);
+        assert_eq!(vm.nodes, ["controller", "b1", "b2", "b3", "producer"]);
+        assert_eq!(vm.brokers.len(), 3);
+        let p = &producers(&s.world)[0];
+        assert_eq!(p.recent.len(), RECENT_RECORDS);
+        assert!(p.recent.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+        assert!(p.recent.iter().all(|r| r.partition == "orders-0"));
+        assert!(p.recent.iter().any(|r| matches!(r.outcome, Outcome::Acked { .. })));
+        let p = &vm.partitions[0];
+        assert_eq!(p.tp, "orders-0");
+        assert_eq!(p.leader, Some(1));
+        assert_eq!(p.lanes.len(), 3);
+        let leader_lane = p.lanes.iter().find(|l| l.role == "leader").unwrap();
+        assert_eq!(leader_lane.broker, 1);
+        assert!(leader_lane.leo > 0);
+        assert_eq!(p.window.1, leader_lane.leo);
+        assert_eq!(leader_lane.cells.len() as u64, p.window.1 - p.window.0);
+        assert!(leader_lane.cells.iter().all(Option::is_some), "the leader has every recent offset");
+        let cell = leader_lane.cells.last().unwrap().as_ref().unwrap();
+        assert!(cell.tip().contains("key key-"), "{}", cell.tip());
+        s.act(Action::Crash { broker: 1 }).unwrap();
+        s.advance_until(sandbox_core::sim::time::SimTime::from_ms(20_000), || false);
+        let vm = cluster(&s.world);
+        let p = &vm.partitions[0];
+        assert_ne!(p.leader, Some(1));
+        assert!(p.leader_epoch > 0);
+        assert!(p.under_replicated);
+        assert!(vm.brokers[0].fenced);
+        assert_eq!(vm.brokers[0].status, BrokerStatus::Crashed);
+    }
+
+    #[test]
+    fn isolation_is_detected_from_cut_links() {
+        let mut s = session("replication/acks-1-leader-crash");
+        s.act(Action::Isolate { node: "b2".into() }).unwrap();
+        let vm = cluster(&s.world);
+        assert!(vm.brokers[1].isolated);
+        assert!(!vm.brokers[0].isolated);
+        assert_eq!(vm.brokers[0].cut_links, 1, "b1 cannot reach b2");
+    }
+
+    #[test]
+    fn key_colours_are_stable_and_null_is_grey() {
+        assert_eq!(key_colour(None), NULL_KEY_COLOUR);
+        let a = key_colour(Some(&Blob::text("key-1")));
+        assert_eq!(a, key_colour(Some(&Blob::text("key-1"))));
+        assert!(a < 8);
+        let distinct: std::collections::BTreeSet<u8> =
+            (0..40).map(|i| key_colour(Some(&Blob::text(&format!("key-{i}"))))).collect();
+        assert!(distinct.len() >= 6, "keys spread over the palette: {distinct:?}");
+    }
+
+    #[test]
+    fn log_filter_selects_by_node_partition_and_kind() {
+        let mut s = session("replication/acks-1-leader-crash");
+        s.advance_until(sandbox_core::sim::time::SimTime::from_ms(6_000), || false);
+        let trace = s.trace();
+        let count = |f: &LogFilter| trace.iter().filter(|e| f.matches(e)).count();
+        let all = count(&LogFilter::default());
+        assert_eq!(all, trace.len());
+        let b2 = count(&LogFilter { node: Some(NodeId::Broker(2)), ..Default::default() });
+        assert!(b2 > 0 && b2 < all);
+        let orders0 = count(&LogFilter { partition: Some("orders-0".into()), ..Default::default() });
+        assert!(orders0 > 0 && orders0 < all);
+        assert_eq!(count(&LogFilter { partition: Some("nope-0".into()), ..Default::default() }), 0);
+        let actions = LogFilter { kind: Kind::Actions, ..Default::default() };
+        assert!(trace
+            .iter()
+            .filter(|e| actions.matches(e))
+            .all(|e| matches!(e.cause, Cause::Action { .. })
+                || e.effects.iter().any(|x| effect_kind(x) == Kind::Actions)));
+        assert!(count(&actions) >= 4, "boot, two slow followers, produce, crash");
+    }
+}
