@@ -381,7 +381,7 @@ impl Consumer {
             | Message::HeartbeatResponse { .. }
             | Message::LeaveGroupResponse { .. }
             | Message::OffsetCommitResponse { .. }
-            | Message::OffsetFetchResponse { .. } => self.handle_group_response(from, msg, io),
+            | Message::OffsetFetchResponse { .. } => self.handle_group_response(msg, io),
             _ => {}
         }
         self.drive(ledger, io);

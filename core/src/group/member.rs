@@ -774,7 +774,7 @@ impl Consumer {
         ours
     }
 
-    pub(crate) fn handle_group_response(&mut self, from: NodeId, msg: Message, io: &mut Io) {
+    pub(crate) fn handle_group_response(&mut self, msg: Message, io: &mut Io) {
         let now = io.now;
         let backoff = Dur::from_ms(self.config.retry_backoff_ms);
         match msg {
@@ -910,7 +910,6 @@ impl Consumer {
             }
             _ => {}
         }
-        let _ = from;
         self.ensure_heartbeat_timer(io);
     }
 
@@ -1067,7 +1066,6 @@ impl Consumer {
                     g.sync_commit = None;
                 }
                 self.stats.commits += 1;
-                let _ = partitions;
                 io.emit(Effect::OffsetsCommitted { consumer: self.index, group, offsets: sent });
             }
             Some(e) => {
