@@ -1,5 +1,7 @@
-//! Embeds every scenario file under `scenarios/` so the app lists them; a new file appears
-//! in the app without editing Rust (cargo reruns this when the directory changes).
+//! Embeds every scenario and lesson file under `scenarios/` so the app lists them; a new file
+//! appears in the app without editing Rust (cargo reruns this when the directory changes).
+//! Like `kafka-sandbox check`, a file with a `[cluster]` table is a scenario; a file with a
+//! `[lesson]` table is a lesson.
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -24,14 +26,19 @@ fn main() {
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
     collect(&root, &root, &mut files);
+    let has_table = |path: &Path, table: &str| {
+        std::fs::read_to_string(path).map(|t| t.lines().any(|l| l.trim_start().starts_with(table))).unwrap_or(false)
+    };
     let mut code =
         String::from("/// Scenario files embedded at build time: (path under scenarios/ without .toml, text).\n");
-    code.push_str("pub const SCENARIOS: &[(&str, &str)] = &[\n");
-    for (name, path) in &files {
-        println!("cargo:rerun-if-changed={}", path.display());
-        let _ = writeln!(code, "    ({name:?}, include_str!({:?})),", path.display().to_string());
+    for (constant, table) in [("SCENARIOS", "[cluster]"), ("LESSONS", "[lesson]")] {
+        let _ = writeln!(code, "pub const {constant}: &[(&str, &str)] = &[");
+        for (name, path) in files.iter().filter(|(_, p)| has_table(p, table)) {
+            println!("cargo:rerun-if-changed={}", path.display());
+            let _ = writeln!(code, "    ({name:?}, include_str!({:?})),", path.display().to_string());
+        }
+        code.push_str("];\n");
     }
-    code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("scenarios.rs");
     std::fs::write(out, code).expect("write scenarios.rs");
 }
