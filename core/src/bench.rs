@@ -152,3 +152,74 @@ pub fn schema_checks(n: u64) -> Result<u64, String> {
     }
     Ok(ok)
 }
+
+/// The group rebalance workload: `members` consumers of one group subscribe at start to a
+/// topic with `2 × members` partitions (one leader-only replica each, 3 brokers), so the
+/// coordinator runs a join of all of them; at 30 s one member crashes and, after its
+/// session timeout, the group rebalances again without it. Nothing is produced: the run
+/// measures the group protocol alone (join, sync, heartbeats, offset commits).
+pub fn rebalance(members: u32) -> Setup {
+    let partitions = members.saturating_mul(2).max(1);
+    let mut c = ConsumerConfig::default();
+    c.set("group.id", &ConfigValue::Str("bench-group".into())).expect("valid group id");
+    c.set("auto.offset.reset", &ConfigValue::Str("earliest".into())).expect("valid reset");
+    c.validate().expect("valid consumer config");
+    Setup {
+        brokers: 3,
+        broker_config: BrokerConfig::default(),
+        link: LinkProps::default(),
+        topics: vec![TopicSpec {
+            name: "bench".into(),
+            partitions,
+            replication_factor: 1,
+            config: TopicConfig::default(),
+            assignment: None,
+        }],
+        consumers: (0..members)
+            .map(|i| ConsumerSpec {
+                name: format!("member-{i:03}"),
+                config: c.clone(),
+                subscribe: vec!["bench".into()],
+                ..Default::default()
+            })
+            .collect(),
+        timeline: vec![(SimTime::from_ms(30_000), Action::CrashClient { client: "member-000".into() })],
+        end: SimTime::from_ms(90_000),
+        ..Default::default()
+    }
+}
+
+/// Where the rebalance workload stands: (live members that own at least one partition,
+/// partitions owned by a live member, the highest rebalance count any member saw).
+pub fn rebalance_progress(world: &crate::world::World) -> (u32, u32, u64) {
+    let live = world.consumers.iter().filter(|c| c.alive);
+    let mut owning = 0;
+    let mut owned = 0;
+    for c in live {
+        if !c.assignment.is_empty() {
+            owning += 1;
+        }
+        owned += c.assignment.len() as u32;
+    }
+    let rebalances = world.consumers.iter().filter_map(|c| c.group.as_ref()).map(|g| g.stats.rebalances).max();
+    (owning, owned, rebalances.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::World;
+
+    #[test]
+    fn rebalance_workload_ends_with_every_partition_owned_by_the_survivors() {
+        let members = 10;
+        let setup = rebalance(members);
+        let (mut world, _) = World::new(&setup, 1).expect("bench setup is valid");
+        while world.step().is_some() && world.now <= setup.end {}
+        let (owning, owned, rebalances) = rebalance_progress(&world);
+        // 20 partitions over the 9 survivors: each owns two or three.
+        assert_eq!(owning, members - 1);
+        assert_eq!(owned, members * 2);
+        assert!(rebalances >= 2, "the join and the crash each rebalance, saw {rebalances}");
+    }
+}

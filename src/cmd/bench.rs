@@ -212,6 +212,32 @@ fn suite(args: &Args) -> CliResult {
         ratio: None,
         note: "ride value v2 against v1, both directions (Avro Java's SchemaCompatibility rules)".into(),
     });
+    // The group protocol alone: 100 members join, one crashes, the survivors rebalance.
+    let members = 100u32;
+    let setup = bench::rebalance(members);
+    let (mut world, _) = World::new(&setup, args.seed).map_err(|e| CliError::BadInput(e.0))?;
+    let (_, wall) = timed(|| while world.step().is_some() && world.now <= setup.end {});
+    let (owning, owned, rebalances) = bench::rebalance_progress(&world);
+    let latency_max_ms = world
+        .consumers
+        .iter()
+        .filter_map(|c| c.group.as_ref())
+        .map(|g| g.stats.rebalance_latency_max.as_ms_f64())
+        .fold(0.0, f64::max);
+    figures.push(Figure {
+        name: "group_rebalance_100_members_wall_ms".into(),
+        value: wall * 1000.0,
+        unit: "ms".into(),
+        reference: None,
+        ratio: None,
+        note: format!(
+            "{members} members join a {}-partition topic, one crashes at 30 s, 90 simulated s; {} steps ({:.0} events/s); \
+             {rebalances} rebalances, simulated rebalance latency max {latency_max_ms:.0} ms; at the end {owning} members own {owned} partitions",
+            members * 2,
+            world.steps,
+            world.steps as f64 / wall
+        ),
+    });
     // Seek: snapshots every 1000 steps, then restore the nearest one and replay forward.
     let setup = bench::paced(20_000);
     let (mut world, _) = World::new(&setup, args.seed).map_err(|e| CliError::BadInput(e.0))?;
