@@ -50,3 +50,54 @@ fn a_broken_lesson_is_reported_with_its_problems() {
     let out = run(&["lesson", "lint", lessons.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("the right answer '2' is not among the choices"));
 }
+
+/// Every `*.toml` under `dir`, recursively.
+fn toml_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            toml_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_course_has_at_least_16_lessons_that_lint_clean_and_30_blessed_scenarios() {
+    let out = run(&["lesson", "lint", "scenarios/lessons", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lessons = v["lessons"].as_array().unwrap();
+    assert!(lessons.len() >= 16, "{} lessons", lessons.len());
+    assert!(lessons.iter().all(|l| l["ok"] == true), "{v:#}");
+    // Every course part has a lesson, in the course's order.
+    let mut modules = Vec::new();
+    for f in lessons {
+        let text = std::fs::read_to_string(f["file"].as_str().unwrap()).unwrap();
+        let field = |name: &str| {
+            let line = text.lines().find(|l| l.starts_with(&format!("{name} = "))).unwrap();
+            line.split_once(" = ").unwrap().1.trim_matches('"').to_string()
+        };
+        modules.push((field("order").parse::<u32>().unwrap(), field("module")));
+    }
+    modules.sort();
+    for part in ["6.0", "6.3", "6.4", "6.5", "6.6", "6.7", "6.8", "6.9", "6.10", "6.11", "6.12", "6.13", "6.14"] {
+        assert!(modules.iter().any(|(_, m)| m == part), "no lesson for course part {part}");
+    }
+    let course: Vec<&str> = modules.iter().map(|(_, m)| m.as_str()).filter(|m| m.starts_with("6.")).collect();
+    let key = |m: &str| m.split('.').map(|p| p.parse::<u32>().unwrap()).collect::<Vec<_>>();
+    assert!(course.windows(2).all(|w| key(w[0]) <= key(w[1])), "lessons out of course order: {course:?}");
+
+    let mut files = Vec::new();
+    toml_files(std::path::Path::new("scenarios"), &mut files);
+    let scenarios: Vec<_> =
+        files.iter().filter(|f| std::fs::read_to_string(f).unwrap().lines().any(|l| l.trim() == "[cluster]")).collect();
+    assert!(scenarios.len() >= 30, "{} scenarios", scenarios.len());
+    let check = run(&["check", "scenarios", "--json"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    for f in &scenarios {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(text.contains("golden_digest = "), "{} has no golden digest", f.display());
+        assert!(text.contains("description = "), "{} has no description", f.display());
+    }
+}

@@ -104,6 +104,12 @@ pub fn run(args: Args) -> CliResult {
             for s in &lesson.sections {
                 out(&format!("\n## {}\n{}", s.heading, s.text.trim()));
             }
+            if !lesson.streams.is_empty() {
+                out("\nStreams test-driver runs (kafka-sandbox streams):");
+                for (name, run) in &lesson.streams {
+                    out(&format!("  {name}: {}", run.description.trim()));
+                }
+            }
             out("\nPredict, then run:");
             for q in &lesson.questions {
                 let choices =

@@ -31,6 +31,12 @@ pub struct Expectation {
     pub topic: Option<String>,
     #[serde(default)]
     pub key: Option<String>,
+    /// Lessons' streams metrics: which `[streams.NAME]` run (optional when there is one).
+    #[serde(default)]
+    pub run: Option<String>,
+    /// Lessons' streams metrics: the window (its start, epoch ms) of a windowed result.
+    #[serde(default)]
+    pub window_start: Option<i64>,
     #[serde(default)]
     pub equals: Option<toml::Value>,
     #[serde(default)]
@@ -107,7 +113,18 @@ pub const METRICS: &[(&str, &str)] = &[
     ("schema_versions", "subject"),
     ("partition_of_key", "topic, key"),
     ("schema_refusals", ""),
+    // Kafka Streams test-driver runs; only lessons with a `[streams.NAME]` run answer these.
+    ("streams_result", "key, window_start?, run?"),
+    ("streams_outputs", "key?, run?"),
+    ("streams_dropped", "run?"),
+    ("streams_top_key", "window_start?, run?"),
 ];
+
+/// Whether a metric is measured on a lesson's streams test-driver run rather than on the
+/// cluster's run summary.
+pub fn is_streams_metric(what: &str) -> bool {
+    what.starts_with("streams_")
+}
 
 /// A metric's value at the end of a run.
 #[derive(Clone, Debug, PartialEq)]
@@ -156,6 +173,7 @@ impl Expectation {
             ("subject", &self.subject),
             ("topic", &self.topic),
             ("key", &self.key),
+            ("run", &self.run),
         ] {
             if let Some(v) = v {
                 parts.push(format!("{k}={v}"));
@@ -163,6 +181,9 @@ impl Expectation {
         }
         if let Some(b) = self.broker {
             parts.push(format!("broker={b}"));
+        }
+        if let Some(w) = self.window_start {
+            parts.push(format!("window_start={w}"));
         }
         if parts.is_empty() {
             self.what.clone()
@@ -404,6 +425,29 @@ impl Expectation {
                 )
             }
             "schema_refusals" => Value::Number(s.schema_registry.as_ref().map(|r| r.refusals).unwrap_or(0) as f64),
+            "partition_of_key" => {
+                // The default partitioner on a string key (StringSerializer: UTF-8 bytes),
+                // with the topic's partition count as the run ended.
+                let topic = self.topic.as_deref().unwrap_or("");
+                let key = self.key.as_deref().unwrap_or("");
+                let count = s
+                    .partitions
+                    .iter()
+                    .filter(|p| {
+                        p.partition
+                            .rsplit_once('-')
+                            .is_some_and(|(t, n)| t == topic && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                    })
+                    .count();
+                if count == 0 {
+                    return Err(format!("no topic '{topic}'"));
+                }
+                let n = u32::try_from(count).map_err(|_| format!("topic '{topic}' has too many partitions"))?;
+                Value::Number(f64::from(crate::producer::partitioner::partition_for_key(key.as_bytes(), n)))
+            }
+            m if is_streams_metric(m) => {
+                return Err(format!("'{m}' is answered by a lesson's [streams] test-driver run, not by a scenario"))
+            }
             other => return Err(format!("unknown metric '{other}'")),
         })
     }
@@ -446,5 +490,82 @@ impl Expectation {
             passed,
             why: self.why.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::run::execute;
+    use crate::scenario::Scenario;
+
+    fn summary_of(text: &str) -> RunSummary {
+        let s = Scenario::parse("t.toml", text).unwrap();
+        execute(&s, s.seed, None, |_, _| {}).unwrap().1.summary
+    }
+
+    fn expectation(toml_text: &str) -> Expectation {
+        toml::from_str(toml_text).unwrap()
+    }
+
+    const KEYED: &str = r#"
+name = "t"
+duration_ms = 3000
+[cluster]
+brokers = 1
+[[topic]]
+name = "rides"
+partitions = 3
+[[topic]]
+name = "rides_6"
+partitions = 6
+[[producer]]
+name = "p"
+[[at]]
+at_ms = 100
+action = "produce"
+producer = "p"
+topic = "rides"
+count = 10
+key = "fixed:75"
+[[at]]
+at_ms = 100
+action = "produce"
+producer = "p"
+topic = "rides_6"
+count = 10
+key = "fixed:75"
+"#;
+
+    #[test]
+    fn partition_of_key_is_where_the_producer_actually_put_the_key() {
+        let s = summary_of(KEYED);
+        for (topic, n) in [("rides", 3u32), ("rides_6", 6)] {
+            let e = expectation(&format!("what = \"partition_of_key\"\ntopic = \"{topic}\"\nkey = \"75\""));
+            let Value::Number(p) = e.measure(&s).unwrap() else { panic!("not a number") };
+            assert_eq!(p as u32, crate::producer::partitioner::partition_for_key(b"75", n));
+            // All ten records of key 75 sit in that partition, none elsewhere.
+            let leo = |i: u32| s.partition(&format!("{topic}-{i}")).unwrap().leo;
+            assert_eq!(leo(p as u32), 10, "{topic}");
+            assert_eq!((0..n).map(leo).sum::<u64>(), 10);
+        }
+    }
+
+    #[test]
+    fn partition_of_key_needs_an_existing_topic_and_does_not_confuse_prefixes() {
+        let s = summary_of(KEYED);
+        let e = expectation("what = \"partition_of_key\"\ntopic = \"ride\"\nkey = \"75\"");
+        assert!(e.measure(&s).unwrap_err().contains("no topic 'ride'"));
+        let e = expectation("what = \"partition_of_key\"\ntopic = \"rides\"");
+        assert!(e.validate_metric().unwrap_err().contains("needs key"));
+    }
+
+    #[test]
+    fn streams_metrics_are_refused_on_a_cluster_run() {
+        let s = summary_of(KEYED);
+        let e = expectation("what = \"streams_dropped\"\nequals = 0");
+        assert!(e.validate().is_ok());
+        assert!(e.measure(&s).unwrap_err().contains("[streams]"));
+        assert!(!e.evaluate(&s).passed);
     }
 }
