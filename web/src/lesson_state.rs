@@ -283,7 +283,7 @@ pub fn right_answers(lesson: &Lesson, summary: &RunSummary) -> Vec<(String, Resu
         .collect()
 }
 
-/// Every embedded lesson's right answers, as JSON (`[{id, questions: [{id, kind, answer,
+/// Every embedded lesson's right answers, as JSON (`[{id, scenario, questions: [{id, kind, answer,
 /// choices}]}]`, `answer` null with an `error` when it does not compute): what the browser
 /// tests answer through the UI. Runs each lesson's scenario to its end.
 pub fn answers_json(catalog: &Catalog) -> String {
@@ -312,7 +312,7 @@ pub fn answers_json(catalog: &Catalog) -> String {
                     })
                 })
                 .collect();
-            serde_json::json!({ "id": e.lesson.lesson.id, "questions": questions })
+            serde_json::json!({ "id": e.lesson.lesson.id, "scenario": e.scenario, "questions": questions })
         })
         .collect();
     serde_json::Value::Array(lessons).to_string()
@@ -402,6 +402,9 @@ pub struct LessonState {
     pub drafts: BTreeMap<String, String>,
     /// Grades given in this visit, per question of the open lesson.
     pub graded: BTreeMap<String, Result<Graded, String>>,
+    /// How many times each question was checked in this visit (a new check re-announces the
+    /// verdict even when it reads the same).
+    pub checks: BTreeMap<String, u64>,
     /// The open lesson's scenario run to its end (computed on the first check).
     pub summary: Option<Rc<RunSummary>>,
     pub break_outcome: Option<Result<BreakOutcome, String>>,
@@ -433,6 +436,7 @@ impl LessonState {
             open: None,
             drafts: BTreeMap::new(),
             graded: BTreeMap::new(),
+            checks: BTreeMap::new(),
             summary: None,
             break_outcome: None,
         }
@@ -477,6 +481,7 @@ impl LessonState {
                 self.drafts.insert(question, clip_chars(&value, MAX_ANSWER_CHARS));
             }
             LessonMsg::Check(q) => {
+                *self.checks.entry(q.clone()).or_default() += 1;
                 let given = self.drafts.get(&q).cloned().unwrap_or_default();
                 if given.trim().is_empty() {
                     self.graded.insert(q, Err("Give an answer first.".into()));
@@ -579,6 +584,7 @@ mod tests {
             st.apply(LessonMsg::Check(q.id.clone()));
             let g = st.graded[&q.id].as_ref().unwrap();
             assert!(g.correct, "{}: {} vs {}", q.id, right[&q.id], g.expected);
+            assert_eq!(st.checks[&q.id], 1 + u64::from(q.id == "lost"));
             assert!(!g.explain.is_empty());
         }
         assert!(st.summary.is_some());

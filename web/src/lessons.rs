@@ -33,7 +33,6 @@ const CSS: &str = "
 .lessons .choices { display: flex; flex-wrap: wrap; gap: .2rem .9rem; margin: .3rem 0; }
 .lessons .choices label { display: inline-flex; gap: .3em; align-items: center; }
 .lessons .answer-row { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; margin: .3rem 0; }
-.lessons .answer-row input[type=number] { width: 8em; }
 .lessons .verdict:empty { display: none; }
 .lessons .verdict { padding: .3rem .5rem; border-radius: 4px; background: #f4f5f7; border-left: 4px solid var(--line); }
 .lessons .verdict.right { border-left-color: var(--ok); }
@@ -335,7 +334,7 @@ fn question_view(p: &QuestionProps) -> Html {
                         html! {
                             <div class="answer-row">
                                 <label for={input_id.clone()}>{ "Your prediction" }</label>
-                                <input id={input_id.clone()} type="number" step="any" inputmode="decimal" value={draft.clone()}
+                                <input id={input_id.clone()} type="text" inputmode="decimal" autocomplete="off" size="10" value={draft.clone()}
                                     {oninput} aria-describedby={verdict_id.clone()} />
                                 <button type="submit" data-testid="check">{ "Check" }</button>
                             </div>
@@ -365,7 +364,8 @@ fn question_view(p: &QuestionProps) -> Html {
                     },
                 } }
                 <div id={verdict_id} class={classes!("verdict", verdict_class)} role="status" aria-live="polite"
-                    data-testid="verdict" data-correct={correct.map(|c| c.to_string())}>
+                    data-testid="verdict" data-correct={correct.map(|c| c.to_string())}
+                    data-checks={st.checks.get(&q.id).copied().unwrap_or(0).to_string()}>
                     { body }
                 </div>
             </fieldset>
