@@ -390,6 +390,9 @@ pub fn blocks(text: &str) -> Vec<Block> {
 /// lesson opens.
 #[derive(Clone)]
 pub struct LessonState {
+    /// Bumped by every message: components compare it (a reducer handle reads the latest
+    /// state, so two handles cannot tell an old state from a new one).
+    pub rev: u64,
     pub catalog: Rc<Catalog>,
     pub progress: Progress,
     /// Bumped when the progress changed (it is then saved).
@@ -429,6 +432,7 @@ impl LessonState {
     pub fn new(catalog: Rc<Catalog>, saved: Option<&str>) -> LessonState {
         let (progress, warning) = Progress::load(saved);
         LessonState {
+            rev: 0,
             catalog,
             progress,
             progress_rev: 0,
@@ -524,6 +528,7 @@ impl Reducible for LessonState {
 
     fn reduce(self: Rc<Self>, msg: LessonMsg) -> Rc<Self> {
         let mut next = (*self).clone();
+        next.rev += 1;
         next.apply(msg);
         Rc::new(next)
     }

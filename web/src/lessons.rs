@@ -153,7 +153,7 @@ pub fn lessons() -> Html {
                 </ol>
             </nav>
             if let Some(entry) = st.open_entry() {
-                <LessonView entry={Rc::new(entry.clone())} state={StateRef(st.clone())} heading={heading.clone()} />
+                <LessonView entry={Rc::new(entry.clone())} state={StateRef(st.clone(), st.rev)} heading={heading.clone()} />
             }
             if st.progress_rev > 0 || !st.progress.lessons.is_empty() {
                 <p class="toolbar">
@@ -166,13 +166,14 @@ pub fn lessons() -> Html {
     }
 }
 
-/// The lesson state handle as a prop (compared by the state it points to).
+/// The lesson state handle as a prop, with the state's revision when it was rendered (the
+/// handle itself always reads the latest state, so the revision is what tells them apart).
 #[derive(Clone)]
-pub struct StateRef(pub UseReducerHandle<LessonState>);
+pub struct StateRef(pub UseReducerHandle<LessonState>, pub u64);
 
 impl PartialEq for StateRef {
     fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(&*self.0, &*other.0)
+        self.1 == other.1
     }
 }
 
