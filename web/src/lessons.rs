@@ -18,7 +18,8 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 const CSS: &str = "
-.lessons .lesson-list { list-style: none; padding: 0; margin: .25rem 0 0; }
+.lessons .lesson-list { list-style: none; padding: 0 .2rem 0 0; margin: .25rem 0 0; max-height: 16rem; overflow: auto; }
+.lessons .lesson { max-height: 70vh; overflow: auto; border-top: 1px solid var(--line); margin-top: .4rem; padding-right: .3rem; }
 .lessons .lesson-list button { width: 100%; justify-content: space-between; gap: .5rem; text-align: left; margin: .12rem 0; }
 .lessons .lesson-list button[aria-current=true] { border-color: var(--accent); background: #e3f0fa; }
 .lessons .module { color: var(--muted); font-variant-numeric: tabular-nums; min-width: 2.6em; }
