@@ -11,7 +11,9 @@ const files = [];
   for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const p = path.join(d, e.name);
     if (e.isDirectory()) walk(p);
-    else if (e.name.endsWith('.toml')) files.push(p);
+    // Scenario files only: like web/build.rs and `check`, a scenario has a [cluster] table
+    // (lesson files next to them have a [lesson] table instead).
+    else if (e.name.endsWith('.toml') && /^\s*\[cluster\]/m.test(fs.readFileSync(p, 'utf8'))) files.push(p);
   }
 })(dir);
 const results = [];

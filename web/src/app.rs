@@ -194,7 +194,7 @@ pub fn app() -> Html {
             <a class="skip" href="#cluster">{ "Skip to the cluster" }</a>
             <Header source={s.source.clone()} title={s.scenario.title.clone()} description={s.scenario.description.clone()}
                 seed={s.seed} knobs={Knobs::of(&s.scenario)} link={(!state.playing).then(|| format!("{}#{}", dom::base_url(), link_of(&s)))}
-                source_text={text} />
+                source_text={text.clone()} />
             <Timebar cursor={s.cursor()} frontier={s.frontier()} first_kept={s.first_kept_step()} playing={state.playing}
                 speed={state.speed} time_ms={time_ms} digest={format_digest(w.digest())} at_end={s.at_end()}
                 complete={s.frontier_is_end() || (s.at_end() && s.cursor() == s.frontier())} />
@@ -202,9 +202,11 @@ pub fn app() -> Html {
             <main class="layout">
                 <ClusterView vm={cluster} />
                 <div class="side">
+                    <crate::lessons::Lessons />
                     <Producers producers={side.0.clone()} summary={summary.clone()} topics={topics} />
                     <Consumers consumers={side.1.clone()} groups={side.2.clone()} />
                     <Invariants states={side.3.clone()} />
+                    <crate::export_panel::ExportReal source_text={text} seed={s.seed} />
                 </div>
                 <EventLog session={session_ref} filter={state.filter.clone()} />
                 <Charts session={slow_ref} summary={summary} />
