@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { launch, open, BASE_URL } from './common.mjs';
 
-test('browser digests equal native digests for the standard scenarios', { timeout: 600000 }, async () => {
+test('browser digests equal native digests for the standard scenarios', { timeout: 1500000 }, async () => {
   const file = process.env.NATIVE_DIGESTS;
   assert.ok(file, 'NATIVE_DIGESTS names the file written by native-digests.mjs');
   const native = JSON.parse(fs.readFileSync(file, 'utf8'));
