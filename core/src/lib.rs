@@ -27,6 +27,7 @@ pub mod record;
 pub mod scenario;
 pub mod schema;
 pub mod schema_registry;
+pub mod share;
 pub mod sim;
 pub mod streams;
 pub mod summary;

@@ -27,13 +27,7 @@ pub const SAMPLES_PER_RUN: u64 = 1_000;
 /// seeks; the log then shows the most recent ones).
 pub const MAX_TRACE_EVENTS: usize = 500_000;
 
-/// Where the scenario came from: a file shipped with the app, or TOML text (edited or
-/// imported), which a share link carries in full.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Source {
-    Builtin(String),
-    Inline(String),
-}
+pub use sandbox_core::share::Source;
 
 /// Totals at one point of the run, for the time charts.
 #[derive(Clone, Debug, PartialEq)]
