@@ -48,6 +48,26 @@ pub struct Ledger {
     pub deliveries: BTreeMap<String, Deliveries>,
     /// Produce latency samples: (completion time, latency, records, acks).
     pub latencies: Vec<(SimTime, u64, u32, Acks)>,
+    /// Whether `poll()` results are logged in `polls` (off unless a history checker asked:
+    /// the log grows with every record read).
+    #[serde(default)]
+    pub record_polls: bool,
+    /// Every record `poll()` returned, in order, when `record_polls` is on: the reads the
+    /// history checker (`crate::history`) sees.
+    #[serde(default)]
+    pub polls: Vec<PolledRecord>,
+}
+
+/// One record as `poll()` returned it to the application.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolledRecord {
+    pub consumer: u32,
+    /// Index into `Ledger::topics`.
+    pub topic: u16,
+    pub partition: u32,
+    pub offset: u64,
+    pub id: RecordId,
+    pub at: SimTime,
 }
 
 impl Ledger {
@@ -98,6 +118,15 @@ impl Ledger {
         let e = self.entry(id)?;
         (e.partition != u32::MAX)
             .then(|| TopicPartition { topic: self.topics[e.topic as usize].clone(), partition: e.partition })
+    }
+
+    /// Logs a record `poll()` returned (no-op unless `record_polls`).
+    pub fn polled(&mut self, consumer: u32, tp: &TopicPartition, offset: u64, id: RecordId, at: SimTime) {
+        if !self.record_polls {
+            return;
+        }
+        let topic = self.topic_index(&tp.topic);
+        self.polls.push(PolledRecord { consumer, topic, partition: tp.partition, offset, id, at });
     }
 
     /// Counts one processing of a record by a reader.

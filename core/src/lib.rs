@@ -14,6 +14,7 @@ pub mod consumer;
 pub mod error;
 pub mod export;
 pub mod group;
+pub mod history;
 pub mod invariant;
 pub mod ledger;
 pub mod lesson;

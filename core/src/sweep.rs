@@ -4,9 +4,11 @@
 //! followers, lossy links, controller restarts), each fault paired with its recovery. It
 //! is drawn from the run's `Faults` stream, so (scenario, seed) names a schedule exactly.
 //! Faults stay within Kafka's guarantees (topic configs are not touched, so there is no
-//! unclean election unless the scenario enables it): an invariant violation is a bug in
-//! the simulator, and `shrink` reduces the schedule to a minimal reproduction.
+//! unclean election unless the scenario enables it): an invariant violation, or a
+//! client-observed anomaly (`crate::history`) the run's settings and faults do not allow,
+//! is a bug in the simulator, and `shrink` reduces the schedule to a minimal reproduction.
 use crate::action::Action;
+use crate::history::{check, run_recorded, Allowances, AnomalyKind, HistoryReport};
 use crate::invariant::InvariantId;
 use crate::sim::rng::{SimRng, Stream};
 use crate::sim::time::SimTime;
@@ -99,6 +101,24 @@ pub fn random_faults(setup: &Setup, seed: u64) -> Vec<(SimTime, Action)> {
     out
 }
 
+/// What makes a run fail: a broken invariant (the brokers' view) or an unexplained anomaly
+/// in the clients' history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "type", content = "name", rename_all = "snake_case")]
+pub enum Failure {
+    Invariant(InvariantId),
+    Anomaly(AnomalyKind),
+}
+
+impl Failure {
+    pub fn name(self) -> &'static str {
+        match self {
+            Failure::Invariant(i) => i.name(),
+            Failure::Anomaly(k) => k.name(),
+        }
+    }
+}
+
 /// What one run with a fault schedule found.
 #[derive(Clone, Debug, Serialize)]
 pub struct SeedOutcome {
@@ -107,31 +127,55 @@ pub struct SeedOutcome {
     pub digest: u64,
     /// The first violated invariant: (name, step, detail).
     pub violation: Option<(InvariantId, u64, String)>,
+    /// The client-observed history's check.
+    pub history: HistoryReport,
 }
 
-/// Runs `setup` with `faults` added to its timeline.
+impl SeedOutcome {
+    /// The failure observable earliest (an invariant first on a tie): (what, step, detail).
+    pub fn failure(&self) -> Option<(Failure, u64, String)> {
+        let invariant = self.violation.as_ref().map(|(id, step, d)| (Failure::Invariant(*id), *step, d.clone()));
+        let anomaly = self.history.first_unexplained().map(|a| (Failure::Anomaly(a.kind), a.step, a.summary.clone()));
+        match (invariant, anomaly) {
+            (Some(i), Some(a)) => Some(if a.1 < i.1 { a } else { i }),
+            (i, a) => i.or(a),
+        }
+    }
+}
+
+/// Runs `setup` with `faults` added to its timeline, recording and checking the clients'
+/// history (which does not change the run: the digest is the same without it).
 pub fn run_with_faults(setup: &Setup, seed: u64, faults: &[(SimTime, Action)]) -> Result<SeedOutcome, ActionError> {
     let mut s = setup.clone();
     s.timeline.extend(faults.iter().cloned());
     s.timeline.sort_by_key(|(t, _)| *t);
     let (mut world, _) = World::new(&s, seed)?;
-    world.run_to_end(|_| {})?;
+    let history = run_recorded(&mut world)?;
+    let history = check(&history, &Allowances::of(&world));
     let violation = world
         .invariants
         .states
         .iter()
         .filter_map(|st| st.first.as_ref().map(|v| (st.id, v.step, v.detail.clone())))
         .min_by_key(|(_, step, _)| *step);
-    Ok(SeedOutcome { seed, steps: world.steps, digest: world.digest(), violation })
+    Ok(SeedOutcome { seed, steps: world.steps, digest: world.digest(), violation, history })
 }
 
-/// Removes faults one at a time while the same invariant still breaks; returns a schedule
+/// Whether a run shows `target`: that invariant broken, or that kind of anomaly unexplained.
+fn shows(outcome: &SeedOutcome, target: Failure) -> bool {
+    match target {
+        Failure::Invariant(id) => outcome.violation.as_ref().map(|v| v.0 == id).unwrap_or(false),
+        Failure::Anomaly(kind) => outcome.history.unexplained_count(kind) > 0,
+    }
+}
+
+/// Removes faults one at a time while the same failure still shows; returns a schedule
 /// from which no single action can be removed.
 pub fn shrink(
     setup: &Setup,
     seed: u64,
     faults: &[(SimTime, Action)],
-    target: InvariantId,
+    target: Failure,
 ) -> Result<Vec<(SimTime, Action)>, ActionError> {
     let mut current = faults.to_vec();
     loop {
@@ -142,7 +186,7 @@ pub fn shrink(
             let mut candidate = current.clone();
             candidate.remove(i);
             let outcome = run_with_faults(setup, seed, &candidate)?;
-            if outcome.violation.map(|(id, _, _)| id == target).unwrap_or(false) {
+            if shows(&outcome, target) {
                 current = candidate;
                 changed = true;
             }

@@ -1,7 +1,9 @@
 //! `kafka-sandbox run SCENARIO`: runs a scenario and prints what happened.
 use crate::cli::{out, print_json, read_input, CliError, CliResult};
-use sandbox_core::scenario::{run::execute, run::render_line, Scenario};
+use sandbox_core::history::{check, Allowances, HistoryRecorder, HistoryReport};
+use sandbox_core::scenario::{run::execute_with, run::render_line, run::Verdict, Scenario};
 use sandbox_core::sim::time::SimTime;
+use serde::Serialize;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,6 +23,14 @@ pub struct Args {
     json: bool,
 }
 
+/// `--json` output: the verdict's fields, plus the history checker's report.
+#[derive(Serialize)]
+struct Output<'a> {
+    #[serde(flatten)]
+    verdict: &'a Verdict,
+    history: &'a HistoryReport,
+}
+
 pub fn load(path: &str) -> Result<Scenario, CliError> {
     let text = read_input(path)?;
     Scenario::parse(path, &text).map_err(|e| CliError::BadInput(e.to_string()))
@@ -35,20 +45,26 @@ pub fn run(args: Args) -> CliResult {
         Some(ms) => return Err(CliError::BadInput(format!("--until-ms {ms} is not a valid time"))),
     };
     let trace = args.trace.clone();
-    let (_world, verdict) = execute(&scenario, seed, until, |world, ev| match trace.as_deref() {
-        Some("text") => out(&render_line(world, ev)),
-        Some("json") => {
-            if let Ok(line) = serde_json::to_string(ev) {
-                out(&line);
+    let mut recorder = HistoryRecorder::new();
+    let (world, verdict) = execute_with(&scenario, seed, until, HistoryRecorder::enable, |world, ev| {
+        recorder.observe(world, ev);
+        match trace.as_deref() {
+            Some("text") => out(&render_line(world, ev)),
+            Some("json") => {
+                if let Ok(line) = serde_json::to_string(ev) {
+                    out(&line);
+                }
             }
+            _ => {}
         }
-        _ => {}
     })
     .map_err(|e| CliError::BadInput(format!("{}: {e}", args.scenario)))?;
+    let history = check(&recorder.finish(&world), &Allowances::of(&world));
     if args.json {
-        print_json(&verdict)?;
+        print_json(&Output { verdict: &verdict, history: &history })?;
     } else {
         out(verdict.to_text().trim_end());
+        out(&format!("\n{}", history.to_text().trim_end()));
     }
     if verdict.passed {
         Ok(())

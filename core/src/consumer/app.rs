@@ -230,7 +230,9 @@ impl Consumer {
             // Nothing to wait for: records are processed as they come out of the buffer.
             let mut tally = Tally::default();
             let reader = std::mem::take(&mut self.reader);
+            let (me, now) = (self.index, io.now);
             let n = self.take_records(max, |tp, offset, id| {
+                ledger.polled(me, tp, offset, id, now);
                 ledger.delivered(&reader, id);
                 tally.add(tp, offset);
             });
@@ -244,7 +246,11 @@ impl Consumer {
         } else {
             let mut batch = std::mem::take(&mut self.app.in_process);
             batch.clear();
-            let n = self.take_records(max, |tp, offset, id| batch.push(Polled { tp: tp.clone(), offset, id }));
+            let (me, now) = (self.index, io.now);
+            let n = self.take_records(max, |tp, offset, id| {
+                ledger.polled(me, tp, offset, id, now);
+                batch.push(Polled { tp: tp.clone(), offset, id })
+            });
             self.app.in_process = batch;
             self.stats.records_polled += u64::from(n);
             n

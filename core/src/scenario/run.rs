@@ -33,9 +33,22 @@ pub fn execute(
     scenario: &Scenario,
     seed: u64,
     until: Option<SimTime>,
+    on_step: impl FnMut(&World, &TraceEvent),
+) -> Result<(World, Verdict), ActionError> {
+    execute_with(scenario, seed, until, |_| {}, on_step)
+}
+
+/// [`execute`], with `prepare` called on the booted world before the first step (to turn on
+/// observation such as the history checker's poll log; it must not change the run).
+pub fn execute_with(
+    scenario: &Scenario,
+    seed: u64,
+    until: Option<SimTime>,
+    prepare: impl FnOnce(&mut World),
     mut on_step: impl FnMut(&World, &TraceEvent),
 ) -> Result<(World, Verdict), ActionError> {
     let (mut world, boot) = World::new(&scenario.setup, seed)?;
+    prepare(&mut world);
     on_step(&world, &boot);
     let end = until.map(|u| u.min(scenario.setup.end)).unwrap_or(scenario.setup.end);
     while world.next_event_time().map(|t| t <= end).unwrap_or(false) {
