@@ -93,6 +93,18 @@ impl ClientMetadata {
         self.reconnect.get(&broker).map(|(_, t)| *t).filter(|t| *t > now)
     }
 
+    /// When every known broker is backing off after refused connections, the moment the
+    /// first one may be tried again. Java's `leastLoadedNode` then finds no node and the
+    /// consumer waits instead of hammering brokers that just refused it.
+    pub fn all_backing_off_until(&self, now: SimTime) -> Option<SimTime> {
+        let mut earliest: Option<SimTime> = None;
+        for b in &self.brokers {
+            let t = self.backoff_until(*b, now)?;
+            earliest = Some(earliest.map_or(t, |e| e.min(t)));
+        }
+        earliest
+    }
+
     /// Picks a broker to ask for metadata: a random known broker that is not backing off
     /// (the Java client picks the least loaded node; with no load information nodes tie).
     pub fn pick_broker(&self, rng: &mut SimRng, avoid: Option<u32>, now: SimTime) -> Option<u32> {

@@ -308,6 +308,10 @@ impl Consumer {
     }
 
     pub(crate) fn request_metadata(&mut self, avoid: Option<u32>, io: &mut Io) {
+        if let Some(until) = self.metadata.all_backing_off_until(io.now) {
+            self.schedule_wake(until.since(io.now), io);
+            return;
+        }
         let Some(b) = self.metadata.pick_broker(&mut self.rng, avoid, io.now) else {
             return;
         };
