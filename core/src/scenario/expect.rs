@@ -31,6 +31,9 @@ pub struct Expectation {
     pub topic: Option<String>,
     #[serde(default)]
     pub key: Option<String>,
+    /// A field of a decoded record (`last_value` / `last_key`): a name or a JSON pointer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     #[serde(default)]
     pub equals: Option<toml::Value>,
     #[serde(default)]
@@ -107,6 +110,15 @@ pub const METRICS: &[(&str, &str)] = &[
     ("schema_versions", "subject"),
     ("partition_of_key", "topic, key"),
     ("schema_refusals", ""),
+    // consumer deserializers (key.deserializer / value.deserializer)
+    ("records_deserialized", "consumer"),
+    ("deserialization_failures", "consumer"),
+    ("schema_fetches", "consumer"),
+    ("records_with_defaults", "consumer"),
+    ("last_value", "consumer, field?"),
+    ("last_key", "consumer, field?"),
+    ("last_offset_read", "consumer"),
+    ("position", "consumer, partition"),
 ];
 
 /// A metric's value at the end of a run.
@@ -156,6 +168,7 @@ impl Expectation {
             ("subject", &self.subject),
             ("topic", &self.topic),
             ("key", &self.key),
+            ("field", &self.field),
         ] {
             if let Some(v) = v {
                 parts.push(format!("{k}={v}"));
@@ -404,6 +417,53 @@ impl Expectation {
                 )
             }
             "schema_refusals" => Value::Number(s.schema_registry.as_ref().map(|r| r.refusals).unwrap_or(0) as f64),
+            "records_deserialized"
+            | "deserialization_failures"
+            | "schema_fetches"
+            | "records_with_defaults"
+            | "last_value"
+            | "last_key"
+            | "last_offset_read"
+            | "position" => {
+                let name = self.consumer.as_deref().unwrap_or("");
+                let c = s.consumers.iter().find(|c| c.name == name).ok_or_else(|| format!("no consumer '{name}'"))?;
+                let last = || c.last_read.as_ref().ok_or_else(|| format!("consumer '{name}' deserialized no record"));
+                match self.what.as_str() {
+                    "records_deserialized" => Value::Number(c.records_deserialized as f64),
+                    "deserialization_failures" => Value::Number(c.deserialization_failures as f64),
+                    "schema_fetches" => Value::Number(c.schema_fetches as f64),
+                    "records_with_defaults" => Value::Number(c.records_with_defaults as f64),
+                    "last_offset_read" => Value::Number(last()?.offset as f64),
+                    "position" => {
+                        let p = self.partition.as_deref().unwrap_or("");
+                        match c.positions.get(p) {
+                            Some(o) => Value::Number(*o as f64),
+                            None => Value::Text("none".into()),
+                        }
+                    }
+                    side => {
+                        let l = last()?;
+                        let json = if side == "last_value" { &l.value } else { &l.key };
+                        let json =
+                            json.as_ref().ok_or_else(|| format!("the last record's {} was not decoded", &side[5..]))?;
+                        let v = match &self.field {
+                            // A field the reader does not have (a v1 reader never sees v2's
+                            // new fields) measures as "absent".
+                            Some(f) => match crate::consumer::deserializer::field_of(json, f) {
+                                Some(v) => v,
+                                None => return Ok(Value::Text("absent".into())),
+                            },
+                            None => json,
+                        };
+                        match v {
+                            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+                            serde_json::Value::Bool(b) => Value::Bool(*b),
+                            serde_json::Value::String(t) => Value::Text(t.clone()),
+                            other => Value::Text(other.to_string()),
+                        }
+                    }
+                }
+            }
             other => return Err(format!("unknown metric '{other}'")),
         })
     }
