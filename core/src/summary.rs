@@ -100,6 +100,18 @@ pub struct ConsumerSummary {
     pub failed_rebalances: u64,
     /// Times it left the group for not polling within `max.poll.interval.ms`.
     pub poll_timeouts: u64,
+    /// Deserializers: records read as JSON/Avro, failures reported, registry fetches, and
+    /// the last record read (decoded).
+    #[serde(default)]
+    pub records_deserialized: u64,
+    #[serde(default)]
+    pub deserialization_failures: u64,
+    #[serde(default)]
+    pub schema_fetches: u64,
+    #[serde(default)]
+    pub records_with_defaults: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_read: Option<crate::consumer::deserializer::LastRead>,
 }
 
 /// How often each record was processed by one reader (a group or a standalone consumer).
@@ -398,6 +410,11 @@ impl RunSummary {
                     .unwrap_or(0.0),
                 failed_rebalances: c.group.as_ref().map(|g| g.stats.failed_rebalances).unwrap_or(0),
                 poll_timeouts: c.group.as_ref().map(|g| g.stats.poll_timeouts).unwrap_or(0),
+                records_deserialized: c.deser.stats.records_deserialized,
+                deserialization_failures: c.deser.stats.deserialization_failures,
+                schema_fetches: c.deser.stats.schema_fetches,
+                records_with_defaults: c.deser.stats.records_with_defaults,
+                last_read: c.deser.last.clone(),
                 positions: c
                     .positions
                     .iter()

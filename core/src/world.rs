@@ -228,16 +228,20 @@ impl World {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                Consumer::new(
+                let mut consumer = Consumer::new(
                     i as u32,
                     c.name.clone(),
                     c.config.clone(),
                     c.app.clone(),
                     ids.clone(),
                     SimRng::new(seed, Stream::Client(1000 + i as u32)),
-                )
+                );
+                consumer
+                    .set_reader_schemas(c.key_schema.as_deref(), c.value_schema.as_deref())
+                    .map_err(|e| ActionError(format!("consumer {}: {e}", c.name)))?;
+                Ok(consumer)
             })
-            .collect();
+            .collect::<Result<Vec<_>, ActionError>>()?;
         let mut world = World {
             seed,
             now: SimTime::ZERO,
@@ -800,6 +804,7 @@ impl World {
 
     /// Routes the step's messages and timers, checks invariants, records the trace event.
     fn finish_step(&mut self, cause: Cause) -> TraceEvent {
+        self.forward_converted();
         let now = self.now;
         let sends = std::mem::take(&mut self.outbox.sends);
         for (from, to, msg) in sends {
@@ -887,6 +892,35 @@ impl World {
     }
 
     // ------------------------------------------------------------------ actions
+
+    /// Converter applications: what their consumers read this step, their producers send
+    /// (converted to the producer's value/key schema).
+    fn forward_converted(&mut self) {
+        for c in 0..self.consumers.len() {
+            if self.consumers[c].forwarded.is_empty() {
+                continue;
+            }
+            let records = std::mem::take(&mut self.consumers[c].forwarded);
+            let Some(to) = self.consumers[c].settings.forward_to.clone() else { continue };
+            let Some(p) = self.producers.iter().position(|p| p.name == to.producer) else { continue };
+            let topic: Arc<str> = Arc::from(to.topic.as_str());
+            self.with_io(NodeId::Producer(p as u32), |w, io| {
+                let producer = &w.producers[p];
+                let key_schema = producer.key_schema.as_deref().and_then(|t| crate::schema::AvroSchema::parse(t).ok());
+                let value_schema =
+                    producer.value_schema.as_deref().and_then(|t| crate::schema::AvroSchema::parse(t).ok());
+                for (key, value) in records {
+                    let blob = |j: Option<serde_json::Value>, schema: &Option<crate::schema::AvroSchema>| {
+                        j.map(|j| Blob::text(&crate::consumer::deserializer::convert_text(j, schema.as_ref())))
+                    };
+                    let key = blob(key, &key_schema);
+                    let value = blob(value, &value_schema);
+                    w.producers[p].send(topic.clone(), None, key, value, &mut w.ledger, io);
+                }
+                w.producers[p].run_sender(&mut w.ledger, io);
+            });
+        }
+    }
 
     fn with_io<R>(&mut self, me: NodeId, f: impl FnOnce(&mut World, &mut Io) -> R) -> R {
         let mut out = std::mem::take(&mut self.outbox);

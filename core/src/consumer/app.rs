@@ -64,11 +64,29 @@ pub struct AppSettings {
     pub commit: CommitMode,
     /// The timeout the application passes to `poll()`.
     pub poll_timeout: Dur,
+    /// A converter application: every record it reads is sent again, decoded and converted
+    /// to that producer's schema, by the producer to the topic (a consumer + producer pair,
+    /// the course's bridge from a new topic back to the old one during a migration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_to: Option<ForwardTo>,
+}
+
+/// Where a converter application republishes what it reads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardTo {
+    pub producer: String,
+    pub topic: String,
 }
 
 impl Default for AppSettings {
     fn default() -> Self {
-        AppSettings { processing_per_record: Dur::ZERO, commit: CommitMode::Auto, poll_timeout: Dur::from_ms(1000) }
+        AppSettings {
+            processing_per_record: Dur::ZERO,
+            commit: CommitMode::Auto,
+            poll_timeout: Dur::from_ms(1000),
+            forward_to: None,
+        }
     }
 }
 
@@ -231,7 +249,7 @@ impl Consumer {
             let mut tally = Tally::default();
             let reader = std::mem::take(&mut self.reader);
             let (me, now) = (self.index, io.now);
-            let n = self.take_records(max, |tp, offset, id| {
+            let n = self.take_records(max, io, |tp, offset, id| {
                 ledger.polled(me, tp, offset, id, now);
                 ledger.delivered(&reader, id);
                 tally.add(tp, offset);
@@ -247,7 +265,7 @@ impl Consumer {
             let mut batch = std::mem::take(&mut self.app.in_process);
             batch.clear();
             let (me, now) = (self.index, io.now);
-            let n = self.take_records(max, |tp, offset, id| {
+            let n = self.take_records(max, io, |tp, offset, id| {
                 ledger.polled(me, tp, offset, id, now);
                 batch.push(Polled { tp: tp.clone(), offset, id })
             });

@@ -6,6 +6,7 @@
 //! `poll()` will return: fetched records wait in a buffer until the application polls them,
 //! and a partition is fetched again only once its buffer is drained.
 pub mod app;
+pub mod deserializer;
 
 use crate::client::ClientMetadata;
 use crate::config::{ConsumerConfig, OffsetReset};
@@ -20,6 +21,7 @@ use crate::sim::rng::SimRng;
 use crate::sim::time::{Dur, SimTime};
 use crate::trace::Effect;
 use app::{AppSettings, AppState};
+use deserializer::{Deserializers, Outcome};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -90,6 +92,13 @@ pub struct Consumer {
     pub group: Option<Membership>,
     /// The application's loop around `poll()`.
     pub app: AppState,
+    /// `key.deserializer` / `value.deserializer` state: reader schemas, the schema-id cache.
+    #[serde(default)]
+    pub deser: Deserializers,
+    /// Records a converter application read and hands to its producer (key, value as
+    /// decoded JSON); the world sends them at the end of the step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forwarded: Vec<(Option<serde_json::Value>, Option<serde_json::Value>)>,
 }
 
 impl Consumer {
@@ -126,7 +135,18 @@ impl Consumer {
             stats: ConsumerStats::default(),
             group,
             app: AppState::default(),
+            deser: Deserializers::default(),
+            forwarded: Vec::new(),
         }
+    }
+
+    /// The application's reader schemas (Avro schema text) for the Avro and JSON
+    /// deserializers.
+    pub fn set_reader_schemas(&mut self, key: Option<&str>, value: Option<&str>) -> Result<(), String> {
+        let fresh = Deserializers::with_readers(key, value)?;
+        self.deser.key_reader = fresh.key_reader;
+        self.deser.value_reader = fresh.value_reader;
+        Ok(())
     }
 
     pub(crate) fn me(&self) -> NodeId {
@@ -378,6 +398,17 @@ impl Consumer {
                     self.schedule_wake(wait, io);
                     self.group_connection_closed(b, io);
                 }
+                if from == NodeId::SchemaRegistry {
+                    let pending: Vec<u64> = self.deser.in_flight.keys().copied().collect();
+                    for corr in pending {
+                        self.deser.fetch_failed(corr, "schema registry connection closed");
+                    }
+                }
+            }
+            Message::SchemaByIdResponse { corr, result, .. } => {
+                let result =
+                    result.map_err(|e| format!("{}; error code: {} (HTTP {})", e.message, e.error_code, e.http_status));
+                self.deser.on_schema(corr, result);
             }
             Message::FindCoordinatorResponse { .. }
             | Message::JoinGroupResponse { .. }
@@ -427,16 +458,22 @@ impl Consumer {
     }
 
     /// Takes up to `max` records from the buffer (`FetchCollector.collectFetch`): records of
-    /// assigned, unpaused partitions with a position, in arrival order. Calls `each` for
-    /// every record and advances positions. Returns how many were taken.
+    /// assigned, unpaused partitions with a position, in arrival order. Each record goes
+    /// through the deserializers; `each` is called for every record read and positions
+    /// advance. A record that cannot be read (yet) stops the collection there, as the Java
+    /// client's next-in-line fetch does: the position stays at that record, records before it
+    /// are returned, and later polls retry it. Returns how many were taken.
     pub(crate) fn take_records(
         &mut self,
         max: u32,
+        io: &mut Io,
         mut each: impl FnMut(&TopicPartition, u64, crate::record::RecordId),
     ) -> u32 {
+        let formats = (self.config.key_deserializer, self.config.value_deserializer);
         let mut taken = 0u32;
+        let mut blocked = None;
         let mut i = 0;
-        while i < self.buffer.len() && taken < max {
+        while i < self.buffer.len() && taken < max && blocked.is_none() {
             let tp = self.buffer[i].0.clone();
             let pos = match self.positions.get(&tp) {
                 Some(Position::At(p)) if self.fetchable(&tp) && self.assignment.contains(&tp) => *p,
@@ -465,7 +502,29 @@ impl Consumer {
                         exhausted = false;
                         break 'batches;
                     }
+                    let outcome =
+                        self.deser.read(self.index, formats, &tp, offset, r, &mut |e: crate::trace::Effect| io.emit(e));
+                    if outcome != Outcome::Read {
+                        next = offset;
+                        exhausted = false;
+                        blocked = Some(outcome);
+                        break 'batches;
+                    }
                     each(&tp, offset, r.id);
+                    if self.settings.forward_to.is_some() {
+                        // A converter republishes the decoded value (the raw text when its
+                        // deserializers are plain strings).
+                        let text = |b: &Option<crate::record::Blob>| {
+                            b.as_ref().map(|b| serde_json::Value::String(b.display()))
+                        };
+                        let (k, v) = match &self.deser.last {
+                            Some(l) if l.tp == tp && l.offset == offset => {
+                                (l.key.clone().or_else(|| text(&r.key)), l.value.clone().or_else(|| text(&r.value)))
+                            }
+                            _ => (text(&r.key), text(&r.value)),
+                        };
+                        self.forwarded.push((k, v));
+                    }
                     taken += 1;
                     next = offset + 1;
                 }
@@ -480,7 +539,22 @@ impl Consumer {
                 i += 1;
             }
         }
+        if let Some(Outcome::NeedSchema(id)) = blocked {
+            self.request_schema(id, io);
+        }
         taken
+    }
+
+    /// `GET /schemas/ids/{id}` (the Avro deserializer's cache missed).
+    fn request_schema(&mut self, id: u32, io: &mut Io) {
+        if self.deser.fetching(id) {
+            return;
+        }
+        let corr = self.corr();
+        self.deser.in_flight.insert(corr, id);
+        self.deser.stats.schema_fetches += 1;
+        io.send(NodeId::SchemaRegistry, Message::SchemaByIdRequest { corr, id });
+        io.timer(Dur::from_ms(self.config.request_timeout_ms), Timer::ConsumerRequestTimeout(corr));
     }
 
     pub fn handle_timer(&mut self, timer: Timer, ledger: &mut Ledger, io: &mut Io) {
@@ -502,6 +576,8 @@ impl Consumer {
                     self.metadata.in_flight = None;
                     self.request_metadata(avoid, io);
                 } else if self.group_request_timed_out(corr, io) {
+                } else if self.deser.in_flight.contains_key(&corr) {
+                    self.deser.fetch_failed(corr, "schema registry request timed out");
                 } else {
                     let stuck: Vec<TopicPartition> = self
                         .positions
@@ -533,6 +609,8 @@ impl Consumer {
         self.fetch_in_flight.clear();
         self.buffer.clear();
         self.high_watermarks.clear();
+        self.deser.reset_process();
+        self.forwarded.clear();
         if let Some(g) = self.group.as_mut() {
             g.reset_process();
         }
@@ -551,6 +629,7 @@ impl Consumer {
         self.pending_revocation.clear();
         self.buffer.clear();
         self.fetch_in_flight.clear();
+        self.deser.reset_process();
         if let Some(g) = self.group.as_mut() {
             g.reset_process();
         }

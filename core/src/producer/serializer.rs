@@ -75,6 +75,17 @@ fn conform_node(
             if v.is_null() && branches.iter().any(|b| matches!(schema.kind(*b), NodeKind::Null)) {
                 return Json::Null;
             }
+            // Avro's JSON encoding names the branch, `{"<branch>": value}`: keep that choice
+            // (shaping it into the first branch would write a different value).
+            if let Json::Object(obj) = v {
+                if let (1, Some((label, inner))) = (obj.len(), obj.iter().next()) {
+                    if let Some(i) = crate::schema::value::branch_by_label(&schema.nodes, branches, label) {
+                        let mut tagged = serde_json::Map::new();
+                        tagged.insert(label.clone(), conform_node(inner, schema, branches[i], depth + 1));
+                        return Json::Object(tagged);
+                    }
+                }
+            }
             match branches.iter().find(|b| !matches!(schema.kind(**b), NodeKind::Null)) {
                 Some(b) => conform_node(v, schema, *b, depth + 1),
                 None => v.clone(),
@@ -110,5 +121,15 @@ mod tests {
         assert!(crate::schema::serialize(&v1, 1, &shaped).is_ok());
         let as_string = AvroSchema::parse(taxi::RIDE_VALUE_V2_TOTAL_AMOUNT_STRING).unwrap();
         assert_eq!(conform(&ride, &as_string)["total_amount"], "12.25");
+    }
+
+    #[test]
+    fn a_union_value_tagged_with_its_branch_keeps_that_branch() {
+        let schema = AvroSchema::parse(
+            r#"[{"type":"record","name":"N0","fields":[]},{"type":"enum","name":"N1","symbols":["S0"]}]"#,
+        )
+        .unwrap();
+        let tagged = serde_json::json!({"N1": "S0"});
+        assert_eq!(conform(&tagged, &schema), tagged);
     }
 }

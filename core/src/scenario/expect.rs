@@ -37,6 +37,9 @@ pub struct Expectation {
     /// Lessons' streams metrics: the window (its start, epoch ms) of a windowed result.
     #[serde(default)]
     pub window_start: Option<i64>,
+    /// A field of a decoded record (`last_value` / `last_key`): a name or a JSON pointer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     #[serde(default)]
     pub equals: Option<toml::Value>,
     #[serde(default)]
@@ -118,6 +121,15 @@ pub const METRICS: &[(&str, &str)] = &[
     ("streams_outputs", "key?, run?"),
     ("streams_dropped", "run?"),
     ("streams_top_key", "window_start?, run?"),
+    // consumer deserializers (key.deserializer / value.deserializer)
+    ("records_deserialized", "consumer"),
+    ("deserialization_failures", "consumer"),
+    ("schema_fetches", "consumer"),
+    ("records_with_defaults", "consumer"),
+    ("last_value", "consumer, field?"),
+    ("last_key", "consumer, field?"),
+    ("last_offset_read", "consumer"),
+    ("position", "consumer, partition"),
 ];
 
 /// Whether a metric is measured on a lesson's streams test-driver run rather than on the
@@ -174,6 +186,7 @@ impl Expectation {
             ("topic", &self.topic),
             ("key", &self.key),
             ("run", &self.run),
+            ("field", &self.field),
         ] {
             if let Some(v) = v {
                 parts.push(format!("{k}={v}"));
@@ -447,6 +460,53 @@ impl Expectation {
             }
             m if is_streams_metric(m) => {
                 return Err(format!("'{m}' is answered by a lesson's [streams] test-driver run, not by a scenario"))
+            }
+            "records_deserialized"
+            | "deserialization_failures"
+            | "schema_fetches"
+            | "records_with_defaults"
+            | "last_value"
+            | "last_key"
+            | "last_offset_read"
+            | "position" => {
+                let name = self.consumer.as_deref().unwrap_or("");
+                let c = s.consumers.iter().find(|c| c.name == name).ok_or_else(|| format!("no consumer '{name}'"))?;
+                let last = || c.last_read.as_ref().ok_or_else(|| format!("consumer '{name}' deserialized no record"));
+                match self.what.as_str() {
+                    "records_deserialized" => Value::Number(c.records_deserialized as f64),
+                    "deserialization_failures" => Value::Number(c.deserialization_failures as f64),
+                    "schema_fetches" => Value::Number(c.schema_fetches as f64),
+                    "records_with_defaults" => Value::Number(c.records_with_defaults as f64),
+                    "last_offset_read" => Value::Number(last()?.offset as f64),
+                    "position" => {
+                        let p = self.partition.as_deref().unwrap_or("");
+                        match c.positions.get(p) {
+                            Some(o) => Value::Number(*o as f64),
+                            None => Value::Text("none".into()),
+                        }
+                    }
+                    side => {
+                        let l = last()?;
+                        let json = if side == "last_value" { &l.value } else { &l.key };
+                        let json =
+                            json.as_ref().ok_or_else(|| format!("the last record's {} was not decoded", &side[5..]))?;
+                        let v = match &self.field {
+                            // A field the reader does not have (a v1 reader never sees v2's
+                            // new fields) measures as "absent".
+                            Some(f) => match crate::consumer::deserializer::field_of(json, f) {
+                                Some(v) => v,
+                                None => return Ok(Value::Text("absent".into())),
+                            },
+                            None => json,
+                        };
+                        match v {
+                            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+                            serde_json::Value::Bool(b) => Value::Bool(*b),
+                            serde_json::Value::String(t) => Value::Text(t.clone()),
+                            other => Value::Text(other.to_string()),
+                        }
+                    }
+                }
             }
             other => return Err(format!("unknown metric '{other}'")),
         })

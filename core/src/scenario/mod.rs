@@ -176,6 +176,9 @@ struct RawConsumer {
     key_schema: Option<String>,
     #[serde(default)]
     value_schema: Option<String>,
+    /// A converter: `{ producer = "...", topic = "..." }` republishes every record read.
+    #[serde(default)]
+    forward_to: Option<crate::consumer::app::ForwardTo>,
 }
 
 /// Converts byte offsets of a source text into 1-based line and column.
@@ -444,6 +447,28 @@ impl Scenario {
             };
             let key_schema = schema("key_schema", &r.key_schema)?;
             let value_schema = schema("value_schema", &r.value_schema)?;
+            let avro = config.key_deserializer == crate::config::SerdeFormat::Avro
+                || config.value_deserializer == crate::config::SerdeFormat::Avro;
+            if avro && raw.schema_registry.is_none() {
+                return Err(loc.key_in(
+                    &span,
+                    "deserializer",
+                    "the Avro deserializer needs a [schema_registry] in the scenario",
+                ));
+            }
+            if let Some(f) = &r.forward_to {
+                if !producers.iter().any(|p| p.name == f.producer) {
+                    return Err(loc.key_in(
+                        &span,
+                        "forward_to",
+                        format!("forward_to: no producer '{}' (declare it before the consumer)", f.producer),
+                    ));
+                }
+                if !topics.iter().any(|t| *t.name == *f.topic) {
+                    return Err(loc.key_in(&span, "forward_to", format!("forward_to: no topic '{}'", f.topic)));
+                }
+                app.forward_to = Some(f.clone());
+            }
             consumers.push(ConsumerSpec {
                 name: r.name.clone(),
                 config,
