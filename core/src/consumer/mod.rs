@@ -327,12 +327,19 @@ impl Consumer {
         }
     }
 
-    pub(crate) fn request_metadata(&mut self, avoid: Option<u32>, io: &mut Io) {
+    /// `leastLoadedNode`: a broker to send a metadata or FindCoordinator request to, or none
+    /// while every broker is backing off after refusing a connection — the consumer then
+    /// wakes when the first backoff ends instead of retrying at once.
+    pub(crate) fn broker_to_ask(&mut self, avoid: Option<u32>, io: &mut Io) -> Option<u32> {
         if let Some(until) = self.metadata.all_backing_off_until(io.now) {
             self.schedule_wake(until.since(io.now), io);
-            return;
+            return None;
         }
-        let Some(b) = self.metadata.pick_broker(&mut self.rng, avoid, io.now) else {
+        self.metadata.pick_broker(&mut self.rng, avoid, io.now)
+    }
+
+    pub(crate) fn request_metadata(&mut self, avoid: Option<u32>, io: &mut Io) {
+        let Some(b) = self.broker_to_ask(avoid, io) else {
             return;
         };
         let corr = self.corr();

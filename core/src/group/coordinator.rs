@@ -967,19 +967,7 @@ impl GroupCoordinator {
                 if matches {
                     // It lost the JoinGroup response: send the current generation again.
                     let members = if g.is_leader(&req.member_id) { join_members(g) } else { Vec::new() };
-                    io.send(
-                        req.from,
-                        Message::JoinGroupResponse {
-                            corr: req.corr,
-                            error: None,
-                            generation: g.generation,
-                            protocol_name: g.protocol_name.clone(),
-                            leader: g.leader.clone().unwrap_or_default(),
-                            skip_assignment: false,
-                            member_id: req.member_id.clone(),
-                            members,
-                        },
-                    );
+                    io.send(req.from, current_join(g, req.corr, &req.member_id, members));
                 } else {
                     writes.extend(self.update_member_and_rebalance(group_id, req, io));
                 }
@@ -989,19 +977,7 @@ impl GroupCoordinator {
                     // A rejoining leader forces a rebalance (it may have seen new metadata).
                     writes.extend(self.update_member_and_rebalance(group_id, req, io));
                 } else {
-                    io.send(
-                        req.from,
-                        Message::JoinGroupResponse {
-                            corr: req.corr,
-                            error: None,
-                            generation: g.generation,
-                            protocol_name: g.protocol_name.clone(),
-                            leader: g.leader.clone().unwrap_or_default(),
-                            skip_assignment: false,
-                            member_id: req.member_id.clone(),
-                            members: Vec::new(),
-                        },
-                    );
+                    io.send(req.from, current_join(g, req.corr, &req.member_id, Vec::new()));
                 }
             }
             GroupState::Empty | GroupState::Dead => {
@@ -1659,6 +1635,22 @@ fn join_members(g: &ClassicGroup) -> Vec<JoinGroupMember> {
             metadata: m.metadata(&protocol),
         })
         .collect()
+}
+
+/// A JoinGroup answer with the group's current generation, for a member that rejoins
+/// without changing anything (it lost the earlier answer, or it is a follower of a stable
+/// group); only the leader gets the member list.
+fn current_join(g: &ClassicGroup, corr: u64, member_id: &str, members: Vec<JoinGroupMember>) -> Message {
+    Message::JoinGroupResponse {
+        corr,
+        error: None,
+        generation: g.generation,
+        protocol_name: g.protocol_name.clone(),
+        leader: g.leader.clone().unwrap_or_default(),
+        skip_assignment: false,
+        member_id: member_id.to_string(),
+        members,
+    }
 }
 
 fn join_error(corr: u64, member_id: &str, error: ErrorCode) -> Message {

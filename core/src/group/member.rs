@@ -252,11 +252,7 @@ impl Consumer {
             return;
         }
         let key = g.group_id.clone();
-        if let Some(until) = self.metadata.all_backing_off_until(now) {
-            self.schedule_wake(until.since(now), io);
-            return;
-        }
-        let Some(b) = self.metadata.pick_broker(&mut self.rng, None, now) else {
+        let Some(b) = self.broker_to_ask(None, io) else {
             return;
         };
         let corr = self.corr();

@@ -237,6 +237,29 @@ fn apply_configs(
     Ok(())
 }
 
+/// A client's `key_schema`/`value_schema` (a built-in name or the schema text) resolved to
+/// schema text, and the check that an Avro (de)serializer has a registry to talk to.
+/// `role` is "serializer" or "deserializer".
+fn client_schemas(
+    loc: &Locator,
+    span: &Range<usize>,
+    (key, value): (&Option<String>, &Option<String>),
+    avro: bool,
+    has_registry: bool,
+    role: &str,
+) -> Result<(Option<String>, Option<String>), ScenarioError> {
+    let resolve = |field: &str, v: &Option<String>| -> Result<Option<String>, ScenarioError> {
+        v.as_deref()
+            .map(|text| crate::world::schema_text(text).map_err(|e| loc.key_in(span, field, format!("{field}: {e}"))))
+            .transpose()
+    };
+    let schemas = (resolve("key_schema", key)?, resolve("value_schema", value)?);
+    if avro && !has_registry {
+        return Err(loc.key_in(span, role, format!("the Avro {role} needs a [schema_registry] in the scenario")));
+    }
+    Ok(schemas)
+}
+
 fn ms(v: f64) -> Option<SimTime> {
     (v.is_finite() && v >= 0.0 && v <= limits::MAX_RUN_MS as f64).then(|| SimTime((v * 1000.0).round() as u64))
 }
@@ -370,24 +393,16 @@ impl Scenario {
             apply_configs(&loc, &span, &p.get_ref().config, |k, v| config.set(k, v))?;
             config.validate().map_err(|e| loc.key_in(&span, &e.name, e.to_string()))?;
             let r = p.get_ref();
-            let schema = |field: &str, v: &Option<String>| -> Result<Option<String>, ScenarioError> {
-                v.as_deref()
-                    .map(|text| {
-                        crate::world::schema_text(text).map_err(|e| loc.key_in(&span, field, format!("{field}: {e}")))
-                    })
-                    .transpose()
-            };
-            let key_schema = schema("key_schema", &r.key_schema)?;
-            let value_schema = schema("value_schema", &r.value_schema)?;
             let avro = config.key_serializer == crate::config::SerdeFormat::Avro
                 || config.value_serializer == crate::config::SerdeFormat::Avro;
-            if avro && raw.schema_registry.is_none() {
-                return Err(loc.key_in(
-                    &span,
-                    "serializer",
-                    "the Avro serializer needs a [schema_registry] in the scenario",
-                ));
-            }
+            let (key_schema, value_schema) = client_schemas(
+                &loc,
+                &span,
+                (&r.key_schema, &r.value_schema),
+                avro,
+                raw.schema_registry.is_some(),
+                "serializer",
+            )?;
             producers.push(ProducerSpec { name: r.name.clone(), config, key_schema, value_schema });
         }
         let mut consumers = Vec::new();
@@ -438,24 +453,16 @@ impl Scenario {
                     .map(|x| Dur(x.0))
                     .ok_or_else(|| loc.key_in(&span, "poll_timeout_ms", "poll_timeout_ms must be at least 1"))?;
             }
-            let schema = |field: &str, v: &Option<String>| -> Result<Option<String>, ScenarioError> {
-                v.as_deref()
-                    .map(|text| {
-                        crate::world::schema_text(text).map_err(|e| loc.key_in(&span, field, format!("{field}: {e}")))
-                    })
-                    .transpose()
-            };
-            let key_schema = schema("key_schema", &r.key_schema)?;
-            let value_schema = schema("value_schema", &r.value_schema)?;
             let avro = config.key_deserializer == crate::config::SerdeFormat::Avro
                 || config.value_deserializer == crate::config::SerdeFormat::Avro;
-            if avro && raw.schema_registry.is_none() {
-                return Err(loc.key_in(
-                    &span,
-                    "deserializer",
-                    "the Avro deserializer needs a [schema_registry] in the scenario",
-                ));
-            }
+            let (key_schema, value_schema) = client_schemas(
+                &loc,
+                &span,
+                (&r.key_schema, &r.value_schema),
+                avro,
+                raw.schema_registry.is_some(),
+                "deserializer",
+            )?;
             if let Some(f) = &r.forward_to {
                 if !producers.iter().any(|p| p.name == f.producer) {
                     return Err(loc.key_in(
