@@ -9,12 +9,14 @@
 //! - `store`: state stores and `StoreWrite`s.
 //! - `window`, `expr`, `value`: window definitions, the expression language, the value model.
 //! - `driver`: the sandbox's `TopologyTestDriver` and the `kafka-sandbox streams` format.
+//! - `ksql`: a ksqlDB front end: SQL statements translated into topologies and run.
 //! - `taxi`: the seeded synthetic taxi-rides generator.
 pub mod aggregate;
 pub mod driver;
 pub mod error;
 pub mod expr;
 pub mod join;
+pub mod ksql;
 pub mod store;
 pub mod task;
 pub mod taxi;
