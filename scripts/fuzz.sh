@@ -12,7 +12,7 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(scenario_toml assign_json schema_check_json avro_schema streams_json fragment)
+  targets=(scenario_toml assign_json schema_check_json avro_schema streams_json fragment ksql)
 fi
 export RUSTC_BOOTSTRAP=1
 for t in "${targets[@]}"; do

@@ -40,6 +40,9 @@ enum Command {
     /// Run a Kafka Streams topology on records, like TopologyTestDriver: prints
     /// `{"output": [...], "dropped": N}`.
     Streams(cmd::streams::Args),
+    /// Run ksqlDB statements on records: each persistent query's output and each push
+    /// query's rows (`--plan`: the Kafka Streams topologies they translate into).
+    Ksql(cmd::ksql::Args),
     /// Avro schemas: compatibility checks (`check`) and Confluent wire bytes (`encode`, `decode`).
     Schema(cmd::schema::Args),
 }
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Assign(args) => cmd::assign::run(args),
         Command::Partition(args) => cmd::partition::run(args),
         Command::Streams(args) => cmd::streams::run(args),
+        Command::Ksql(args) => cmd::ksql::run(args),
         Command::Schema(args) => cmd::schema::run(args),
     };
     cli::finish(result)

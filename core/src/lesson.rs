@@ -8,15 +8,17 @@
 //! lint checks all of it: goals present, scenario loads, every answer computes, every
 //! choice question's answer is among its choices, the break-it expectations hold.
 //!
-//! A lesson may also carry Kafka Streams test-driver runs (`[streams.NAME]`: a topology and
-//! its input, literal or generated taxi rides); questions with a `streams_*` metric are
-//! answered by that run's output, the way `TopologyTestDriver` would show it.
+//! A lesson may also carry Kafka Streams test-driver runs (`[streams.NAME]`: a topology, or
+//! ksqlDB statements, and its input, literal or generated taxi rides); questions with a
+//! `streams_*` metric are answered by that run's output, the way `TopologyTestDriver` would
+//! show it (for ksqlDB: the output of the run's last persistent query, or of `query`).
 use crate::action::Action;
 use crate::scenario::expect::{is_streams_metric, Expectation, Value};
 use crate::scenario::run::{execute, judge, Verdict};
 use crate::scenario::{Scenario, ScenarioError};
 use crate::sim::time::SimTime;
 use crate::streams::driver::{run_json, DriverResult};
+use crate::streams::ksql;
 use crate::streams::taxi::{generate_rides, TaxiConfig};
 use crate::summary::RunSummary;
 use serde::{Deserialize, Serialize};
@@ -118,7 +120,21 @@ pub struct StreamsRun {
     #[serde(default)]
     pub description: String,
     /// The topology as JSON, in the form `kafka-sandbox streams` takes (an `op` or `steps`).
-    pub topology: String,
+    /// A run has either `topology` or `ksql`.
+    #[serde(default)]
+    pub topology: Option<String>,
+    /// ksqlDB statements (`kafka-sandbox ksql`); the run's output is that of the last
+    /// persistent query (`CREATE ... AS SELECT`), or of the one named by `query`.
+    #[serde(default)]
+    pub ksql: Option<String>,
+    /// With `ksql`: the sink name (e.g. `PAYMENT_TYPE_SESSIONS`) or query id whose output
+    /// answers the questions.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// With `ksql`: the value column questions read (e.g. `KSQL_COL_0`, ksqlDB's name for an
+    /// unaliased `COUNT(*)`); without it they see the whole row.
+    #[serde(default)]
+    pub column: Option<String>,
     /// Input records as a JSON array of `{"topic", "key", "value", "ts"}`, piped first.
     #[serde(default)]
     pub input: Option<String>,
@@ -131,8 +147,16 @@ impl StreamsRun {
     /// Runs the topology on the input in the test driver. `name` is for messages.
     pub fn execute(&self, name: &str) -> Result<DriverResult, String> {
         let at = |field: &str, e: &dyn fmt::Display| format!("streams.{name}.{field}: {e}");
-        let topology: serde_json::Value =
-            serde_json::from_str(&self.topology).map_err(|e| at("topology", &format!("invalid JSON: {e}")))?;
+        let topology: Option<serde_json::Value> = match (&self.topology, &self.ksql) {
+            (Some(t), None) => {
+                Some(serde_json::from_str(t).map_err(|e| at("topology", &format!("invalid JSON: {e}")))?)
+            }
+            (None, Some(_)) => None,
+            _ => return Err(format!("streams.{name}: give either topology or ksql")),
+        };
+        if self.ksql.is_none() && (self.query.is_some() || self.column.is_some()) {
+            return Err(format!("streams.{name}: query and column go with ksql"));
+        }
         let mut input: Vec<serde_json::Value> = match &self.input {
             None => Vec::new(),
             Some(text) => match serde_json::from_str(text).map_err(|e| at("input", &format!("invalid JSON: {e}")))? {
@@ -160,8 +184,41 @@ impl StreamsRun {
         if input.is_empty() {
             return Err(format!("streams.{name}: needs input records or taxi rides"));
         }
+        let Some(topology) = topology else {
+            return self.execute_ksql(name, input);
+        };
         let doc = serde_json::json!({ "topology": topology, "input": input });
         run_json(&doc.to_string()).map_err(|e| format!("streams.{name}: {e}"))
+    }
+
+    fn execute_ksql(&self, name: &str, input: Vec<serde_json::Value>) -> Result<DriverResult, String> {
+        let statements = self.ksql.as_deref().unwrap_or_default();
+        let doc = serde_json::json!({ "statements": statements, "input": input });
+        let result = ksql::run_json(&doc.to_string()).map_err(|e| format!("streams.{name}.ksql: {e}"))?;
+        let chosen = match &self.query {
+            Some(q) => result.queries.into_iter().find(|o| o.id == *q || o.sink == *q).ok_or_else(|| {
+                format!("streams.{name}.query: no persistent query {q} (name its sink or its query id)")
+            })?,
+            None => result
+                .queries
+                .into_iter()
+                .last()
+                .ok_or_else(|| format!("streams.{name}.ksql: no persistent query (CREATE ... AS SELECT)"))?,
+        };
+        let mut output = chosen.output;
+        if let Some(column) = &self.column {
+            for r in &mut output {
+                if r.value.is_null() {
+                    continue; // a tombstone stays one
+                }
+                let v = r.value.field(column).clone();
+                if !matches!(&r.value, crate::streams::Value::Map(m) if m.contains_key(column)) {
+                    return Err(format!("streams.{name}.column: {} rows have no column {column}", chosen.sink));
+                }
+                r.value = v;
+            }
+        }
+        Ok(DriverResult { output, dropped: chosen.dropped })
     }
 }
 
@@ -542,6 +599,47 @@ explain = "e"
     }
 
     #[test]
+    fn a_ksql_run_answers_streams_questions_from_its_persistent_query() {
+        let extra = r#"
+[streams.sessions]
+ksql = '''
+CREATE STREAM rides (payment_type VARCHAR, trip_distance DOUBLE)
+  WITH (KAFKA_TOPIC='rides', VALUE_FORMAT='JSON');
+CREATE TABLE sessions AS SELECT payment_type, COUNT(*) FROM rides
+  WINDOW SESSION (60 SECONDS) GROUP BY payment_type EMIT CHANGES;
+'''
+column = "KSQL_COL_0"
+input = '''[
+  {"topic": "rides", "key": null, "value": {"payment_type": 1, "trip_distance": 1.0}, "ts": 0},
+  {"topic": "rides", "key": null, "value": {"payment_type": 1, "trip_distance": 2.0}, "ts": 50000},
+  {"topic": "rides", "key": null, "value": {"payment_type": 2, "trip_distance": 2.0}, "ts": 60000}]'''
+[[question]]
+id = "session"
+prompt = "p"
+kind = "number"
+answer = { what = "streams_result", key = "1", window_start = 0 }
+explain = "e"
+"#;
+        let (l, s) = lesson(extra);
+        assert_eq!(l.lint(&s), Vec::<String>::new());
+        let summary = l.run(&s).unwrap().summary;
+        assert!(l.grade("session", "2", &summary).unwrap().correct);
+        // The merge retracted the one-ride session: 3 changes for payment type 1.
+        let out = l.run_streams(None).unwrap();
+        assert_eq!(out.output.iter().filter(|r| r.key == crate::streams::Value::str("1")).count(), 3);
+        let (l, s) = lesson(&extra.replace("COUNT(*) FROM rides", "COUNT(*) FROM ridez"));
+        assert!(
+            l.lint(&s).iter().any(|p| p.contains("streams.sessions.ksql: statements: line 3:61: RIDEZ does not exist")),
+            "{:?}",
+            l.lint(&s)
+        );
+        let (l, s) = lesson(&extra.replace("column = \"KSQL_COL_0\"", "column = \"N\""));
+        assert!(l.lint(&s).iter().any(|p| p.contains("streams.sessions.column: SESSIONS rows have no column N")));
+        let (l, s) = lesson(&extra.replace("ksql = '''", "topology = '{}'\nksql = '''"));
+        assert!(l.lint(&s).iter().any(|p| p.contains("give either topology or ksql")));
+    }
+
+    #[test]
     fn generated_taxi_rides_count_like_a_hand_count_over_the_same_rides() {
         let extra = r#"
 [streams.trips]
@@ -589,7 +687,10 @@ explain = "e"
     fn too_many_taxi_rides_are_refused_before_generating_them() {
         let run = StreamsRun {
             description: String::new(),
-            topology: "{}".into(),
+            topology: Some("{}".into()),
+            ksql: None,
+            query: None,
+            column: None,
             input: None,
             taxi: Some(TaxiInput { seed: 1, count: MAX_TAXI_RIDES + 1, topic: "rides".into(), key: None }),
         };

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod check;
 pub mod configs;
 pub mod export;
+pub mod ksql;
 pub mod lesson;
 pub mod partition;
 pub mod run;

@@ -3134,6 +3134,17 @@ fn push_row(p: &PushQuery, src: &Source, m: &Moving, out: &mut PushOutput, error
 /// Runs the `kafka-sandbox ksql` format: `{"statements": "...", "input": [{"topic", "key",
 /// "value", "ts"}, ...]}`. SQL errors come back as `statements` + `line L:C`.
 pub fn run_json(text: &str) -> Result<KsqlResult, RunError> {
+    let (script, records) = parse_doc(text, true)?;
+    run_script(&script, &records)
+}
+
+/// The translation of the statements in a `kafka-sandbox ksql` document (`input` optional):
+/// sources, persistent queries with their `TopologySpec`s, push queries.
+pub fn plan_json(text: &str) -> Result<KsqlScript, RunError> {
+    parse_doc(text, false).map(|(script, _)| script)
+}
+
+fn parse_doc(text: &str, need_input: bool) -> Result<(KsqlScript, Vec<KsqlRecord>), RunError> {
     use serde_json::Value as Json;
     let doc: Json = serde_json::from_str(text)
         .map_err(|e| run_err(format!("line {} column {}", e.line(), e.column()), format!("invalid JSON: {e}")))?;
@@ -3152,6 +3163,7 @@ pub fn run_json(text: &str) -> Result<KsqlResult, RunError> {
     let input = match obj.get("input") {
         Some(Json::Array(a)) => a,
         Some(_) => return Err(run_err("input", "must be an array")),
+        None if !need_input => return Ok((script, Vec::new())),
         None => return Err(run_err("", "missing field \"input\"")),
     };
     if input.len() > super::driver::MAX_INPUT_RECORDS {
@@ -3178,7 +3190,7 @@ pub fn run_json(text: &str) -> Result<KsqlResult, RunError> {
         let value = o.get("value").map(Value::from_json).unwrap_or(Value::Null);
         records.push(KsqlRecord { topic, key, value, ts });
     }
-    run_script(&script, &records)
+    Ok((script, records))
 }
 
 #[cfg(test)]
