@@ -2145,23 +2145,27 @@ fn translate_projection(
             let (kp, _) = scope.tr(pb)?;
             steps.push(Step::SelectKey { name: "PartitionBy".into(), input: cur, key: kp });
             cur = "PartitionBy".into();
-            let idx = items.iter().position(|it| matches!(&it.expr, SqlExpr::Col { name, .. } if name == pn));
-            let kname = idx.map(|i| names[i].clone()).unwrap_or_else(|| pn.clone());
-            (idx, Some(kname), col.ty.unwrap_or(SqlType::String))
+            let Some(idx) = items.iter().position(|it| matches!(&it.expr, SqlExpr::Col { name, .. } if name == pn))
+            else {
+                return fail(
+                    pos,
+                    format!("Key missing from projection. The query used to build `{name}` must include the partitioning expression {pn} in its projection."),
+                );
+            };
+            (Some(idx), Some(names[idx].clone()), col.ty.unwrap_or(SqlType::String))
         }
         None => match from.key_column() {
             Some(k) => {
-                let idx = items.iter().position(|it| matches!(&it.expr, SqlExpr::Col { name, .. } if *name == k.name));
-                match idx {
-                    Some(i) => (Some(i), Some(names[i].clone()), k.ty),
-                    None => {
-                        // The key column is not selected: the result has no key column and
-                        // its records have null keys.
-                        steps.push(Step::SelectKey { name: "DropKey".into(), input: cur, key: "null".into() });
-                        cur = "DropKey".into();
-                        (None, None, k.ty)
-                    }
-                }
+                // ksqlDB names every key column, so a persistent query must select it.
+                let Some(i) =
+                    items.iter().position(|it| matches!(&it.expr, SqlExpr::Col { name, .. } if *name == k.name))
+                else {
+                    return fail(
+                        pos,
+                        format!("Key missing from projection. The query used to build `{name}` must include the key column {} in its projection.", k.name),
+                    );
+                };
+                (Some(i), Some(names[i].clone()), k.ty)
             }
             None => (None, None, SqlType::String),
         },
@@ -3306,8 +3310,25 @@ mod tests {
             ("CREATE STREAM s (a INT) WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON');\nSELECT UNKNOWN_FN(a) FROM s EMIT CHANGES;", 2, 8, "function UNKNOWN_FN is not supported"),
             ("CREATE STREAM s (a INT) WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON');\nCREATE STREAM s AS SELECT * FROM s EMIT CHANGES;", 2, 1, "already exists"),
         ];
+        let keyed = "CREATE STREAM s (k VARCHAR KEY, a INT) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON');\n";
+        let more = [
+            (
+                format!("{keyed}CREATE STREAM x AS SELECT a FROM s EMIT CHANGES;"),
+                2,
+                1,
+                "must include the key column K in its projection",
+            ),
+            (
+                format!("{keyed}CREATE STREAM x AS SELECT k FROM s PARTITION BY a EMIT CHANGES;"),
+                2,
+                1,
+                "must include the partitioning expression A",
+            ),
+        ];
+        let cases: Vec<(&str, usize, usize, &str)> =
+            cases.iter().copied().chain(more.iter().map(|(s, l, c, n)| (s.as_str(), *l, *c, *n))).collect();
         let mut wrong = Vec::new();
-        for (sql, line, column, needle) in cases {
+        for (sql, line, column, needle) in &cases {
             let e = err(sql);
             if !e.message.contains(needle) || (e.line, e.column) != (*line, *column) {
                 wrong.push(format!("{sql}\n  -> {e}"));
@@ -3450,6 +3471,28 @@ mod tests {
             {"topic": "orders", "key": 9, "value": {"customer": "bob", "amount": 20}, "ts": 3}]),
         );
         assert_eq!(query_rows(&out, 0), vec![json!(["ann", null, null, {"ID": 7, "AMOUNT": 12.5, "TIER": "gold"}, 1])]);
+    }
+
+    #[test]
+    fn partition_by_rekeys_the_stream_so_a_later_group_by_needs_no_repartition() {
+        let sql = "CREATE STREAM s (k VARCHAR KEY, a INT, b VARCHAR) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON');
+            CREATE STREAM by_a AS SELECT a, k, b FROM s PARTITION BY a EMIT CHANGES;
+            CREATE TABLE counts AS SELECT a, COUNT(*) AS n FROM by_a GROUP BY a EMIT CHANGES;";
+        let s = parse_script(sql).unwrap();
+        assert_eq!(s.source("BY_A").unwrap().key_column().unwrap().name, "A");
+        let topo = s.queries[1].topology.compile_for_test_driver().unwrap();
+        assert!(!topo.internal_topics.keys().any(|t| t.ends_with("-repartition")), "{:?}", topo.internal_topics);
+        let out = run(
+            sql,
+            json!([
+            {"topic": "s", "key": "x", "value": {"a": 1, "b": "p"}, "ts": 1},
+            {"topic": "s", "key": "y", "value": {"a": 1, "b": "q"}, "ts": 2}]),
+        );
+        assert_eq!(
+            query_rows(&out, 0),
+            vec![json!([1, null, null, {"K": "x", "B": "p"}, 1]), json!([1, null, null, {"K": "y", "B": "q"}, 2])]
+        );
+        assert_eq!(query_rows(&out, 1).last().unwrap(), &json!([1, null, null, {"N": 2}, 2]));
     }
 
     #[test]
