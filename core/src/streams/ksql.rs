@@ -1878,8 +1878,11 @@ fn item_names(items: &[SelectItem], taken: &[String]) -> Vec<String> {
 }
 
 fn source_scope(src: &Source, qual: &str, var: &str, key_var: Option<&str>) -> Vec<ScopeCol> {
+    // ksqlDB's schemas list key columns first (what `SELECT *` shows).
     src.columns
         .iter()
+        .filter(|c| c.key)
+        .chain(src.columns.iter().filter(|c| !c.key))
         .map(|c| ScopeCol {
             qual: qual.to_string(),
             name: c.name.clone(),
@@ -3493,6 +3496,44 @@ mod tests {
             vec![json!([1, null, null, {"K": "x", "B": "p"}, 1]), json!([1, null, null, {"K": "y", "B": "q"}, 2])]
         );
         assert_eq!(query_rows(&out, 1).last().unwrap(), &json!([1, null, null, {"N": 2}, 2]));
+    }
+
+    #[test]
+    fn hopping_windows_count_a_record_in_every_window_and_emit_final_waits_for_the_close() {
+        let decl = "CREATE STREAM s (k VARCHAR KEY, v INT) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON');";
+        let input = json!([
+            {"topic": "s", "key": "a", "value": {"v": 1}, "ts": 12_000},
+            {"topic": "s", "key": "a", "value": {"v": 1}, "ts": 31_000}]);
+        let out = run(
+            &format!(
+                "{decl} CREATE TABLE h AS SELECT k, COUNT(*) AS n, WINDOWEND AS we FROM s
+                WINDOW HOPPING (SIZE 20 SECONDS, ADVANCE BY 10 SECONDS) GROUP BY k EMIT CHANGES;"
+            ),
+            input.clone(),
+        );
+        let rows: Vec<(i64, i64, i64)> = out["queries"][0]["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["window_start"].as_i64().unwrap(),
+                    r["value"]["N"].as_i64().unwrap(),
+                    r["value"]["WE"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        // 12 s falls in [0, 20) and [10, 30); 31 s in [20, 40) and [30, 50).
+        assert_eq!(rows, vec![(0, 1, 20_000), (10_000, 1, 30_000), (20_000, 1, 40_000), (30_000, 1, 50_000)]);
+        let out = run(
+            &format!(
+                "{decl} CREATE TABLE f AS SELECT k, COUNT(*) AS n FROM s
+                WINDOW TUMBLING (SIZE 10 SECONDS, GRACE PERIOD 0 SECONDS) GROUP BY k EMIT FINAL;"
+            ),
+            input,
+        );
+        // Only [10 s, 20 s) has closed by stream time 31 s; [30 s, 40 s) is still open.
+        assert_eq!(query_rows(&out, 0), vec![json!(["a", 10_000, 20_000, {"N": 1}, 12_000])]);
     }
 
     #[test]
