@@ -3682,4 +3682,31 @@ mod tests {
         assert_eq!(e.location, "input[0].ts");
         assert!(run_json("{").unwrap_err().location.starts_with("line 1"));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        /// Mutated statements never panic: they translate, or fail at a line:column that lies
+        /// inside the script (or just past its end).
+        #[test]
+        fn any_edit_of_a_script_translates_or_fails_at_a_location_inside_it(
+            cut in 0usize..400, insert in "[ -~\n]{0,12}", keep in 0usize..400,
+        ) {
+            let base = format!("{RIDES}\nCREATE TABLE t AS SELECT payment_type, COUNT(*), MAX(trip_distance) FROM ride_streams WINDOW SESSION (60 SECONDS) WHERE trip_distance > 1 GROUP BY payment_type HAVING COUNT(*) > 1 EMIT CHANGES;\nSELECT * FROM t EMIT CHANGES LIMIT 3;");
+            let chars: Vec<char> = base.chars().collect();
+            let cut = cut.min(chars.len());
+            let keep = (cut + keep).min(chars.len());
+            let text: String = chars[..cut].iter().copied().chain(insert.chars()).chain(chars[keep..].iter().copied()).collect();
+            match parse_script(&text) {
+                Ok(script) => {
+                    let run = run_script(&script, &[]);
+                    proptest::prop_assert!(run.is_ok(), "{:?}", run.err());
+                }
+                Err(e) => {
+                    let lines: Vec<&str> = text.split('\n').collect();
+                    proptest::prop_assert!(e.line >= 1 && e.line <= lines.len(), "{e}");
+                    proptest::prop_assert!(e.column >= 1 && e.column <= lines[e.line - 1].chars().count() + 1, "{e}");
+                }
+            }
+        }
+    }
 }
