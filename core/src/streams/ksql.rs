@@ -24,7 +24,8 @@
 //! ksqlDB's conventions are kept: unquoted identifiers are upper-cased; the sink topic
 //! defaults to the object's name; persistent query ids are `CSAS_<NAME>_<n>` /
 //! `CTAS_<NAME>_<n>` where `n` is the statement's offset in the command topic of a fresh
-//! server (every CREATE statement is one command); the application id is
+//! server: every CREATE statement is one command, written in a transaction, so it takes two
+//! offsets (the record and the commit marker) and the ids go 0, 2, 4, ...; the application id is
 //! `_confluent-ksql-default_query_<id>` (service id `default_`); a GROUP BY on a non-key
 //! column repartitions through `<app>-Aggregate-GroupBy-repartition`; the aggregate's store
 //! is `Aggregate-Aggregate-Materialize`; a table's key is its GROUP BY column and a windowed
@@ -955,6 +956,9 @@ impl<'a> Parser<'a> {
         };
         if let Some(op) = op {
             self.i += 1;
+            if op == BinOp::Eq && self.is_sym("=") {
+                return fail(self.pos(), "SQL compares with a single '=' (not '==')");
+            }
             let r = self.additive()?;
             return Ok(SqlExpr::Bin(op, Box::new(l), Box::new(r), p));
         }
@@ -1290,7 +1294,8 @@ impl KsqlScript {
 pub fn parse_script(text: &str) -> Result<KsqlScript, KsqlError> {
     let stmts = parse_statements(text)?;
     let mut script = KsqlScript { sources: Vec::new(), queries: Vec::new(), push_queries: Vec::new() };
-    // Offset in the command topic: every CREATE is one command.
+    // Offset in the command topic: every CREATE is one transactional command (record + commit
+    // marker, two offsets).
     let mut command = 0usize;
     for (i, stmt) in stmts.into_iter().enumerate() {
         let statement = i + 1;
@@ -1299,7 +1304,7 @@ pub fn parse_script(text: &str) -> Result<KsqlScript, KsqlError> {
             Stmt::CreateSource { table, name, columns, with, pos } => {
                 let src = declare(&script, table, name, columns, &with, pos)?;
                 script.sources.push(src);
-                command += 1;
+                command += 2;
             }
             Stmt::CreateAs { table, name, with, select, pos } => {
                 if script.source(&name).is_some() {
@@ -1312,7 +1317,7 @@ pub fn parse_script(text: &str) -> Result<KsqlScript, KsqlError> {
                 let (query, sink) = translate(&script, table, &name, &with, &select, id, statement, pos)?;
                 script.sources.push(sink);
                 script.queries.push(query);
-                command += 1;
+                command += 2;
             }
             Stmt::Push { select, pos } => {
                 let q = translate_push(&script, &select, statement, pos)?;
@@ -3276,8 +3281,8 @@ mod tests {
         ))
         .unwrap();
         let ids: Vec<&str> = s.queries.iter().map(|q| q.id.as_str()).collect();
-        assert_eq!(ids, ["CSAS_LONG_RIDES_1", "CTAS_COUNTS_2"]);
-        assert_eq!(s.queries[0].topology.application_id, "_confluent-ksql-default_query_CSAS_LONG_RIDES_1");
+        assert_eq!(ids, ["CSAS_LONG_RIDES_2", "CTAS_COUNTS_4"]);
+        assert_eq!(s.queries[0].topology.application_id, "_confluent-ksql-default_query_CSAS_LONG_RIDES_2");
         assert_eq!(s.queries[0].sink_topic, "LONG_RIDES");
         assert_eq!(s.queries[1].sink_topic, "payment-counts");
         assert_eq!(s.source("COUNTS").unwrap().partitions, Some(2));
@@ -3285,7 +3290,7 @@ mod tests {
         assert_eq!(s.push_queries.len(), 1);
         // GROUP BY on a value column repartitions; the aggregate has a changelogged store.
         let topo = s.queries[1].topology.compile_for_test_driver().unwrap();
-        let app = "_confluent-ksql-default_query_CTAS_COUNTS_2";
+        let app = "_confluent-ksql-default_query_CTAS_COUNTS_4";
         assert!(topo.internal_topics.contains_key(&format!("{app}-Aggregate-GroupBy-repartition")));
         assert!(topo.internal_topics.contains_key(&format!("{app}-Aggregate-Aggregate-Materialize-changelog")));
     }
@@ -3586,7 +3591,7 @@ mod tests {
         // Sessions merged: some updates retract an earlier session with a tombstone.
         assert!(ksql.iter().any(|r| r[3].is_null()));
         assert!(ksql.iter().any(|r| r[0] == "1") && ksql.iter().any(|r| r[0] == "2"));
-        assert_eq!(out["queries"][0]["id"], "CTAS_PAYMENT_TYPE_SESSIONS_1");
+        assert_eq!(out["queries"][0]["id"], "CTAS_PAYMENT_TYPE_SESSIONS_2");
     }
 
     #[test]
