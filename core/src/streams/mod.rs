@@ -9,12 +9,15 @@
 //! - `store`: state stores and `StoreWrite`s.
 //! - `window`, `expr`, `value`: window definitions, the expression language, the value model.
 //! - `driver`: the sandbox's `TopologyTestDriver` and the `kafka-sandbox streams` format.
+//! - `runtime`: applications running in the simulated cluster (instances = group members,
+//!   tasks per partition, changelogs, restore, commits).
 //! - `taxi`: the seeded synthetic taxi-rides generator.
 pub mod aggregate;
 pub mod driver;
 pub mod error;
 pub mod expr;
 pub mod join;
+pub mod runtime;
 pub mod store;
 pub mod task;
 pub mod taxi;
