@@ -250,6 +250,9 @@ fn record_generator(producer: &str, count: u64, key: &KeyPattern, value: &ValueP
         KeyPattern::Hot(n, p) => Some(format!("(rand() * 100 < {p} ? \"key-0\" : \"key-\" int(rand() * {n}))")),
         KeyPattern::List(keys) => Some(format!("k[i % {}]", keys.len())),
         KeyPattern::Ride => Some("\"{\\\"vendor_id\\\": \" (1 + i % 2) \"}\"".into()),
+        // A stand-in for the generated column: a number cycling through 1..=265 (the taxi
+        // zone ids).
+        KeyPattern::RideField(_) => Some("\"\" (1 + i % 265)".into()),
     };
     let value_expr = match value {
         ValuePattern::Null => "\"\"".to_string(),

@@ -165,6 +165,128 @@ pub struct RunSummary {
     pub truncated_records: u64,
     /// The Schema Registry, when the run has one.
     pub schema_registry: Option<RegistrySummary>,
+    /// Kafka Streams applications.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<StreamsAppSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamsInstanceSummary {
+    pub name: String,
+    pub alive: bool,
+    pub tasks: Vec<String>,
+    pub processed: u64,
+}
+
+/// One row of a store (an interactive query's answer): key, window start, value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoreRow {
+    pub key: String,
+    pub window_start: Option<i64>,
+    pub value: String,
+}
+
+/// What one output topic holds, per key: the latest value (HW-bounded on the leader) and
+/// how many records carry that key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicKeySummary {
+    pub key: String,
+    pub last_value: Option<String>,
+    pub records: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamsAppSummary {
+    pub application_id: String,
+    pub processing_guarantee: String,
+    pub processed: u64,
+    pub reprocessed: u64,
+    pub restored: u64,
+    pub dropped: u64,
+    pub produced: u64,
+    pub instances: Vec<StreamsInstanceSummary>,
+    pub stores: BTreeMap<String, Vec<StoreRow>>,
+    pub outputs: BTreeMap<String, Vec<TopicKeySummary>>,
+}
+
+/// Rows shown per store and keys per output topic in a summary.
+const MAX_SUMMARY_ROWS: usize = 10_000;
+
+fn streams_summaries(world: &World) -> Vec<StreamsAppSummary> {
+    world
+        .streams
+        .iter()
+        .map(|app| {
+            let topo = &app.spec.topology;
+            let instances = app
+                .instances
+                .iter()
+                .map(|i| StreamsInstanceSummary {
+                    name: world.consumers[i.consumer as usize].name.clone(),
+                    alive: world.consumers[i.consumer as usize].alive,
+                    tasks: i.tasks.keys().map(|t| t.to_string()).collect(),
+                    processed: i.processed,
+                })
+                .collect();
+            let stores = topo
+                .stores
+                .keys()
+                .map(|name| {
+                    let rows = app
+                        .query(name)
+                        .into_iter()
+                        .take(MAX_SUMMARY_ROWS)
+                        .map(|(key, window_start, v)| StoreRow { key, window_start, value: v.to_java_string() })
+                        .collect();
+                    (name.clone(), rows)
+                })
+                .collect();
+            let outputs = topo.output_topics.iter().map(|t| (t.clone(), topic_keys(world, t))).collect();
+            StreamsAppSummary {
+                application_id: app.spec.application_id.clone(),
+                processing_guarantee: app.spec.guarantee.to_string(),
+                processed: app.processed,
+                reprocessed: app.reprocessed,
+                restored: app.restored,
+                dropped: app.dropped,
+                produced: app.produced,
+                instances,
+                stores,
+                outputs,
+            }
+        })
+        .collect()
+}
+
+/// Per key of a topic: the latest value below the HW on each partition's leader, and the
+/// number of records with the key.
+fn topic_keys(world: &World, topic: &str) -> Vec<TopicKeySummary> {
+    let mut keys: BTreeMap<String, (Option<String>, u64)> = BTreeMap::new();
+    for (tp, state) in world.controller.image.partitions() {
+        if &*tp.topic != topic {
+            continue;
+        }
+        let Some(log) = state.leader.and_then(|l| world.broker(l)).and_then(|b| b.replicas.get(&tp)).map(|r| &r.log)
+        else {
+            continue;
+        };
+        let hw = log.high_watermark();
+        for b in log.batches() {
+            for (offset, r) in b.records() {
+                if offset >= hw {
+                    break;
+                }
+                let key = r.key.as_ref().map(|k| k.display()).unwrap_or_else(|| "null".into());
+                if !keys.contains_key(&key) && keys.len() >= MAX_SUMMARY_ROWS {
+                    continue;
+                }
+                let e = keys.entry(key).or_insert((None, 0));
+                e.0 = r.value.as_ref().map(|v| v.display());
+                e.1 += 1;
+            }
+        }
+    }
+    keys.into_iter().map(|(key, (last_value, records))| TopicKeySummary { key, last_value, records }).collect()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -542,6 +664,7 @@ impl RunSummary {
                     .collect(),
                 refusals: world.schema_refusals,
             }),
+            streams: streams_summaries(world),
         }
     }
 
@@ -699,6 +822,39 @@ impl RunSummary {
             }
             if r.refusals > 0 {
                 let _ = writeln!(s, "  {} registrations refused", r.refusals);
+            }
+        }
+        for a in &self.streams {
+            let _ = writeln!(
+                s,
+                "\nstreams {} ({}): {} records processed ({} again), {} written, {} restored from changelogs, {} dropped",
+                a.application_id, a.processing_guarantee, a.processed, a.reprocessed, a.produced, a.restored, a.dropped
+            );
+            for i in &a.instances {
+                let tasks = if i.tasks.is_empty() { "no tasks".to_string() } else { i.tasks.join(", ") };
+                let _ = writeln!(
+                    s,
+                    "  {}{}: {tasks}; {} records processed",
+                    i.name,
+                    if i.alive { "" } else { " (down)" },
+                    i.processed
+                );
+            }
+            for (store, rows) in &a.stores {
+                let _ = writeln!(s, "  store {store}: {} entries", rows.len());
+                for r in rows.iter().take(12) {
+                    match r.window_start {
+                        Some(w) => {
+                            let _ = writeln!(s, "    {}@{} = {}", r.key, w, r.value);
+                        }
+                        None => {
+                            let _ = writeln!(s, "    {} = {}", r.key, r.value);
+                        }
+                    }
+                }
+                if rows.len() > 12 {
+                    let _ = writeln!(s, "    ...");
+                }
             }
         }
         let _ = writeln!(s, "\ninvariants:");

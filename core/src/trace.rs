@@ -277,6 +277,32 @@ pub enum Effect {
         message: String,
     },
     RegistryCrashed,
+    /// A Kafka Streams instance started a task, rebuilding its stores from `restored`
+    /// changelog records.
+    StreamsTaskStarted {
+        app: String,
+        instance: String,
+        task: String,
+        restored: u64,
+    },
+    /// A Streams instance closed a task (its partitions went to another instance).
+    StreamsTaskClosed {
+        app: String,
+        instance: String,
+        task: String,
+    },
+    StreamsTaskFailed {
+        app: String,
+        instance: String,
+        task: String,
+        error: String,
+    },
+    /// A Streams instance handed its producer the records its tasks produced this step.
+    StreamsOutput {
+        app: String,
+        instance: String,
+        records: u64,
+    },
     RegistryRestarted,
     /// A producer serialized a record: the bytes on the wire (hex, first 64 bytes).
     RecordSerialized {
@@ -509,6 +535,20 @@ impl fmt::Display for Effect {
                 write!(f, "registry: {http_status} ({error_code}) for subject {subject}: {message}")
             }
             RegistryCrashed => write!(f, "schema registry crashed"),
+            StreamsTaskStarted { app, instance, task, restored } => {
+                write!(f, "streams {app}: {instance} started task {task}")?;
+                if *restored > 0 {
+                    write!(f, ", restored {restored} records from its changelogs")?;
+                }
+                Ok(())
+            }
+            StreamsTaskClosed { app, instance, task } => write!(f, "streams {app}: {instance} closed task {task}"),
+            StreamsTaskFailed { app, instance, task, error } => {
+                write!(f, "streams {app}: task {task} on {instance} failed: {error}")
+            }
+            StreamsOutput { app, instance, records } => {
+                write!(f, "streams {app}: {instance}'s tasks produced {records} records")
+            }
             RegistryRestarted => write!(f, "schema registry restarted"),
             RecordSerialized { producer, topic, schema_id, hex } => write!(
                 f,

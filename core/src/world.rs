@@ -24,6 +24,7 @@ use crate::sim::digest::StableHasher;
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::{SimRng, Stream};
 use crate::sim::time::{Dur, SimTime};
+use crate::streams::runtime::{StreamsApp, StreamsAppSpec, TaskEvent};
 use crate::trace::{Cause, Effect, TraceEvent};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -86,6 +87,10 @@ pub struct ConsumerSpec {
     pub key_schema: Option<String>,
     #[serde(default)]
     pub value_schema: Option<String>,
+    /// Declared but not running at boot (a Streams instance that `restart_client` starts
+    /// later): its subscription is set, the process is down.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped: bool,
 }
 
 /// A validated description of a run's starting point and its timeline.
@@ -103,6 +108,10 @@ pub struct Setup {
     /// A Schema Registry server with this global compatibility level, if the run has one.
     #[serde(default)]
     pub schema_registry: Option<CompatibilityLevel>,
+    /// Kafka Streams applications; their instances' clients are among `producers` and
+    /// `consumers`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<StreamsAppSpec>,
 }
 
 /// Resolves a schema reference: `builtin:<name>` (or a bare example name) for the course's
@@ -163,6 +172,9 @@ pub struct World {
     pub groups: GroupObserver,
     /// Schema registrations the registry refused.
     pub schema_refusals: u64,
+    /// Kafka Streams applications running in the cluster.
+    #[serde(default)]
+    pub streams: Vec<StreamsApp>,
     hasher: StableHasher,
     #[serde(skip)]
     outbox: Outbox,
@@ -262,6 +274,7 @@ impl World {
             truncated_records: 0,
             groups: GroupObserver::default(),
             schema_refusals: 0,
+            streams: Vec::new(),
             hasher: StableHasher::new(),
             outbox: Outbox::default(),
         };
@@ -310,11 +323,33 @@ impl World {
         }
         for (i, c) in setup.consumers.iter().enumerate() {
             let mut io = Io { now: SimTime::ZERO, me: NodeId::Consumer(i as u32), out: &mut world.outbox };
+            if c.stopped {
+                world.consumers[i].subscription = c.subscribe.clone();
+                world.consumers[i].alive = false;
+                continue;
+            }
             if !c.assign.is_empty() {
                 world.consumers[i].assign(c.assign.clone(), &mut world.ledger, &mut io);
             } else if !c.subscribe.is_empty() {
                 world.consumers[i].subscribe(c.subscribe.clone(), &mut world.ledger, &mut io);
             }
+        }
+        for spec in &setup.streams {
+            let mut clients = Vec::new();
+            for inst in &spec.instances {
+                let c = world.consumers.iter().position(|c| c.name == inst.consumer);
+                let p = world.producers.iter().position(|p| p.name == inst.producer);
+                match (c, p) {
+                    (Some(c), Some(p)) if world.consumers[c].settings.streams => clients.push((c as u32, p as u32)),
+                    _ => {
+                        return Err(ActionError(format!(
+                            "streams application '{}': instance clients '{}'/'{}' are not declared",
+                            spec.application_id, inst.consumer, inst.producer
+                        )))
+                    }
+                }
+            }
+            world.streams.push(StreamsApp::new(spec.clone(), clients));
         }
         for (at, action) in &setup.timeline {
             world.queue.push(*at, Event::Action(action.clone()));
@@ -805,6 +840,7 @@ impl World {
     /// Routes the step's messages and timers, checks invariants, records the trace event.
     fn finish_step(&mut self, cause: Cause) -> TraceEvent {
         self.forward_converted();
+        self.run_streams();
         let now = self.now;
         let sends = std::mem::take(&mut self.outbox.sends);
         for (from, to, msg) in sends {
@@ -922,6 +958,136 @@ impl World {
         }
     }
 
+    /// Kafka Streams instances: run what their consumers returned through their tasks,
+    /// send the results with their producers, keep tasks in line with assignments, and mark
+    /// the positions whose outputs are all sent as committable.
+    fn run_streams(&mut self) {
+        let now_ms = self.now.as_ms() as i64;
+        for a in 0..self.streams.len() {
+            for i in 0..self.streams[a].instances.len() {
+                let (c, p) = (self.streams[a].instances[i].consumer as usize, self.streams[a].instances[i].producer);
+                if !self.consumers[c].alive {
+                    self.streams[a].crash_instance(i);
+                    continue;
+                }
+                let inbox = std::mem::take(&mut self.consumers[c].streams_inbox);
+                let mut events = Vec::new();
+                let outgoing = {
+                    let (brokers, image) = (&self.brokers, &self.controller.image);
+                    let mut read = |topic: &str, partition: u32| committed_records(brokers, image, topic, partition);
+                    let app = &mut self.streams[a];
+                    let mut out = Vec::new();
+                    if !inbox.is_empty() {
+                        out = app.process_inbox(i, inbox, now_ms, &mut read, &mut events);
+                    }
+                    let assignment = &self.consumers[c].assignment;
+                    // Tasks change hands only with a settled assignment: during an eager
+                    // rebalance the member holds nothing for a moment, and a task it gets
+                    // back keeps its state (Streams suspends and resumes it).
+                    let settled = self.consumers[c]
+                        .group
+                        .as_ref()
+                        .is_none_or(|g| g.state == crate::group::member::MemberState::Stable);
+                    let in_line = !settled
+                        || app.instances[i].tasks.len() <= assignment.len()
+                            && app.instances[i].tasks.keys().all(|t| {
+                                assignment.iter().any(|tp| {
+                                    tp.partition == t.partition
+                                        && app.spec.topology.subtopology_of(&tp.topic) == Some(t.subtopology)
+                                })
+                            })
+                            && assignment.iter().all(|tp| {
+                                app.spec.topology.subtopology_of(&tp.topic).is_none_or(|s| {
+                                    app.instances[i].tasks.contains_key(&crate::streams::runtime::TaskId {
+                                        subtopology: s,
+                                        partition: tp.partition,
+                                    })
+                                })
+                            });
+                    if !in_line {
+                        events.extend(app.sync_tasks(i, assignment, &mut read));
+                    }
+                    out
+                };
+                let app_id = self.streams[a].spec.application_id.clone();
+                let instance = self.consumers[c].name.clone();
+                for (_, e) in events {
+                    self.outbox.effects.push(match e {
+                        TaskEvent::Created { task, restored } => Effect::StreamsTaskStarted {
+                            app: app_id.clone(),
+                            instance: instance.clone(),
+                            task: task.to_string(),
+                            restored,
+                        },
+                        TaskEvent::Closed { task } => Effect::StreamsTaskClosed {
+                            app: app_id.clone(),
+                            instance: instance.clone(),
+                            task: task.to_string(),
+                        },
+                        TaskEvent::Failed { task, error } => Effect::StreamsTaskFailed {
+                            app: app_id.clone(),
+                            instance: instance.clone(),
+                            task: task.to_string(),
+                            error,
+                        },
+                    });
+                }
+                let count: usize = outgoing.iter().map(|(_, _, o)| o.len()).sum();
+                if count > 0 {
+                    self.outbox.effects.push(Effect::StreamsOutput {
+                        app: app_id.clone(),
+                        instance: instance.clone(),
+                        records: count as u64,
+                    });
+                }
+                if !outgoing.is_empty() {
+                    let alive = self.producers[p as usize].alive;
+                    self.with_io(NodeId::Producer(p), |w, io| {
+                        for (tp, next, records) in outgoing {
+                            let mut ids = Vec::with_capacity(records.len());
+                            if alive {
+                                for o in records {
+                                    ids.push(w.producers[p as usize].send_with_timestamp(
+                                        o.topic,
+                                        o.partition,
+                                        o.key,
+                                        o.value,
+                                        Some(o.timestamp),
+                                        &mut w.ledger,
+                                        io,
+                                    ));
+                                }
+                            }
+                            w.streams[a].instances[i].unflushed.push_back((tp, next, ids));
+                        }
+                        if alive {
+                            w.producers[p as usize].run_sender(&mut w.ledger, io);
+                        }
+                    });
+                }
+                // Positions whose outputs are all answered become committable.
+                let inst = &mut self.streams[a].instances[i];
+                let had = !inst.unflushed.is_empty();
+                while let Some((tp, next, ids)) = inst.unflushed.front() {
+                    let done = ids
+                        .iter()
+                        .all(|id| self.ledger.entry(*id).is_none_or(|e| e.outcome != crate::ledger::Outcome::Pending));
+                    if !done {
+                        break;
+                    }
+                    self.consumers[c].streams_safe.insert(tp.clone(), *next);
+                    inst.unflushed.pop_front();
+                }
+                let flushed = inst.unflushed.is_empty();
+                self.consumers[c].streams_unflushed = !flushed;
+                if had && flushed && self.consumers[c].group.as_ref().is_some_and(|g| g.rejoin_needed) {
+                    // The thread was waiting for its producer before rejoining the group.
+                    self.with_io(NodeId::Consumer(c as u32), |w, io| w.consumers[c].drive(&mut w.ledger, io));
+                }
+            }
+        }
+    }
+
     fn with_io<R>(&mut self, me: NodeId, f: impl FnOnce(&mut World, &mut Io) -> R) -> R {
         let mut out = std::mem::take(&mut self.outbox);
         let now = self.now;
@@ -1032,6 +1198,15 @@ impl World {
                     let now = self.now;
                     self.consumers[i as usize].crash(&mut self.ledger, now);
                     self.outbox.effects.push(Effect::ClientCrashed { client: NodeId::Consumer(i), unsent_records: 0 });
+                    // A Streams instance is one process: its producer dies with it.
+                    if let Some(p) = self.streams_producer_of(i) {
+                        if self.producers[p as usize].alive {
+                            let unsent = self.producers[p as usize].crash(&mut self.ledger);
+                            self.outbox
+                                .effects
+                                .push(Effect::ClientCrashed { client: NodeId::Producer(p), unsent_records: unsent });
+                        }
+                    }
                 }
                 _ => return Err(ActionError(format!("'{client}' is not a client"))),
             },
@@ -1041,6 +1216,12 @@ impl World {
                     self.outbox.effects.push(Effect::ClientRestarted { client: NodeId::Producer(i) });
                 }
                 NodeId::Consumer(i) => {
+                    if let Some(p) = self.streams_producer_of(i) {
+                        if !self.producers[p as usize].alive {
+                            self.producers[p as usize].restart();
+                            self.outbox.effects.push(Effect::ClientRestarted { client: NodeId::Producer(p) });
+                        }
+                    }
                     self.outbox.effects.push(Effect::ClientRestarted { client: NodeId::Consumer(i) });
                     self.with_io(NodeId::Consumer(i), |w, io| w.consumers[i as usize].restart(&mut w.ledger, io));
                 }
@@ -1268,6 +1449,11 @@ impl World {
 
     // ------------------------------------------------------------------ views
 
+    /// The producer of the Streams instance whose consumer is `consumer`.
+    fn streams_producer_of(&self, consumer: u32) -> Option<u32> {
+        self.streams.iter().flat_map(|a| a.instances.iter()).find(|i| i.consumer == consumer).map(|i| i.producer)
+    }
+
     /// The current leader's view of a partition: (leader, epoch, ISR, HW, LEO).
     pub fn partition_view(&self, tp: &TopicPartition) -> Option<PartitionView> {
         let state = self.controller.image.partition(tp)?;
@@ -1432,4 +1618,33 @@ mod trace_peek {
         .unwrap();
         println!("steps {}", w.steps);
     }
+}
+
+/// The records of a partition below its high watermark on the current leader (how a
+/// Streams task's restore consumer reads a changelog): (key, value) in offset order.
+fn committed_records(
+    brokers: &[Broker],
+    image: &crate::cluster::metadata::MetadataImage,
+    topic: &str,
+    partition: u32,
+) -> Vec<(Option<Blob>, Option<Blob>)> {
+    let tp = TopicPartition { topic: Arc::from(topic), partition };
+    let Some(leader) = image.partition(&tp).and_then(|p| p.leader) else { return Vec::new() };
+    let Some(replica) = brokers.iter().find(|b| b.id == leader && b.is_running()).and_then(|b| b.replicas.get(&tp))
+    else {
+        return Vec::new();
+    };
+    let hw = replica.log.high_watermark();
+    let mut out = Vec::new();
+    for b in replica.log.batches() {
+        if b.base_offset >= hw {
+            break;
+        }
+        for (offset, r) in b.records() {
+            if offset < hw {
+                out.push((r.key.clone(), r.value.clone()));
+            }
+        }
+    }
+    out
 }

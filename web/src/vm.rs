@@ -538,6 +538,10 @@ fn effect_kind(e: &Effect) -> Kind {
         | CoordinatorLost { .. }
         | PartitionsAssigned { .. }
         | PartitionsRevoked { .. }
+        | StreamsTaskStarted { .. }
+        | StreamsTaskClosed { .. }
+        | StreamsTaskFailed { .. }
+        | StreamsOutput { .. }
         | OffsetsCommitted { .. }
         | CommitFailed { .. }
         | PollTimeoutExpired { .. }

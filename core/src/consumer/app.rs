@@ -69,6 +69,10 @@ pub struct AppSettings {
     /// the course's bridge from a new topic back to the old one during a migration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward_to: Option<ForwardTo>,
+    /// A Kafka Streams instance's consumer: records go to the instance's tasks, and commits
+    /// cover only what the instance's producer has finished sending.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub streams: bool,
 }
 
 /// Where a converter application republishes what it reads.
@@ -86,6 +90,7 @@ impl Default for AppSettings {
             commit: CommitMode::Auto,
             poll_timeout: Dur::from_ms(1000),
             forward_to: None,
+            streams: false,
         }
     }
 }
@@ -241,7 +246,10 @@ impl Consumer {
         if self.group.is_some() {
             self.group_poll(io);
         }
-        let max = self.config.max_poll_records;
+        // A Streams thread that must rejoin its group stops processing until its producer
+        // has flushed, so the commit before the rebalance covers everything it processed.
+        let hold = self.settings.streams && self.group.as_ref().is_some_and(|g| g.rejoin_needed);
+        let max = if hold { 0 } else { self.config.max_poll_records };
         let immediate = self.settings.processing_per_record == Dur::ZERO
             && self.settings.commit != CommitMode::SyncBeforeProcessing;
         let taken = if immediate {
@@ -392,6 +400,15 @@ impl Consumer {
 
     /// Positions as `commitSync()` with no arguments commits them (`allConsumed`).
     pub(crate) fn consumed_positions(&self) -> Vec<(TopicPartition, u64)> {
+        if self.settings.streams {
+            // Kafka Streams commits only after its producer has flushed what processing
+            // the consumed records produced: the positions the runtime marked safe.
+            return self
+                .assignment
+                .iter()
+                .filter_map(|tp| self.streams_safe.get(tp).map(|p| (tp.clone(), *p)))
+                .collect();
+        }
         self.assignment
             .iter()
             .filter_map(|tp| match self.positions.get(tp) {

@@ -99,6 +99,17 @@ pub struct Consumer {
     /// decoded JSON); the world sends them at the end of the step.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forwarded: Vec<(Option<serde_json::Value>, Option<serde_json::Value>)>,
+    /// A Streams instance's records for its tasks (the world runs them at the end of the
+    /// step).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams_inbox: Vec<crate::streams::runtime::StreamsInput>,
+    /// A Streams instance's committable positions: those whose outputs were sent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub streams_safe: BTreeMap<TopicPartition, u64>,
+    /// A Streams instance has outputs not yet acknowledged: it finishes them before it
+    /// rejoins its group.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub streams_unflushed: bool,
 }
 
 impl Consumer {
@@ -137,6 +148,9 @@ impl Consumer {
             app: AppState::default(),
             deser: Deserializers::default(),
             forwarded: Vec::new(),
+            streams_inbox: Vec::new(),
+            streams_safe: BTreeMap::new(),
+            streams_unflushed: false,
         }
     }
 
@@ -532,6 +546,15 @@ impl Consumer {
                         };
                         self.forwarded.push((k, v));
                     }
+                    if self.settings.streams {
+                        self.streams_inbox.push(crate::streams::runtime::StreamsInput {
+                            tp: tp.clone(),
+                            offset,
+                            key: r.key.clone(),
+                            value: r.value.clone(),
+                            timestamp: r.timestamp,
+                        });
+                    }
                     taken += 1;
                     next = offset + 1;
                 }
@@ -618,6 +641,9 @@ impl Consumer {
         self.high_watermarks.clear();
         self.deser.reset_process();
         self.forwarded.clear();
+        self.streams_inbox.clear();
+        self.streams_safe.clear();
+        self.streams_unflushed = false;
         if let Some(g) = self.group.as_mut() {
             g.reset_process();
         }

@@ -106,7 +106,7 @@ pub struct Membership {
     pub generation: i32,
     pub state: MemberState,
     pub is_leader: bool,
-    rejoin_needed: bool,
+    pub(crate) rejoin_needed: bool,
     /// `onJoinPrepare` ran for the rebalance in progress.
     join_prepared: bool,
     /// The auto-commit `onJoinPrepare` waits for, and whether it is done.
@@ -323,6 +323,7 @@ impl Consumer {
             || g.prepare_commit.is_some()
             || g.pending_assignment.is_some()
             || now < g.join_not_before
+            || self.streams_unflushed
         {
             return;
         }

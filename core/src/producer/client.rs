@@ -99,6 +99,8 @@ struct WaitingRecord {
     key: Option<Blob>,
     value: Option<Blob>,
     since: SimTime,
+    /// An explicit CreateTime (Kafka Streams sets the output's timestamp); `None`: now.
+    timestamp: Option<i64>,
 }
 
 /// Counters a learner can read off a producer.
@@ -293,9 +295,24 @@ impl Producer {
         ledger: &mut Ledger,
         io: &mut Io,
     ) -> RecordId {
+        self.send_with_timestamp(topic, partition, key, value, None, ledger, io)
+    }
+
+    /// `send()` of a `ProducerRecord` with an explicit timestamp.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_with_timestamp(
+        &mut self,
+        topic: Arc<str>,
+        partition: Option<u32>,
+        key: Option<Blob>,
+        value: Option<Blob>,
+        timestamp: Option<i64>,
+        ledger: &mut Ledger,
+        io: &mut Io,
+    ) -> RecordId {
         let id = ledger.new_record(self.index, &topic, self.config.acks, io.now);
         self.stats.records_sent += 1;
-        let w = WaitingRecord { id, topic, partition, key, value, since: io.now };
+        let w = WaitingRecord { id, topic, partition, key, value, since: io.now, timestamp };
         if self.uses_registry() && (!self.schema_waiting.is_empty() || !self.schemas_ready(&w.topic)) {
             let topic = w.topic.clone();
             self.schema_waiting.push_back(w);
@@ -431,7 +448,7 @@ impl Producer {
             self.waiting.push_back(w);
             self.metadata.needs_update = true;
         } else {
-            self.append(w.id, w.topic, w.partition, w.key, w.value, ledger, io);
+            self.append(w.id, w.topic, w.partition, w.key, w.value, w.timestamp, ledger, io);
         }
     }
 
@@ -511,6 +528,7 @@ impl Producer {
         explicit: Option<u32>,
         key: Option<Blob>,
         value: Option<Blob>,
+        timestamp: Option<i64>,
         ledger: &mut Ledger,
         io: &mut Io,
     ) {
@@ -533,7 +551,7 @@ impl Producer {
             None => (self.sticky_partition(&topic, n), true),
         };
         let tp = TopicPartition { topic: topic.clone(), partition };
-        let timestamp = io.now.as_ms() as i64;
+        let timestamp = timestamp.unwrap_or(io.now.as_ms() as i64);
         let batch_size = self.config.batch_size;
         let queue = self.queues.entry(tp.clone()).or_default();
         let mut pending = Some(Record { id, offset_delta: 0, timestamp, key, value, headers: Vec::new() });
@@ -943,7 +961,7 @@ impl Producer {
                     let waiting: Vec<WaitingRecord> = self.waiting.drain(..).collect();
                     for w in waiting {
                         if self.metadata.partition_count(&w.topic).is_some() {
-                            self.append(w.id, w.topic, w.partition, w.key, w.value, ledger, io);
+                            self.append(w.id, w.topic, w.partition, w.key, w.value, w.timestamp, ledger, io);
                         } else {
                             self.waiting.push_back(w);
                         }

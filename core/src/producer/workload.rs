@@ -28,7 +28,32 @@ pub enum KeyPattern {
     List(Vec<String>),
     /// `ride`: `{"vendor_id": ...}` of the ride generated for this record (the course's key).
     Ride,
+    /// `ride:COLUMN`: that column of the ride generated for this record, as text (for
+    /// example `ride:PULocationID`, the key the course's Streams examples use).
+    RideField(String),
 }
+
+/// The columns a `ride:COLUMN` key may name.
+const RIDE_COLUMNS: &[&str] = &[
+    "VendorID",
+    "tpep_pickup_datetime",
+    "tpep_dropoff_datetime",
+    "passenger_count",
+    "trip_distance",
+    "RatecodeID",
+    "store_and_fwd_flag",
+    "PULocationID",
+    "DOLocationID",
+    "payment_type",
+    "fare_amount",
+    "extra",
+    "mta_tax",
+    "tip_amount",
+    "tolls_amount",
+    "improvement_surcharge",
+    "total_amount",
+    "congestion_surcharge",
+];
 
 impl KeyPattern {
     pub fn parse(text: &str) -> Result<KeyPattern, String> {
@@ -45,6 +70,12 @@ impl KeyPattern {
             None if t == "seq" || t == "sequence" => KeyPattern::Sequence,
             None if t == "ride" => KeyPattern::Ride,
             Some(("fixed", k)) => KeyPattern::Fixed(k.to_string()),
+            Some(("ride", column)) => {
+                if !RIDE_COLUMNS.contains(&column) {
+                    return Err(format!("ride: no column '{column}' (columns: {})", RIDE_COLUMNS.join(", ")));
+                }
+                KeyPattern::RideField(column.to_string())
+            }
             Some(("cycle", n)) => KeyPattern::Cycle(count(n, "cycle")?),
             Some(("random", n)) => KeyPattern::Random(count(n, "random")?),
             Some(("hot", rest)) => {
@@ -64,7 +95,7 @@ impl KeyPattern {
             }
             _ => {
                 return Err(format!(
-                    "unknown key pattern '{t}' (use null, seq, ride, fixed:K, cycle:N, random:N, hot:N:PCT, list:a,b)"
+                    "unknown key pattern '{t}' (use null, seq, ride, ride:COLUMN, fixed:K, cycle:N, random:N, hot:N:PCT, list:a,b)"
                 ))
             }
         })
@@ -163,7 +194,9 @@ impl Workload {
     pub fn next(&mut self, producer: &str, rng: &mut SimRng) -> (Option<Blob>, Option<Blob>) {
         let i = self.generated;
         self.generated += 1;
-        let ride = if self.key == KeyPattern::Ride || self.value == ValuePattern::Ride {
+        let ride = if matches!(self.key, KeyPattern::Ride | KeyPattern::RideField(_))
+            || self.value == ValuePattern::Ride
+        {
             let seed = rng.next_u64();
             let generator =
                 self.rides.get_or_insert_with(|| crate::streams::taxi::TaxiGenerator::new(seed, Default::default()));
@@ -173,6 +206,10 @@ impl Workload {
         };
         let key = match &self.key {
             KeyPattern::Ride => ride.as_ref().map(|r| Blob::text(&format!("{{\"vendor_id\": {}}}", r.vendor_id))),
+            KeyPattern::RideField(column) => ride.as_ref().map(|r| {
+                let v = r.to_value();
+                Blob::text(&v.field(column).to_java_string())
+            }),
             KeyPattern::Null => None,
             KeyPattern::Fixed(k) => Some(Blob::text(k)),
             KeyPattern::Sequence => Some(Blob::text(&format!("key-{i}"))),

@@ -31,6 +31,12 @@ pub struct Expectation {
     pub topic: Option<String>,
     #[serde(default)]
     pub key: Option<String>,
+    /// A Kafka Streams application (`application_id`) of the scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// A state store of that application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     /// Lessons' streams metrics: which `[streams.NAME]` run (optional when there is one).
     #[serde(default)]
     pub run: Option<String>,
@@ -130,6 +136,16 @@ pub const METRICS: &[(&str, &str)] = &[
     ("last_key", "consumer, field?"),
     ("last_offset_read", "consumer"),
     ("position", "consumer, partition"),
+    // Kafka Streams applications running in the cluster
+    ("app_processed", "app"),
+    ("app_reprocessed", "app"),
+    ("app_restored", "app"),
+    ("app_dropped", "app"),
+    ("app_tasks", "app, consumer?"),
+    ("store_value", "app, store, key, window_start?"),
+    ("store_entries", "app, store"),
+    ("output_value", "app, topic, key"),
+    ("output_records", "app, topic, key?"),
 ];
 
 /// Whether a metric is measured on a lesson's streams test-driver run rather than on the
@@ -187,6 +203,8 @@ impl Expectation {
             ("key", &self.key),
             ("run", &self.run),
             ("field", &self.field),
+            ("app", &self.app),
+            ("store", &self.store),
         ] {
             if let Some(v) = v {
                 parts.push(format!("{k}={v}"));
@@ -246,6 +264,8 @@ impl Expectation {
         need("subject", self.subject.is_some())?;
         need("topic", self.topic.is_some())?;
         need("key", self.key.is_some())?;
+        need("app", self.app.is_some())?;
+        need("store", self.store.is_some())?;
         if let Some(i) = &self.invariant {
             if crate::invariant::InvariantId::parse(i).is_none() {
                 return Err(format!("unknown invariant '{i}'"));
@@ -457,6 +477,65 @@ impl Expectation {
                 }
                 let n = u32::try_from(count).map_err(|_| format!("topic '{topic}' has too many partitions"))?;
                 Value::Number(f64::from(crate::producer::partitioner::partition_for_key(key.as_bytes(), n)))
+            }
+            "app_processed" | "app_reprocessed" | "app_restored" | "app_dropped" | "app_tasks" | "store_value"
+            | "store_entries" | "output_value" | "output_records" => {
+                let name = self.app.as_deref().unwrap_or("");
+                let a = s
+                    .streams
+                    .iter()
+                    .find(|a| a.application_id == name)
+                    .ok_or_else(|| format!("no streams application '{name}'"))?;
+                let store = || -> Result<&Vec<crate::summary::StoreRow>, String> {
+                    let st = self.store.as_deref().unwrap_or("");
+                    a.stores.get(st).ok_or_else(|| format!("application '{name}' has no store '{st}'"))
+                };
+                let output = || -> Result<&Vec<crate::summary::TopicKeySummary>, String> {
+                    let t = self.topic.as_deref().unwrap_or("");
+                    a.outputs.get(t).ok_or_else(|| format!("'{t}' is not an output topic of application '{name}'"))
+                };
+                let text = |v: &str| match v.parse::<f64>() {
+                    Ok(n) => Value::Number(n),
+                    Err(_) => Value::Text(v.to_string()),
+                };
+                match self.what.as_str() {
+                    "app_processed" => Value::Number(a.processed as f64),
+                    "app_reprocessed" => Value::Number(a.reprocessed as f64),
+                    "app_restored" => Value::Number(a.restored as f64),
+                    "app_dropped" => Value::Number(a.dropped as f64),
+                    "app_tasks" => Value::Number(match &self.consumer {
+                        Some(c) => a
+                            .instances
+                            .iter()
+                            .find(|i| &i.name == c)
+                            .ok_or_else(|| format!("no instance '{c}' in application '{name}'"))?
+                            .tasks
+                            .len(),
+                        None => a.instances.iter().map(|i| i.tasks.len()).sum(),
+                    } as f64),
+                    "store_value" => {
+                        let key = self.key.as_deref().unwrap_or("");
+                        let row = store()?.iter().find(|r| {
+                            r.key == key && (self.window_start.is_none() || r.window_start == self.window_start)
+                        });
+                        match row {
+                            Some(r) => text(&r.value),
+                            None => Value::Text("none".into()),
+                        }
+                    }
+                    "store_entries" => Value::Number(store()?.len() as f64),
+                    "output_value" => {
+                        let key = self.key.as_deref().unwrap_or("");
+                        match output()?.iter().find(|k| k.key == key).and_then(|k| k.last_value.as_deref()) {
+                            Some(v) => text(v),
+                            None => Value::Text("none".into()),
+                        }
+                    }
+                    _ => Value::Number(match &self.key {
+                        Some(key) => output()?.iter().find(|k| &k.key == key).map(|k| k.records).unwrap_or(0),
+                        None => output()?.iter().map(|k| k.records).sum(),
+                    } as f64),
+                }
             }
             m if is_streams_metric(m) => {
                 return Err(format!("'{m}' is answered by a lesson's [streams] test-driver run, not by a scenario"))

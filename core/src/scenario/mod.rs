@@ -80,6 +80,30 @@ struct RawScenario {
     expect: Vec<Spanned<Expectation>>,
     #[serde(default)]
     schema_registry: Option<Spanned<RawRegistry>>,
+    #[serde(default, rename = "streams_app")]
+    streams_apps: Vec<Spanned<RawStreamsApp>>,
+}
+
+/// A Kafka Streams application: `instances` processes, each a consumer named
+/// `<application_id>-<n>` and a producer named `<application_id>-<n>-producer`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStreamsApp {
+    application_id: String,
+    /// The topology in the JSON DSL of `kafka-sandbox streams` (steps), as a string.
+    topology: String,
+    #[serde(default = "one")]
+    instances: u32,
+    /// Instances running at boot (the rest start with `restart_client`); default all.
+    #[serde(default)]
+    start_instances: Option<u32>,
+    #[serde(default)]
+    processing_guarantee: Option<String>,
+    #[serde(default)]
+    commit_interval_ms: Option<u64>,
+    /// Extra configs for the instances' consumers.
+    #[serde(default)]
+    consumer_config: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -262,6 +286,149 @@ fn client_schemas(
 
 fn ms(v: f64) -> Option<SimTime> {
     (v.is_finite() && v >= 0.0 && v <= limits::MAX_RUN_MS as f64).then(|| SimTime((v * 1000.0).round() as u64))
+}
+
+/// Checks a client name is free (and takes it).
+type NameCheck<'a> = dyn FnMut(&Range<usize>, &str) -> Result<(), ScenarioError> + 'a;
+
+/// Limits of a scenario's Streams applications.
+const MAX_STREAMS_APPS: usize = 8;
+const MAX_STREAMS_INSTANCES: u32 = 16;
+
+/// Validates a `[[streams_app]]`, compiles its topology against the scenario's topics,
+/// declares its internal topics and its instances' clients.
+fn streams_app(
+    loc: &Locator,
+    span: &Range<usize>,
+    r: &RawStreamsApp,
+    topics: &mut Vec<TopicSpec>,
+    producers: &mut Vec<ProducerSpec>,
+    consumers: &mut Vec<ConsumerSpec>,
+    check_name: &mut NameCheck<'_>,
+) -> Result<crate::streams::runtime::StreamsAppSpec, ScenarioError> {
+    use crate::streams::runtime::{InstanceSpec, ProcessingGuarantee, StreamsApp, StreamsAppSpec};
+    use crate::streams::topology::InternalTopicKind;
+    let err = |field: &str, m: String| loc.key_in(span, field, format!("streams_app '{}': {m}", r.application_id));
+    if consumers.iter().filter(|c| c.app.streams).count() as u32 + r.instances
+        > MAX_STREAMS_INSTANCES * MAX_STREAMS_APPS as u32
+    {
+        return Err(err("instances", "too many Streams instances".into()));
+    }
+    if r.instances == 0 || r.instances > MAX_STREAMS_INSTANCES {
+        return Err(err("instances", format!("instances must be 1..={MAX_STREAMS_INSTANCES}")));
+    }
+    let start = r.start_instances.unwrap_or(r.instances);
+    if start > r.instances {
+        return Err(err("start_instances", "start_instances cannot exceed instances".into()));
+    }
+    let guarantee = match &r.processing_guarantee {
+        None => ProcessingGuarantee::AtLeastOnce,
+        Some(g) => ProcessingGuarantee::parse(g).ok_or_else(|| {
+            err("processing_guarantee", format!("processing_guarantee '{g}' is not at_least_once or exactly_once_v2"))
+        })?,
+    };
+    if guarantee == ProcessingGuarantee::ExactlyOnceV2 {
+        return Err(err(
+            "processing_guarantee",
+            "exactly_once_v2 needs transactions, which this version of the sandbox does not simulate yet".into(),
+        ));
+    }
+    let commit_interval_ms = r.commit_interval_ms.unwrap_or(guarantee.default_commit_interval_ms());
+    if commit_interval_ms == 0 || commit_interval_ms > limits::MAX_RUN_MS {
+        return Err(err("commit_interval_ms", "commit_interval_ms must be at least 1".into()));
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&r.topology).map_err(|e| err("topology", format!("topology is not JSON: {e}")))?;
+    let mut spec =
+        crate::streams::TopologySpec::from_json_value(&json).map_err(|e| err("topology", format!("topology: {e}")))?;
+    if spec.application_id.is_empty() {
+        spec.application_id = r.application_id.clone();
+    }
+    if spec.application_id != r.application_id {
+        return Err(err(
+            "topology",
+            format!("the topology's application_id '{}' differs from the app's", spec.application_id),
+        ));
+    }
+    let partitions: BTreeMap<String, u32> = topics.iter().map(|t| (t.name.clone(), t.partitions)).collect();
+    let topology = spec.compile(&partitions).map_err(|e| err("topology", format!("topology: {e}")))?;
+    if !topology.global_sources.is_empty() {
+        return Err(err(
+            "topology",
+            "GlobalKTables run in the test driver (kafka-sandbox streams) only, not in the cluster yet".into(),
+        ));
+    }
+    for out in &topology.output_topics {
+        if !topics.iter().any(|t| &t.name == out) {
+            return Err(err("topology", format!("output topic '{out}' is not defined (declare it as a [[topic]])")));
+        }
+    }
+    // Internal topics, as Kafka Streams creates them at startup (replication.factor -1:
+    // the broker default, here the smaller of 3 and the cluster size).
+    let rf = topics.iter().map(|t| t.replication_factor).max().unwrap_or(1);
+    for (name, t) in &topology.internal_topics {
+        if topics.iter().any(|x| &x.name == name) {
+            return Err(err("topology", format!("internal topic '{name}' clashes with a declared topic")));
+        }
+        let mut config = crate::config::TopicConfig::default();
+        if t.kind == InternalTopicKind::Changelog {
+            config.cleanup_policy = crate::config::CleanupPolicy::Compact;
+        }
+        topics.push(TopicSpec {
+            name: name.clone(),
+            partitions: t.partitions,
+            replication_factor: rf,
+            config,
+            assignment: None,
+        });
+    }
+    let subscribe = StreamsApp::subscription(&topology);
+    let mut instances = Vec::new();
+    for n in 1..=r.instances {
+        let consumer = format!("{}-{n}", r.application_id);
+        let producer = format!("{consumer}-producer");
+        check_name(span, &consumer)?;
+        check_name(span, &producer)?;
+        // Kafka Streams' client defaults: its own group (the application id), offsets it
+        // commits itself, `earliest`, and a producer with acks=all and idempotence.
+        let mut pc = ProducerConfig::default();
+        let set_p = |c: &mut ProducerConfig, k: &str, v: ConfigValue| {
+            c.set(k, &v).map_err(|e| err("application_id", e.to_string()))
+        };
+        set_p(&mut pc, "acks", ConfigValue::Str("all".into()))?;
+        set_p(&mut pc, "linger.ms", ConfigValue::Int(100))?;
+        let mut cc = ConsumerConfig::default();
+        let set_c = |c: &mut ConsumerConfig, k: &str, v: ConfigValue| {
+            c.set(k, &v).map_err(|e| err("consumer_config", e.to_string()))
+        };
+        set_c(&mut cc, "group.id", ConfigValue::Str(r.application_id.clone()))?;
+        set_c(&mut cc, "auto.offset.reset", ConfigValue::Str("earliest".into()))?;
+        set_c(&mut cc, "enable.auto.commit", ConfigValue::Bool(true))?;
+        set_c(&mut cc, "auto.commit.interval.ms", ConfigValue::Int(commit_interval_ms as i64))?;
+        set_c(&mut cc, "max.poll.records", ConfigValue::Int(1000))?;
+        set_c(&mut cc, "partition.assignment.strategy", ConfigValue::Str("range".into()))?;
+        apply_configs(loc, span, &r.consumer_config, |k, v| cc.set(k, v))?;
+        cc.validate().map_err(|e| err("consumer_config", e.to_string()))?;
+        producers.push(ProducerSpec { name: producer.clone(), config: pc, key_schema: None, value_schema: None });
+        consumers.push(ConsumerSpec {
+            name: consumer.clone(),
+            config: cc,
+            assign: Vec::new(),
+            subscribe: subscribe.clone(),
+            app: AppSettings { streams: true, ..AppSettings::default() },
+            key_schema: None,
+            value_schema: None,
+            stopped: n > start,
+        });
+        instances.push(InstanceSpec { consumer, producer });
+    }
+    Ok(StreamsAppSpec {
+        application_id: r.application_id.clone(),
+        topology: std::sync::Arc::new(topology),
+        guarantee,
+        commit_interval_ms,
+        instances,
+    })
 }
 
 impl Scenario {
@@ -484,7 +651,23 @@ impl Scenario {
                 app,
                 key_schema,
                 value_schema,
+                stopped: false,
             });
+        }
+
+        // Kafka Streams applications.
+        let mut streams = Vec::new();
+        for a in &raw.streams_apps {
+            let span = a.span();
+            streams.push(streams_app(
+                &loc,
+                &span,
+                a.get_ref(),
+                &mut topics,
+                &mut producers,
+                &mut consumers,
+                &mut check_name,
+            )?);
         }
 
         // Timeline.
@@ -532,6 +715,7 @@ impl Scenario {
             timeline: Vec::new(),
             end,
             schema_registry,
+            streams,
         };
         // Validate every action against the world it would run in (names, patterns...).
         let mut probe_setup = setup_without_timeline.clone();
@@ -585,8 +769,25 @@ impl Scenario {
             out.push('\n');
         }
         if !replaced {
-            // Insert before the first table header so it stays a top-level key.
-            let idx = out.find("\n[").map(|i| i + 1).unwrap_or(out.len());
+            // Insert before the first table header so it stays a top-level key (a line that
+            // is only `[name]` or `[[name]]`; a description line may start with `[` too).
+            let is_header = |l: &str| {
+                let t = l.trim_end();
+                let inner = t.trim_start_matches('[').trim_end_matches(']');
+                t.starts_with('[')
+                    && t.ends_with(']')
+                    && !inner.is_empty()
+                    && inner.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+            };
+            let mut idx = out.len();
+            let mut pos = 0;
+            for l in out.split_inclusive('\n') {
+                if is_header(l) {
+                    idx = pos;
+                    break;
+                }
+                pos += l.len();
+            }
             out.insert_str(idx, &format!("{line}\n\n"));
         }
         out

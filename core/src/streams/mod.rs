@@ -10,6 +10,8 @@
 //! - `window`, `expr`, `value`: window definitions, the expression language, the value model.
 //! - `driver`: the sandbox's `TopologyTestDriver` and the `kafka-sandbox streams` format.
 //! - `ksql`: a ksqlDB front end: SQL statements translated into topologies and run.
+//! - `runtime`: applications running in the simulated cluster (instances = group members,
+//!   tasks per partition, changelogs, restore, commits).
 //! - `taxi`: the seeded synthetic taxi-rides generator.
 pub mod aggregate;
 pub mod driver;
@@ -17,6 +19,7 @@ pub mod error;
 pub mod expr;
 pub mod join;
 pub mod ksql;
+pub mod runtime;
 pub mod store;
 pub mod task;
 pub mod taxi;

@@ -1,0 +1,484 @@
+//! The Kafka Streams runtime inside the simulated cluster: an application is a consumer
+//! group (`group.id` = `application.id`) whose members are the application's instances.
+//! Each instance is a consumer (the StreamThread's main consumer) and a producer, both real
+//! simulated clients, plus the tasks it owns.
+//!
+//! Data flow, one step at a time (the world calls [`StreamsApp::process_inbox`] at the end
+//! of every step in which an instance's consumer returned records):
+//! 1. The instance's consumer polls its assigned source and repartition partitions like any
+//!    consumer; records it returns go to its `streams_inbox`.
+//! 2. Each record goes to the task of its sub-topology and partition (`<sub>_<partition>`),
+//!    created, and restored from its changelog topics, when first needed.
+//! 3. What the task outputs goes to the instance's producer: output and repartition records
+//!    keyed as the task keyed them (the default partitioner picks the partition), changelog
+//!    records to the task's own partition of `<application.id>-<store>-changelog`.
+//! 4. Offsets: with `at_least_once`, the consumer commits (every `commit.interval.ms`, and
+//!    before a rebalance) only positions whose outputs the producer has finished sending
+//!    (Kafka Streams flushes its producer before it commits); a crash in between makes the
+//!    next owner process those records again, so their results are counted twice.
+//!
+//! Simplifications (documented in ARCHITECTURE.md): the task assignment is the range
+//! assignor over the source topics (co-partitioned partitions stay together as Streams'
+//! task assignor keeps them, but there is no stickiness, standby replica or warm-up);
+//! stores are in memory, so a task rebuilds them from its changelogs whenever it starts on an
+//! instance; restoring reads the changelog's committed records straight from the partition
+//! leader instead of through a restore consumer; GlobalKTables run in the test driver only.
+use super::store::{StoreKey, StoreWrite, Timestamped};
+use super::task::{InputRecord, OutputRecord, Task, TaskConfig};
+use super::topology::Topology;
+use super::value::Value;
+use crate::record::{Blob, TopicPartition};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// Reads the committed (key, value) records of a changelog partition: (topic, partition).
+pub type ChangelogReader<'a> = dyn FnMut(&str, u32) -> Vec<(Option<Blob>, Option<Blob>)> + 'a;
+
+/// `processing.guarantee`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessingGuarantee {
+    #[default]
+    AtLeastOnce,
+    ExactlyOnceV2,
+}
+
+impl ProcessingGuarantee {
+    pub fn parse(s: &str) -> Option<ProcessingGuarantee> {
+        match s {
+            "at_least_once" => Some(ProcessingGuarantee::AtLeastOnce),
+            "exactly_once_v2" => Some(ProcessingGuarantee::ExactlyOnceV2),
+            _ => None,
+        }
+    }
+    /// Kafka's `commit.interval.ms` default for the guarantee.
+    pub fn default_commit_interval_ms(self) -> u64 {
+        match self {
+            ProcessingGuarantee::AtLeastOnce => 30_000,
+            ProcessingGuarantee::ExactlyOnceV2 => 100,
+        }
+    }
+}
+
+impl fmt::Display for ProcessingGuarantee {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProcessingGuarantee::AtLeastOnce => "at_least_once",
+            ProcessingGuarantee::ExactlyOnceV2 => "exactly_once_v2",
+        })
+    }
+}
+
+/// The clients of one instance, by name (they are ordinary scenario clients).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceSpec {
+    pub consumer: String,
+    pub producer: String,
+}
+
+/// A Kafka Streams application in a scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamsAppSpec {
+    pub application_id: String,
+    pub topology: Arc<Topology>,
+    pub guarantee: ProcessingGuarantee,
+    pub commit_interval_ms: u64,
+    pub instances: Vec<InstanceSpec>,
+}
+
+/// Kafka's task id: sub-topology and partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TaskId {
+    pub subtopology: usize,
+    pub partition: u32,
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}_{}", self.subtopology, self.partition)
+    }
+}
+
+/// A record the instance's consumer returned, as the task will see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StreamsInput {
+    pub tp: TopicPartition,
+    pub offset: u64,
+    pub key: Option<Blob>,
+    pub value: Option<Blob>,
+    pub timestamp: i64,
+}
+
+/// A record for the instance's producer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outgoing {
+    pub topic: Arc<str>,
+    /// `Some` for changelog records (the task's partition); `None`: the partitioner decides.
+    pub partition: Option<u32>,
+    pub key: Option<Blob>,
+    pub value: Option<Blob>,
+    pub timestamp: i64,
+}
+
+/// What happened to an instance's tasks, for the trace.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TaskEvent {
+    Created { task: TaskId, restored: u64 },
+    Closed { task: TaskId },
+    Failed { task: TaskId, error: String },
+}
+
+/// One running instance: its clients (indexes into the world's lists) and its tasks.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Instance {
+    pub consumer: u32,
+    pub producer: u32,
+    #[serde(with = "crate::sim::serde_pairs")]
+    pub tasks: BTreeMap<TaskId, Task>,
+    /// Records this instance processed.
+    pub processed: u64,
+    /// Processed input records whose outputs the producer has not finished sending: the
+    /// partition, the position after the record, and the records sent for it. Commits stop
+    /// at the first unfinished one (Streams flushes its producer before it commits).
+    #[serde(default)]
+    pub unflushed: std::collections::VecDeque<(TopicPartition, u64, Vec<crate::record::RecordId>)>,
+}
+
+/// A Streams application as it runs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StreamsApp {
+    pub spec: StreamsAppSpec,
+    pub instances: Vec<Instance>,
+    /// Input records processed, all instances together.
+    pub processed: u64,
+    /// Input records processed again (an offset below the highest one processed before on
+    /// that partition): at-least-once's duplicates after a crash or a lost commit.
+    pub reprocessed: u64,
+    /// Changelog records replayed into stores when tasks started.
+    pub restored: u64,
+    /// Records the tasks skipped (Kafka's `dropped-records`).
+    pub dropped: u64,
+    /// Records the tasks wrote (outputs, repartition and changelog records).
+    pub produced: u64,
+    /// The next offset after the highest processed, per input partition.
+    #[serde(with = "crate::sim::serde_pairs")]
+    high: BTreeMap<TopicPartition, u64>,
+}
+
+/// Keys are strings (`StringSerde`); a key that is JSON text of an object or an array
+/// becomes that structure. Values are JSON when they parse as JSON, strings otherwise.
+pub fn decode_key(b: &Option<Blob>) -> Value {
+    match b {
+        None => Value::Null,
+        Some(b) => {
+            let text = b.display();
+            let t = text.trim_start();
+            if t.starts_with('{') || t.starts_with('[') {
+                if let Ok(j) = serde_json::from_str::<serde_json::Value>(&text) {
+                    return Value::from_json(&j);
+                }
+            }
+            Value::Str(text)
+        }
+    }
+}
+
+pub fn decode_value(b: &Option<Blob>) -> Value {
+    match b {
+        None => Value::Null,
+        Some(b) => {
+            let text = b.display();
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(j) => Value::from_json(&j),
+                Err(_) => Value::Str(text),
+            }
+        }
+    }
+}
+
+/// A value as bytes: strings as UTF-8, anything else as JSON, null as no bytes (a
+/// tombstone).
+fn encode(v: &Value) -> Option<Blob> {
+    match v {
+        Value::Null => None,
+        other => Some(Blob::from_bytes(&other.serialized_bytes())),
+    }
+}
+
+/// An output key: a windowed key prints as Kafka's `Windowed.toString()`,
+/// `[key@start/end]`.
+fn encode_key(r: &OutputRecord) -> Option<Blob> {
+    match &r.window {
+        Some(w) => Some(Blob::text(&format!("[{}@{}/{}]", r.key.to_java_string(), w.start, w.end))),
+        None => encode(&r.key),
+    }
+}
+
+/// Changelog records: the key is the store key as JSON (so compaction keeps the latest per
+/// store entry), the value the timestamped value as JSON, or none for a deletion.
+fn changelog_record(w: &StoreWrite) -> (Option<Blob>, Option<Blob>) {
+    let key = serde_json::to_string(&w.key).ok().map(|k| Blob::text(&k));
+    let value = w.value.as_ref().and_then(|v| serde_json::to_string(v).ok()).map(|v| Blob::text(&v));
+    (key, value)
+}
+
+fn restore_write(store: &str, key: &Option<Blob>, value: &Option<Blob>) -> Option<StoreWrite> {
+    let key: StoreKey = serde_json::from_str(&key.as_ref()?.display()).ok()?;
+    let value = match value {
+        None => None,
+        Some(v) => Some(serde_json::from_str::<Timestamped>(&v.display()).ok()?),
+    };
+    Some(StoreWrite { store: store.to_string(), key, value })
+}
+
+impl StreamsApp {
+    pub fn new(spec: StreamsAppSpec, clients: Vec<(u32, u32)>) -> StreamsApp {
+        let instances = clients
+            .into_iter()
+            .map(|(consumer, producer)| Instance {
+                consumer,
+                producer,
+                tasks: BTreeMap::new(),
+                processed: 0,
+                unflushed: Default::default(),
+            })
+            .collect();
+        StreamsApp {
+            spec,
+            instances,
+            processed: 0,
+            reprocessed: 0,
+            restored: 0,
+            dropped: 0,
+            produced: 0,
+            high: BTreeMap::new(),
+        }
+    }
+
+    /// The instance whose consumer is `consumer`.
+    pub fn instance_of_consumer(&self, consumer: u32) -> Option<usize> {
+        self.instances.iter().position(|i| i.consumer == consumer)
+    }
+
+    /// Topics the instances subscribe to: the sources and the repartition topics.
+    pub fn subscription(topology: &Topology) -> Vec<String> {
+        topology.subtopologies.iter().flat_map(|s| s.sources.keys().cloned()).collect()
+    }
+
+    fn task_of(&self, tp: &TopicPartition) -> Option<TaskId> {
+        let sub = self.spec.topology.subtopology_of(&tp.topic)?;
+        Some(TaskId { subtopology: sub, partition: tp.partition })
+    }
+
+    /// Starts a task: empty stores, rebuilt from the changelog partitions `read` returns
+    /// (the committed records of `topic`-`partition`: key, value).
+    fn start_task(
+        &mut self,
+        instance: usize,
+        id: TaskId,
+        read: &mut ChangelogReader<'_>,
+        events: &mut Vec<(usize, TaskEvent)>,
+    ) {
+        let topology = Arc::clone(&self.spec.topology);
+        let mut task = Task::new(Arc::clone(&topology), id.subtopology, id.partition, TaskConfig::default());
+        let mut writes = Vec::new();
+        if let Some(sub) = topology.subtopologies.get(id.subtopology) {
+            for store in &sub.stores {
+                let Some(changelog) = topology.stores.get(store).and_then(|s| s.changelog.as_ref()) else {
+                    continue;
+                };
+                for (k, v) in read(changelog, id.partition) {
+                    if let Some(w) = restore_write(store, &k, &v) {
+                        writes.push(w);
+                    }
+                }
+            }
+        }
+        let restored = writes.len() as u64;
+        match task.restore(&writes) {
+            Ok(()) => {
+                self.restored += restored;
+                events.push((instance, TaskEvent::Created { task: id, restored }));
+            }
+            Err(e) => events.push((instance, TaskEvent::Failed { task: id, error: e.to_string() })),
+        }
+        self.instances[instance].tasks.insert(id, task);
+    }
+
+    /// Makes an instance's tasks match its consumer's assignment: closes the tasks of
+    /// partitions it lost, starts (and restores) those of partitions it gained.
+    pub fn sync_tasks(
+        &mut self,
+        instance: usize,
+        assignment: &[TopicPartition],
+        read: &mut ChangelogReader<'_>,
+    ) -> Vec<(usize, TaskEvent)> {
+        let mut events = Vec::new();
+        let wanted: Vec<TaskId> = {
+            let mut w: Vec<TaskId> = assignment.iter().filter_map(|tp| self.task_of(tp)).collect();
+            w.sort();
+            w.dedup();
+            w
+        };
+        let gone: Vec<TaskId> =
+            self.instances[instance].tasks.keys().filter(|t| !wanted.contains(t)).copied().collect();
+        for t in gone {
+            self.instances[instance].tasks.remove(&t);
+            events.push((instance, TaskEvent::Closed { task: t }));
+        }
+        for t in wanted {
+            if !self.instances[instance].tasks.contains_key(&t) {
+                self.start_task(instance, t, read, &mut events);
+            }
+        }
+        events
+    }
+
+    /// A crashed instance loses its tasks (and their in-memory state).
+    pub fn crash_instance(&mut self, instance: usize) {
+        self.instances[instance].tasks.clear();
+        self.instances[instance].unflushed.clear();
+    }
+
+    /// Runs the records an instance's consumer returned through their tasks; returns, per
+    /// input record, its partition, the position after it and what the producer must send.
+    pub fn process_inbox(
+        &mut self,
+        instance: usize,
+        inbox: Vec<StreamsInput>,
+        now_ms: i64,
+        read: &mut ChangelogReader<'_>,
+        events: &mut Vec<(usize, TaskEvent)>,
+    ) -> Vec<(TopicPartition, u64, Vec<Outgoing>)> {
+        let mut all = Vec::new();
+        for r in inbox {
+            let mut out = Vec::new();
+            let Some(id) = self.task_of(&r.tp) else { continue };
+            if !self.instances[instance].tasks.contains_key(&id) {
+                self.start_task(instance, id, read, events);
+            }
+            let high = self.high.entry(r.tp.clone()).or_insert(0);
+            if r.offset < *high {
+                self.reprocessed += 1;
+            } else {
+                *high = r.offset + 1;
+            }
+            self.processed += 1;
+            self.instances[instance].processed += 1;
+            let input = InputRecord {
+                topic: r.tp.topic.to_string(),
+                partition: r.tp.partition,
+                offset: i64::try_from(r.offset).unwrap_or(i64::MAX),
+                key: decode_key(&r.key),
+                value: decode_value(&r.value),
+                timestamp: r.timestamp,
+            };
+            let Some(task) = self.instances[instance].tasks.get_mut(&id) else { continue };
+            let result = match task.process(&input, now_ms) {
+                Ok(o) => o,
+                Err(e) => {
+                    events.push((instance, TaskEvent::Failed { task: id, error: e.to_string() }));
+                    all.push((r.tp.clone(), r.offset + 1, out));
+                    continue;
+                }
+            };
+            self.dropped += result.dropped.len() as u64;
+            for rec in &result.records {
+                out.push(Outgoing {
+                    topic: Arc::from(rec.topic.as_str()),
+                    partition: None,
+                    key: encode_key(rec),
+                    value: encode(&rec.value),
+                    timestamp: rec.timestamp,
+                });
+            }
+            for w in &result.store_writes {
+                let Some(changelog) = self.spec.topology.stores.get(&w.store).and_then(|s| s.changelog.as_ref()) else {
+                    continue;
+                };
+                let (key, value) = changelog_record(w);
+                let timestamp = w.value.as_ref().map(|v| v.timestamp).unwrap_or(r.timestamp);
+                out.push(Outgoing {
+                    topic: Arc::from(changelog.as_str()),
+                    partition: Some(id.partition),
+                    key,
+                    value,
+                    timestamp,
+                });
+            }
+            self.produced += out.len() as u64;
+            all.push((r.tp.clone(), r.offset + 1, out));
+        }
+        all
+    }
+
+    /// Interactive query: the entries of `store` over all running tasks, as
+    /// (key, window start if windowed, value) in key order.
+    pub fn query(&self, store: &str) -> Vec<(String, Option<i64>, Value)> {
+        let mut rows = Vec::new();
+        for inst in &self.instances {
+            for task in inst.tasks.values() {
+                let Some(s) = task.store(store) else { continue };
+                match s {
+                    super::store::Store::KeyValue(kv) => {
+                        rows.extend(kv.entries.iter().map(|(k, v)| (k.to_java_string(), None, v.value.clone())))
+                    }
+                    // Join windows keep every record (sequence numbers tell duplicates apart).
+                    super::store::Store::Window(w) => rows.extend(
+                        w.entries.iter().map(|((k, start, _), v)| (k.to_java_string(), Some(*start), v.value.clone())),
+                    ),
+                    // Session stores are keyed (key, end, start).
+                    super::store::Store::Session(s) => rows.extend(
+                        s.entries.iter().map(|((k, _, start), v)| (k.to_java_string(), Some(*start), v.clone())),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+        rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changelog_records_round_trip_through_restore() {
+        let w = StoreWrite {
+            store: "counts".into(),
+            key: StoreKey::Window { key: Value::str("132"), start: 60_000, seq: 0 },
+            value: Some(Timestamped { value: Value::Int(7), timestamp: 61_234 }),
+        };
+        let (k, v) = changelog_record(&w);
+        assert_eq!(restore_write("counts", &k, &v), Some(w.clone()));
+        let delete = StoreWrite { value: None, ..w };
+        let (k, v) = changelog_record(&delete);
+        assert!(v.is_none(), "a deletion is a tombstone");
+        assert_eq!(restore_write("counts", &k, &v), Some(delete));
+    }
+
+    #[test]
+    fn keys_stay_strings_and_values_parse_as_json() {
+        assert_eq!(decode_key(&Some(Blob::text("132"))), Value::str("132"));
+        assert_eq!(decode_value(&Some(Blob::text("132"))), Value::Int(132));
+        assert_eq!(decode_value(&Some(Blob::text("not json"))), Value::str("not json"));
+        assert_eq!(decode_value(&None), Value::Null);
+    }
+
+    #[test]
+    fn windowed_keys_print_like_kafka_windowed_to_string() {
+        let r = OutputRecord {
+            topic: "t".into(),
+            key: Value::str("1"),
+            window: Some(super::super::window::Window { start: 0, end: 10_000 }),
+            value: Value::Int(3),
+            timestamp: 5,
+            internal: false,
+        };
+        assert_eq!(encode_key(&r).map(|b| b.display()), Some("[1@0/10000]".to_string()));
+    }
+}
