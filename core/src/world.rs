@@ -295,6 +295,29 @@ impl World {
                 .create_topic(OFFSETS_TOPIC, bc.offsets_topic_num_partitions.max(1), rf, config, None, &mut io)
                 .map_err(|e| ActionError(format!("topic '{OFFSETS_TOPIC}': {e}")))?;
         }
+        // Likewise `__transaction_state` for runs with transactional producers.
+        let uses_txns = setup.producers.iter().any(|p| p.config.transactional_id.is_some());
+        if uses_txns && !world.controller.image.topics.contains_key(crate::txn::TRANSACTION_STATE_TOPIC) {
+            let bc = &setup.broker_config;
+            let mut config = TopicConfig::default();
+            config.cleanup_policy = crate::config::CleanupPolicy::Compact;
+            // Kafka's `transaction.state.log.min.isr` default is 2.
+            let rf = bc.transaction_state_log_replication_factor.clamp(1, setup.brokers);
+            config.min_insync_replicas = rf.min(2);
+            config.segment_bytes = bc.offsets_topic_segment_bytes;
+            let mut io = Io { now: SimTime::ZERO, me: NodeId::Controller, out: &mut world.outbox };
+            world
+                .controller
+                .create_topic(
+                    crate::txn::TRANSACTION_STATE_TOPIC,
+                    bc.transaction_state_log_num_partitions.max(1),
+                    rf,
+                    config,
+                    None,
+                    &mut io,
+                )
+                .map_err(|e| ActionError(format!("topic '{}': {e}", crate::txn::TRANSACTION_STATE_TOPIC)))?;
+        }
         // The cluster boots already agreed on its metadata: drop the pushes, keep the effects.
         world.outbox.sends.clear();
         let image = world.controller.image.clone();
@@ -315,6 +338,9 @@ impl World {
             } else if !c.subscribe.is_empty() {
                 world.consumers[i].subscribe(c.subscribe.clone(), &mut world.ledger, &mut io);
             }
+        }
+        for i in 0..world.producers.len() {
+            world.init_transactions(i);
         }
         for (at, action) in &setup.timeline {
             world.queue.push(*at, Event::Action(action.clone()));
@@ -554,6 +580,14 @@ impl World {
             }
             Send { producer, .. } | Flush { producer } => {
                 self.producer_index(producer)?;
+            }
+            BeginTransaction { producer } | CommitTransaction { producer } | AbortTransaction { producer } => {
+                let i = self.producer_index(producer)?;
+                if !self.producers[i].is_transactional() {
+                    return Err(ActionError(format!(
+                        "{action}: producer '{producer}' has no transactional.id (set it in the producer's config)"
+                    )));
+                }
             }
             Crash { broker } | PowerLoss { broker } | Restart { broker } | SlowFollower { broker, .. } => {
                 self.broker_index(*broker).ok_or_else(|| ActionError(format!("no broker {broker}")))?;
@@ -936,6 +970,16 @@ impl World {
         r
     }
 
+    /// A transactional producer's application calls `initTransactions()` when it starts.
+    fn init_transactions(&mut self, i: usize) {
+        if self.producers[i].is_transactional() {
+            self.with_io(NodeId::Producer(i as u32), |w, io| {
+                // Only fails when already initialized, which a fresh start never is.
+                let _ = w.producers[i].init_transactions(&mut w.ledger, io);
+            });
+        }
+    }
+
     fn apply_action(&mut self, action: &Action) -> Result<(), ActionError> {
         use Action::*;
         match action.clone() {
@@ -969,6 +1013,21 @@ impl World {
             Flush { producer } => {
                 let i = self.producer_index(&producer)?;
                 self.with_io(NodeId::Producer(i as u32), |w, io| w.producers[i].flush(&mut w.ledger, io));
+            }
+            BeginTransaction { producer } | CommitTransaction { producer } | AbortTransaction { producer } => {
+                let i = self.producer_index(&producer)?;
+                if !self.producers[i].alive {
+                    return Err(ActionError(format!("{action}: producer '{producer}' is not running")));
+                }
+                self.with_io(NodeId::Producer(i as u32), |w, io| {
+                    let p = &mut w.producers[i];
+                    match action {
+                        BeginTransaction { .. } => p.begin_transaction(io),
+                        CommitTransaction { .. } => p.commit_transaction(&mut w.ledger, io),
+                        _ => p.abort_transaction(&mut w.ledger, io),
+                    }
+                })
+                .map_err(|e| ActionError(format!("{action}: {e}")))?;
             }
             Crash { broker } => {
                 let i = self.broker_index(broker).ok_or_else(|| ActionError(format!("no broker {broker}")))?;
@@ -1039,6 +1098,7 @@ impl World {
                 NodeId::Producer(i) => {
                     self.producers[i as usize].restart();
                     self.outbox.effects.push(Effect::ClientRestarted { client: NodeId::Producer(i) });
+                    self.init_transactions(i as usize);
                 }
                 NodeId::Consumer(i) => {
                     self.outbox.effects.push(Effect::ClientRestarted { client: NodeId::Consumer(i) });
