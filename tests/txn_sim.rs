@@ -122,6 +122,65 @@ fn a_transaction_left_open_is_aborted_by_the_coordinator_after_its_timeout() {
     assert_eq!(ids_read(&world, "dirty"), vec![0, 1, 2, 3]);
 }
 
+#[test]
+fn a_second_instance_with_the_same_transactional_id_fences_the_first() {
+    let mut setup = schedule(&[]);
+    let mut twin = setup.producers[0].clone();
+    twin.name = "tx-twin".into();
+    setup.producers.push(twin);
+    // The twin starts later, so its initTransactions() bumps the epoch past the first's.
+    setup.timeline.push((SimTime::from_ms(500), Action::CrashClient { client: "tx-twin".into() }));
+    setup.timeline.push((SimTime::from_ms(600), Action::RestartClient { client: "tx-twin".into() }));
+    for (at, producer) in [(1_000, "tx-writer"), (1_000, "tx-twin")] {
+        setup.timeline.push((SimTime::from_ms(at), Action::BeginTransaction { producer: producer.into() }));
+        setup.timeline.push((
+            SimTime::from_ms(at),
+            Action::Send {
+                producer: producer.into(),
+                topic: "orders".into(),
+                key: Some(producer.into()),
+                value: Some(producer.into()),
+                partition: None,
+            },
+        ));
+        setup.timeline.push((SimTime::from_ms(at + 1_000), Action::CommitTransaction { producer: producer.into() }));
+    }
+    setup.timeline.sort_by_key(|(t, _)| *t);
+    setup.end = SimTime::from_ms(10_000);
+    let (mut world, _) = World::new(&setup, 1).unwrap();
+    let mut fenced = Vec::new();
+    world
+        .run_to_end(|ev| {
+            for e in &ev.effects {
+                if let sandbox_core::trace::Effect::ProducerFenced { producer, .. } = e {
+                    fenced.push(*producer);
+                }
+            }
+        })
+        .unwrap();
+    use sandbox_core::producer::TxnClientState;
+    assert_eq!(fenced, vec![0], "only the older instance is fenced");
+    assert_eq!(world.producers[0].transaction_state(), Some(TxnClientState::FatalError));
+    assert_eq!(world.producers[1].transaction_state(), Some(TxnClientState::Ready));
+    // The fenced instance's record never became readable to read_committed.
+    assert!(matches!(world.ledger.records[0].outcome, Outcome::Failed { .. }), "{:?}", world.ledger.records[0].outcome);
+}
+
+#[test]
+fn transaction_actions_on_a_producer_without_transactional_id_fail_with_a_clear_error() {
+    let mut setup = schedule(&[]);
+    setup.producers[0].config = sandbox_core::config::ProducerConfig::default();
+    setup.timeline.push((SimTime::from_ms(10), Action::BeginTransaction { producer: "tx-writer".into() }));
+    setup.end = SimTime::from_ms(100);
+    let (mut world, _) = World::new(&setup, 1).unwrap();
+    let mut notes = Vec::new();
+    world.run_to_end(|ev| notes.extend(ev.effects.iter().map(|e| e.to_string()))).unwrap();
+    assert!(
+        notes.iter().any(|n| n.contains("tx-writer.beginTransaction()") && n.contains("has no transactional.id")),
+        "{notes:?}"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 

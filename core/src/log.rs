@@ -194,6 +194,32 @@ impl PartitionLog {
     pub fn aborted_in_range(&self, from: u64, to: u64) -> Vec<AbortedTxn> {
         self.aborted_txns.iter().filter(|a| a.last_offset >= from && a.first_offset < to).copied().collect()
     }
+    /// Whether a data batch belongs to an aborted transaction.
+    fn batch_aborted(&self, b: &LogBatch) -> bool {
+        b.data.is_transactional
+            && b.data.control.is_none()
+            && self.aborted_txns.iter().any(|a| {
+                a.producer_id == b.data.producer_id && a.first_offset <= b.base_offset && b.base_offset < a.last_offset
+            })
+    }
+
+    /// Records in `first..=last` a read_committed consumer may return: neither markers nor
+    /// records of aborted transactions.
+    pub fn committed_records_in(&self, first: u64, last: u64) -> u64 {
+        let Some(start) = self.batch_index_containing(first) else { return 0 };
+        let mut n = 0;
+        for b in self.batches.range(start..) {
+            if b.base_offset > last {
+                break;
+            }
+            if b.data.control.is_some() || self.batch_aborted(b) {
+                continue;
+            }
+            n += b.records().filter(|(o, _)| *o >= first && *o <= last).count() as u64;
+        }
+        n
+    }
+
     /// The epoch the log last saw from a producer, if it knows the producer.
     pub fn producer_epoch(&self, producer_id: i64) -> Option<i16> {
         self.producers.get(&producer_id).map(|p| p.epoch)
@@ -679,6 +705,79 @@ mod tests {
         Arc::new(d)
     }
     const SEG: (u64, u64) = (1 << 30, u64::MAX);
+
+    fn txn_data(ids: std::ops::Range<u64>, pid: i64, epoch: i16, seq: i32) -> Arc<BatchData> {
+        let mut d = (*data(ids, pid, seq)).clone();
+        d.producer_epoch = epoch;
+        d.is_transactional = true;
+        Arc::new(d)
+    }
+
+    #[test]
+    fn an_open_transaction_holds_the_lso_at_its_first_offset_until_its_marker() {
+        let mut log = PartitionLog::default();
+        log.append_as_leader(data(0..2, -1, NO_SEQUENCE), 0, SimTime(0), SEG);
+        log.append_as_leader(txn_data(2..4, 7, 0, 0), 0, SimTime(0), SEG); // offsets 2, 3
+        log.append_as_leader(data(4..5, -1, NO_SEQUENCE), 0, SimTime(0), SEG); // 4
+        log.append_as_leader(txn_data(5..6, 7, 0, 2), 0, SimTime(0), SEG); // 5, same txn
+        log.set_high_watermark(6);
+        assert_eq!(log.first_unstable_offset(), Some(2));
+        assert_eq!(log.last_stable_offset(), 2);
+        let m = log.append_marker_as_leader(7, 0, ControlType::Commit, 0, 0, SimTime(0), SEG).unwrap();
+        assert_eq!(m.base_offset, 6, "a marker takes an offset");
+        assert_eq!(log.first_unstable_offset(), None);
+        assert_eq!(log.last_stable_offset(), 6, "bounded by the HW");
+        log.set_high_watermark(7);
+        assert_eq!(log.last_stable_offset(), 7);
+        assert!(log.aborted_txns().is_empty(), "a commit is not in the aborted index");
+        // The producer's sequences go on after the marker (same epoch).
+        assert_eq!(log.check_sequence(&txn_data(9..10, 7, 0, 3)), SequenceCheck::Append);
+    }
+
+    #[test]
+    fn an_abort_enters_the_aborted_index_which_truncation_and_replicas_rebuild() {
+        let mut leader = PartitionLog::default();
+        leader.append_as_leader(txn_data(0..2, 7, 0, 0), 0, SimTime(0), SEG); // 0, 1
+        leader.append_as_leader(txn_data(2..3, 8, 0, 0), 0, SimTime(0), SEG); // 2 (pid 8)
+        leader.append_marker_as_leader(7, 0, ControlType::Abort, 0, 0, SimTime(0), SEG).unwrap(); // 3
+        let abort = AbortedTxn { producer_id: 7, first_offset: 0, last_offset: 3 };
+        assert_eq!(leader.aborted_txns(), &[abort]);
+        assert_eq!(leader.first_unstable_offset(), Some(2), "pid 8 is still open");
+        leader.set_high_watermark(4);
+        assert_eq!(leader.aborted_in_range(1, 4), vec![abort]);
+        assert_eq!(leader.aborted_in_range(4, 9), vec![]);
+        // Two records of pid 7 aborted, the marker skipped: only pid 8's record is readable.
+        assert_eq!(leader.committed_records_in(0, 3), 1);
+        // A follower replicating the batches derives the same index.
+        let mut f = PartitionLog::default();
+        let all: Vec<LogBatch> = leader.batches().iter().cloned().collect();
+        f.append_as_follower(&all, SimTime(0), SEG, false).unwrap();
+        assert_eq!(f.aborted_txns(), leader.aborted_txns());
+        assert_eq!(f.first_unstable_offset(), Some(2));
+        // Truncating the marker away reopens the transaction.
+        f.truncate_to(3);
+        assert!(f.aborted_txns().is_empty());
+        assert_eq!(f.first_unstable_offset(), Some(0));
+    }
+
+    #[test]
+    fn a_marker_from_a_fenced_epoch_is_refused_and_a_bumped_marker_fences_old_batches() {
+        let mut log = PartitionLog::default();
+        log.append_as_leader(txn_data(0..1, 7, 2, 0), 0, SimTime(0), SEG);
+        assert_eq!(
+            log.append_marker_as_leader(7, 1, ControlType::Abort, 0, 0, SimTime(0), SEG).err(),
+            Some(ErrorCode::INVALID_PRODUCER_EPOCH)
+        );
+        // The coordinator aborts with a bumped epoch (fencing): the old epoch's next batch
+        // is refused, a new instance (epoch 4) starts at sequence 0.
+        log.append_marker_as_leader(7, 3, ControlType::Abort, 0, 0, SimTime(0), SEG).unwrap();
+        assert_eq!(log.producer_epoch(7), Some(3));
+        assert_eq!(
+            log.check_sequence(&txn_data(5..6, 7, 2, 1)),
+            SequenceCheck::Reject(ErrorCode::INVALID_PRODUCER_EPOCH)
+        );
+        assert_eq!(log.check_sequence(&txn_data(5..6, 7, 4, 0)), SequenceCheck::Append);
+    }
 
     #[test]
     fn leader_append_assigns_dense_offsets_and_epochs() {

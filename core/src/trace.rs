@@ -299,12 +299,6 @@ pub enum Effect {
         committed: bool,
         offset: u64,
     },
-    /// A read_committed poll returned a record of an aborted transaction (never expected).
-    AbortedRecordRead {
-        consumer: u32,
-        tp: TopicPartition,
-        offset: u64,
-    },
     GroupStateChanged {
         group: String,
         broker: u32,
@@ -466,9 +460,6 @@ impl fmt::Display for Effect {
                 "{tp} on b{broker}: {} marker of pid {producer_id} at offset {offset}",
                 if *committed { "COMMIT" } else { "ABORT" }
             ),
-            AbortedRecordRead { consumer, tp, offset } => {
-                write!(f, "consumer {consumer} (read_committed) returned aborted record {tp}@{offset}")
-            }
             ControllerCrashed => write!(f, "controller crashed"),
             ControllerRestarted => write!(f, "controller restarted"),
             BrokerFenced { broker } => write!(f, "controller fenced broker {broker}"),

@@ -339,6 +339,12 @@ impl World {
                 world.consumers[i].subscribe(c.subscribe.clone(), &mut world.ledger, &mut io);
             }
         }
+        world.invariants.read_committed = world
+            .consumers
+            .iter()
+            .filter(|c| c.config.isolation_level == crate::config::IsolationLevel::ReadCommitted)
+            .map(|c| c.index)
+            .collect();
         for i in 0..world.producers.len() {
             world.init_transactions(i);
         }
@@ -1197,6 +1203,12 @@ impl World {
             SetClientConfig { client, name, value } => {
                 match self.resolve_node(&client)? {
                     NodeId::Producer(i) => {
+                        if name == "transactional.id" {
+                            // The transaction manager is built with the producer.
+                            return Err(ActionError(format!(
+                                "{action}: transactional.id is fixed when the producer is created"
+                            )));
+                        }
                         let mut c = self.producers[i as usize].config.clone();
                         c.set(&name, &value).map_err(|e| ActionError(e.to_string()))?;
                         c.validate().map_err(|e| ActionError(e.to_string()))?;
@@ -1205,6 +1217,11 @@ impl World {
                     NodeId::Consumer(i) => {
                         let c = &mut self.consumers[i as usize].config;
                         c.set(&name, &value).map_err(|e| ActionError(e.to_string()))?;
+                        if c.isolation_level == crate::config::IsolationLevel::ReadCommitted {
+                            self.invariants.read_committed.insert(i);
+                        } else {
+                            self.invariants.read_committed.remove(&i);
+                        }
                     }
                     _ => return Err(ActionError(format!("'{client}' is not a client"))),
                 }

@@ -957,6 +957,7 @@ impl Broker {
 
     // ------------------------------------------------------------------ fetch (leader side)
 
+    #[allow(clippy::too_many_arguments)]
     fn handle_fetch(
         &mut self,
         from: NodeId,

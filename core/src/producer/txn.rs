@@ -73,6 +73,9 @@ pub struct TxnManager {
     pub fatal_error: Option<ErrorCode>,
 }
 
+/// Builds a request once its correlation id is known.
+type BuildRequest = Box<dyn FnOnce(u64) -> Message>;
+
 /// `TransactionManager.ADD_PARTITIONS_RETRY_BACKOFF_MS`.
 const ADD_PARTITIONS_RETRY_BACKOFF: Dur = Dur(20_000);
 
@@ -274,7 +277,7 @@ impl Producer {
         let id = t.transactional_id.clone();
         let (pid, epoch) = (self.producer_id, self.producer_epoch);
         // What to ask the transaction coordinator next (None: nothing to do now).
-        let next: Option<(TxnRequest, Box<dyn FnOnce(u64) -> Message>)> = if !initialized {
+        let next: Option<(TxnRequest, BuildRequest)> = if !initialized {
             let timeout = self.config.transaction_timeout_ms;
             let tid = id.clone();
             Some((
