@@ -1832,6 +1832,49 @@ fn parse_client_host(host: &str) -> NodeId {
 mod tests {
     use super::*;
 
+    #[test]
+    fn transactional_offsets_apply_at_their_commit_marker_and_vanish_at_an_abort() {
+        use crate::record::{control_batch, BatchData, ControlType, Record, INTERNAL_RECORD};
+        let seg = (1u64 << 30, u64::MAX);
+        let tp = TopicPartition::new("in", 0);
+        let offsets_batch = |pid: i64, offset: u64| {
+            let v = OffsetAndMetadata { offset, leader_epoch: -1, metadata: String::new(), commit_timestamp: 0 };
+            let r = Record {
+                id: INTERNAL_RECORD,
+                offset_delta: 0,
+                timestamp: 0,
+                key: Some(offsets::offset_commit_key("g", &tp)),
+                value: Some(offsets::offset_commit_value(&v)),
+                headers: vec![],
+            };
+            let mut d = BatchData::new(pid, 0, crate::record::NO_SEQUENCE, vec![r], 100);
+            d.is_transactional = true;
+            std::sync::Arc::new(d)
+        };
+        let mut log = PartitionLog::default();
+        log.append_as_leader(offsets_batch(5, 10), 0, SimTime::ZERO, seg);
+        log.append_as_leader(offsets_batch(6, 99), 0, SimTime::ZERO, seg);
+        log.append_as_leader(std::sync::Arc::new(control_batch(6, 0, ControlType::Abort, 0, 0)), 0, SimTime::ZERO, seg);
+        let mut out = crate::node::Outbox::default();
+        let mut io = Io { now: SimTime::ZERO, me: NodeId::Broker(1), out: &mut out };
+        let mut c = GroupCoordinator::new(1, CoordinatorConfig::of(&crate::config::BrokerConfig::default()));
+        c.load(0, 1, &log, &mut io);
+        // pid 5's transaction is still open, pid 6's was aborted: no committed offset yet.
+        assert_eq!(c.offsets.get("g").and_then(|m| m.get(&tp)), None);
+        assert_eq!(c.pending_txn_offsets.len(), 1);
+        // pid 5 commits: replaying the marker once the HW passes it applies its offsets.
+        log.append_as_leader(
+            std::sync::Arc::new(control_batch(5, 0, ControlType::Commit, 0, 0)),
+            0,
+            SimTime::ZERO,
+            seg,
+        );
+        log.set_high_watermark(log.log_end_offset());
+        c.on_high_watermark(0, &log, &mut io);
+        assert_eq!(c.offsets["g"][&tp].offset, 10);
+        assert!(c.pending_txn_offsets.is_empty());
+    }
+
     fn member(id: &str, protocols: &[&str]) -> GroupMember {
         GroupMember {
             member_id: id.to_string(),
