@@ -39,6 +39,19 @@ pub enum Action {
     Flush {
         producer: String,
     },
+    /// `producer.beginTransaction()` (needs `transactional.id`; `initTransactions()` runs
+    /// when the producer starts).
+    BeginTransaction {
+        producer: String,
+    },
+    /// `producer.commitTransaction()`: flush, then commit.
+    CommitTransaction {
+        producer: String,
+    },
+    /// `producer.abortTransaction()`.
+    AbortTransaction {
+        producer: String,
+    },
     /// The broker process dies (its page cache, so every written record, survives).
     Crash {
         broker: u32,
@@ -226,6 +239,9 @@ impl fmt::Display for Action {
                 value.as_deref().unwrap_or("null")
             ),
             Flush { producer } => write!(f, "{producer}.flush()"),
+            BeginTransaction { producer } => write!(f, "{producer}.beginTransaction()"),
+            CommitTransaction { producer } => write!(f, "{producer}.commitTransaction()"),
+            AbortTransaction { producer } => write!(f, "{producer}.abortTransaction()"),
             Crash { broker } => write!(f, "crash broker {broker}"),
             PowerLoss { broker } => write!(f, "power loss on broker {broker}"),
             Restart { broker } => write!(f, "restart broker {broker}"),

@@ -413,6 +413,14 @@ config_table! {
             "Largest session.timeout.ms a consumer may ask for.";
         log_cleaner_enable: bool = true, "log.cleaner.enable",
             "Run the log cleaner that compacts topics with cleanup.policy=compact.";
+        transaction_state_log_num_partitions: u32 = 50, "transaction.state.log.num.partitions",
+            "Partitions of __transaction_state, where transaction coordinators keep each transactional id's state.";
+        transaction_state_log_replication_factor: u32 = 3, "transaction.state.log.replication.factor",
+            "Replication factor of __transaction_state (the sandbox caps it at the number of brokers).";
+        transaction_max_timeout_ms: u64 = 900_000, "transaction.max.timeout.ms",
+            "Largest transaction.timeout.ms a producer may ask for.";
+        transaction_abort_timed_out_transaction_cleanup_interval_ms: u64 = 10_000, "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            "How often the transaction coordinator aborts transactions open longer than their timeout.";
         os_page_cache_flush_ms: u64 = 30_000, "sandbox.os.page.cache.flush.ms",
             "Sandbox only: the OS writes dirty pages to disk this long after they were written (Linux dirty_expire_centisecs). A power loss loses what was not flushed.";
     }
@@ -465,6 +473,10 @@ config_table! {
             "The Avro serializer registers its schema on first use (otherwise it must already be registered).";
         use_latest_version: bool = false, "use.latest.version",
             "The Avro serializer writes with the subject's latest registered schema instead of its own.";
+        transactional_id: Option<String> = None, "transactional.id",
+            "Enables transactions (needs idempotence): records are written in transactions that commit or abort atomically.";
+        transaction_timeout_ms: u64 = 60_000, "transaction.timeout.ms",
+            "The coordinator aborts a transaction left open longer than this.";
     }
 }
 
@@ -523,6 +535,23 @@ impl ProducerConfig {
         } else {
             None
         };
+        if let (Some(_), Some(why)) = (&self.transactional_id, conflict) {
+            // `postProcessAndValidateIdempotenceConfigs`: a transactional producer must be
+            // idempotent, so a conflict is an error even with idempotence left at default.
+            return Err(ConfigError {
+                name: "transactional.id".into(),
+                message: format!("a transactional producer is idempotent, which requires that {why}"),
+            });
+        }
+        if self.transactional_id.is_some() && !self.enable_idempotence {
+            return Err(ConfigError {
+                name: "transactional.id".into(),
+                message: "cannot set a transactional.id without also enabling idempotence".into(),
+            });
+        }
+        if self.transactional_id.as_deref() == Some("") {
+            return Err(ConfigError { name: "transactional.id".into(), message: "must not be empty".into() });
+        }
         if let (true, Some(why)) = (self.enable_idempotence, conflict) {
             if explicit {
                 return Err(ConfigError {

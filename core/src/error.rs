@@ -46,6 +46,17 @@ pub enum ErrorCode {
     PRODUCER_CLOSED,
     /// Schema registry: the serializer could not register or find the schema.
     SERIALIZATION_ERROR,
+    // ---- transactions (appended last: the order of the others is part of traces) ----
+    /// The transaction coordinator is completing a transaction of this transactional id.
+    CONCURRENT_TRANSACTIONS,
+    /// The request does not fit the transaction's state (e.g. EndTxn with none open).
+    INVALID_TXN_STATE,
+    /// The producer id does not belong to the transactional id.
+    INVALID_PRODUCER_ID_MAPPING,
+    /// A newer producer instance with the same transactional id bumped the epoch.
+    PRODUCER_FENCED,
+    /// Client side: the record's transaction was aborted before it was sent.
+    TRANSACTION_ABORTED,
 }
 
 impl ErrorCode {
@@ -69,6 +80,7 @@ impl ErrorCode {
                 | UNKNOWN_LEADER_EPOCH
                 | OFFSET_OUT_OF_RANGE
                 | BROKER_NOT_AVAILABLE
+                | CONCURRENT_TRANSACTIONS
         )
     }
 

@@ -488,6 +488,9 @@ fn step_command(scenario: &Scenario, action: &Action) -> String {
             format!("printf '%s\\n' {} | {tool}", sh_quote(&line))
         }
         Flush { .. } => "true # the console producer flushes when its input ends".into(),
+        BeginTransaction { .. } | CommitTransaction { .. } | AbortTransaction { .. } => {
+            unsupported("the console producer has no transactions")
+        }
         Crash { broker } => format!("$COMPOSE kill -s SIGKILL {}", service(*broker)),
         PowerLoss { broker } => format!(
             "$COMPOSE kill -s SIGKILL {} # a container kill keeps the page cache: a real power loss needs a VM",

@@ -133,6 +133,16 @@ pub struct History {
     /// Topics with `cleanup.policy` including `compact`.
     pub compacted_topics: Vec<String>,
     pub truncated: bool,
+    /// Whether any producer was transactional (the aborted-read check applies).
+    #[serde(default)]
+    pub transactional: bool,
+    /// Consumers with isolation.level=read_committed.
+    #[serde(default)]
+    pub read_committed: Vec<u32>,
+    /// Offsets holding records of aborted transactions, from the partition leaders' logs at
+    /// the end of the run (their aborted transaction index).
+    #[serde(default)]
+    pub aborted: BTreeSet<(TopicPartition, u64)>,
 }
 
 /// Builds a [`History`] from a running world: call [`HistoryRecorder::enable`] before the
@@ -279,6 +289,16 @@ impl HistoryRecorder {
             }
         }
         self.history.producers = world.producers.iter().map(|p| p.name.clone()).collect();
+        self.history.transactional = world.producers.iter().any(|p| p.is_transactional());
+        self.history.read_committed = world
+            .consumers
+            .iter()
+            .filter(|c| c.config.isolation_level == crate::config::IsolationLevel::ReadCommitted)
+            .map(|c| c.index)
+            .collect();
+        if self.history.transactional {
+            self.history.aborted = aborted_offsets(world);
+        }
         self.history.consumers = world.consumers.iter().map(|c| c.name.clone()).collect();
         self.history.compacted_topics = world
             .controller
@@ -403,7 +423,7 @@ impl AnomalyKind {
             AnomalyKind::NonMonotonicSend => "This producer called send() for two records to one partition in one order, and the log acknowledged them in the other (a lower offset for the later send). Kafka preserves a producer's order within a partition when enable.idempotence=true (or max.in.flight.requests.per.connection=1); with several requests in flight and no idempotence, a retried batch can land after a later one.",
             AnomalyKind::NonMonotonicPoll => "A consumer's poll() returned an offset of a partition at or below one it had already returned, with no seek(), offset reset, reassignment, crash or restart in between. A consumer's position only moves forward by itself: the log is read in offset order, and going back is always an explicit event.",
             AnomalyKind::PollSkip => "A consumer's successive poll() results on a partition jumped over offsets that hold records (other reads returned them), with no seek(), reset or reassignment in between. The consumer reads a partition in order without gaps (except records the log cleaner compacted away), so a skip means the consumer silently missed data.",
-            AnomalyKind::AbortedRead => "A consumer with isolation.level=read_committed returned a record of an aborted transaction. The sandbox has no transactions yet, so this check does not apply.",
+            AnomalyKind::AbortedRead => "A consumer with isolation.level=read_committed returned a record of an aborted transaction. Such a consumer reads only up to the last stable offset and drops the records of transactions the broker lists as aborted, so it never sees them; the check applies to runs with a transactional producer.",
             AnomalyKind::Unseen => "Acknowledged, but no consumer read it by the end of the run and none read past its offset, so whether it survived is not observable from the clients. Information, not an anomaly: often the consumers stopped early or never subscribed.",
         }
     }
@@ -567,9 +587,56 @@ fn position(tp: &TopicPartition, offset: u64) -> String {
     format!("{tp}@{offset}")
 }
 
+/// Offsets of records in aborted transactions, read from the log of each partition's
+/// replica with the most data.
+fn aborted_offsets(world: &World) -> BTreeSet<(TopicPartition, u64)> {
+    let mut best: BTreeMap<TopicPartition, &crate::log::PartitionLog> = BTreeMap::new();
+    for b in &world.brokers {
+        for (tp, r) in &b.replicas {
+            let e = best.entry(tp.clone()).or_insert(&r.log);
+            if r.log.log_end_offset() > e.log_end_offset() {
+                *e = &r.log;
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    for (tp, log) in best {
+        for a in log.aborted_txns() {
+            for b in log.batches().iter().filter(|b| {
+                b.data.producer_id == a.producer_id
+                    && b.data.is_transactional
+                    && b.data.control.is_none()
+                    && b.base_offset >= a.first_offset
+                    && b.last_offset() < a.last_offset
+            }) {
+                for (offset, _) in b.records() {
+                    out.insert((tp.clone(), offset));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Checks a history for the anomalies in the module documentation.
 pub fn check(h: &History, allow: &Allowances) -> HistoryReport {
     let mut found: Vec<Anomaly> = Vec::new();
+    let read_committed = |c: u32| h.read_committed.contains(&c);
+    // Aborted reads: a read_committed consumer returned a record of an aborted transaction.
+    for r in h.reads.iter().filter(|r| read_committed(r.consumer)) {
+        if h.aborted.contains(&(r.tp.clone(), r.offset)) {
+            found.push(anomaly(
+                AnomalyKind::AbortedRead,
+                format!(
+                    "{} (read_committed) returned {}, a record of an aborted transaction",
+                    h.consumers.get(r.consumer as usize).map(String::as_str).unwrap_or("consumer"),
+                    position(&r.tp, r.offset)
+                ),
+                vec![obs_read(h, r)],
+                None,
+            ));
+        }
+    }
     let compacted = |tp: &TopicPartition| h.compacted_topics.iter().any(|t| **t == *tp.topic);
     let acked_at = |op: &SendOp| match (&op.tp, &op.result) {
         (Some(tp), SendResult::Ok { offset }) => Some((tp.clone(), *offset)),
@@ -690,9 +757,15 @@ pub fn check(h: &History, allow: &Allowances) -> HistoryReport {
                     ));
                     covered.entry(tp.clone()).or_default().extend(session.take());
                 } else if r.offset > p.offset + 1 && !compacted(tp) {
+                    // A read_committed consumer skips aborted records by design.
                     let missing: Vec<u64> = offsets_seen
                         .get(tp)
-                        .map(|s| s.range(p.offset + 1..r.offset).copied().collect())
+                        .map(|s| {
+                            s.range(p.offset + 1..r.offset)
+                                .copied()
+                                .filter(|o| !(read_committed(*consumer) && h.aborted.contains(&(tp.clone(), *o))))
+                                .collect()
+                        })
                         .unwrap_or_default();
                     if !missing.is_empty() {
                         let shown: Vec<String> = missing.iter().take(10).map(|o| o.to_string()).collect();
@@ -725,8 +798,8 @@ pub fn check(h: &History, allow: &Allowances) -> HistoryReport {
     // Lost writes and unseen records: acknowledged, never read anywhere.
     for op in &h.sends {
         let Some((tp, offset)) = acked_at(op) else { continue };
-        if read_at.contains_key(&op.record) {
-            continue;
+        if read_at.contains_key(&op.record) || h.aborted.contains(&(tp.clone(), offset)) {
+            continue; // read, or aborted: nobody should read it
         }
         let past = !compacted(&tp)
             && covered.get(&tp).map(|c| c.iter().any(|(lo, hi)| *lo <= offset && offset <= *hi)).unwrap_or(false);
@@ -782,7 +855,7 @@ pub fn check(h: &History, allow: &Allowances) -> HistoryReport {
         let unexplained = of_kind.iter().filter(|a| a.allowed_by.is_none()).count() as u64;
         report.kinds.push(KindReport {
             kind,
-            applicable: kind != AnomalyKind::AbortedRead,
+            applicable: kind != AnomalyKind::AbortedRead || h.transactional,
             count: of_kind.len() as u64,
             unexplained,
         });

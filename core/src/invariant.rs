@@ -20,16 +20,20 @@ pub enum InvariantId {
     OffsetsIncreasing,
     IsrAgreeOnCommitted,
     AckedNotLost,
+    LsoWithinHw,
+    ReadCommittedNoAborted,
 }
 
 impl InvariantId {
-    pub const ALL: [InvariantId; 6] = [
+    pub const ALL: [InvariantId; 8] = [
         InvariantId::SingleLeaderPerEpoch,
         InvariantId::HwMonotonic,
         InvariantId::HwWithinIsrLeo,
         InvariantId::OffsetsIncreasing,
         InvariantId::IsrAgreeOnCommitted,
         InvariantId::AckedNotLost,
+        InvariantId::LsoWithinHw,
+        InvariantId::ReadCommittedNoAborted,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,6 +44,8 @@ impl InvariantId {
             InvariantId::OffsetsIncreasing => "offsets_increasing",
             InvariantId::IsrAgreeOnCommitted => "isr_agree_on_committed",
             InvariantId::AckedNotLost => "acked_not_lost",
+            InvariantId::LsoWithinHw => "lso_within_hw",
+            InvariantId::ReadCommittedNoAborted => "read_committed_no_aborted",
         }
     }
 
@@ -54,6 +60,8 @@ impl InvariantId {
             InvariantId::HwWithinIsrLeo => "A leader's high watermark never exceeds the log end offset of a live in-sync follower.",
             InvariantId::OffsetsIncreasing => "Every replica log has strictly increasing offsets; gaps appear only on compacted topics, where the cleaner removed records.",
             InvariantId::IsrAgreeOnCommitted => "In-sync replicas hold identical records below the high watermark.",
+            InvariantId::LsoWithinHw => "A replica's last stable offset (where read_committed consumers stop) never exceeds its high watermark.",
+            InvariantId::ReadCommittedNoAborted => "A read_committed consumer's poll never returns a record of an aborted transaction, nor a transaction marker.",
             InvariantId::AckedNotLost => "A record acknowledged with acks=all is never lost, unless an unclean election happened or the in-sync replicas that had it lost their unflushed data to power cuts (Kafka's guarantee needs one in-sync replica alive with its data at all times).",
         }
     }
@@ -94,6 +102,9 @@ pub struct Invariants {
     leader_hw: BTreeMap<(TopicPartition, u32), (u32, u64)>,
     pub lost: Vec<LostRecord>,
     lost_ids: BTreeSet<RecordId>,
+    /// Consumers with isolation.level=read_committed (set by the world at boot).
+    #[serde(default)]
+    pub read_committed: BTreeSet<u32>,
 }
 
 impl Default for Invariants {
@@ -104,6 +115,7 @@ impl Default for Invariants {
             leader_hw: BTreeMap::new(),
             lost: Vec::new(),
             lost_ids: BTreeSet::new(),
+            read_committed: BTreeSet::new(),
         }
     }
 }
@@ -180,6 +192,11 @@ impl Invariants {
                 Effect::Truncated { tp, .. } => {
                     leader_changes.insert(tp.clone());
                 }
+                Effect::RecordsConsumed { consumer, tp, first, last, records }
+                    if self.read_committed.contains(consumer) =>
+                {
+                    self.check_read_committed(step, time, *consumer, tp, (*first, *last, *records), brokers, &mut out);
+                }
                 Effect::InvariantViolated { invariant, detail } => {
                     if let Some(id) = InvariantId::parse(invariant) {
                         let s = self.states.iter_mut().find(|s| s.id == id).expect("state exists");
@@ -199,6 +216,44 @@ impl Invariants {
             self.check_acked(step, time, &tp, brokers, ledger, controller, power_losses, &mut out);
         }
         out
+    }
+
+    /// A read_committed poll of `records` records spanning `first..=last` may return at most
+    /// the records there that are neither markers nor in aborted transactions, as the
+    /// partition leader's log (its aborted transaction index) has them.
+    #[allow(clippy::too_many_arguments)]
+    fn check_read_committed(
+        &mut self,
+        step: u64,
+        time: SimTime,
+        consumer: u32,
+        tp: &TopicPartition,
+        (first, last, records): (u64, u64, u32),
+        brokers: &[Broker],
+        out: &mut Vec<Effect>,
+    ) {
+        let leader_log = brokers
+            .iter()
+            .filter(|b| b.is_running())
+            .filter_map(|b| b.replicas.get(tp))
+            .find(|r| matches!(r.role, Role::Leader(_)))
+            .map(|r| &r.log);
+        let Some(log) = leader_log else { return };
+        if log.log_start_offset() > first || log.log_end_offset() <= last {
+            return; // the leader no longer (or not yet) holds the range: nothing to compare
+        }
+        let readable = log.committed_records_in(first, last);
+        if u64::from(records) > readable {
+            self.violate(
+                InvariantId::ReadCommittedNoAborted,
+                step,
+                time,
+                format!(
+                    "consumer {consumer} (read_committed) returned {records} records of {tp}@{first}..={last}, which holds only {readable} outside aborted transactions and markers"
+                ),
+                out,
+            );
+        }
     }
 
     fn check_partition(
@@ -221,6 +276,16 @@ impl Invariants {
                 continue;
             };
             let hw = rep.log.high_watermark();
+            let lso = rep.log.last_stable_offset();
+            if lso > hw {
+                self.violate(
+                    InvariantId::LsoWithinHw,
+                    step,
+                    time,
+                    format!("{tp}: leader b{} has LSO {lso} above its HW {hw}", b.id),
+                    out,
+                );
+            }
             let key = (tp.clone(), b.id);
             match self.leader_hw.get(&key) {
                 Some(&(epoch, prev)) if epoch == ls.epoch && hw < prev => self.violate(

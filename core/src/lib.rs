@@ -34,6 +34,7 @@ pub mod streams;
 pub mod summary;
 pub mod sweep;
 pub mod trace;
+pub mod txn;
 pub mod world;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -2,7 +2,7 @@
 //! offset (LEO), the high watermark (HW), the log start offset, the leader epoch cache
 //! (KIP-101), the idempotent producers' state, segments, and what has reached the disk.
 use crate::error::ErrorCode;
-use crate::record::{BatchData, LogBatch, NO_PRODUCER_ID};
+use crate::record::{BatchData, ControlType, LogBatch, NO_PRODUCER_ID};
 use crate::sim::time::SimTime;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -31,6 +31,20 @@ pub struct ProducerState {
     pub epoch: i16,
     /// The last few batches (Kafka keeps 5), oldest first.
     pub batches: VecDeque<SeqBatch>,
+    /// First offset of the producer's open transaction on this partition
+    /// (`currentTxnFirstOffset`); a COMMIT or ABORT marker closes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_txn_first_offset: Option<u64>,
+}
+
+/// An entry of the aborted transaction index (`AbortedTxn`): the producer's records in
+/// `first_offset..=last_offset` (the ABORT marker's offset) are not to be read by a
+/// read_committed consumer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbortedTxn {
+    pub producer_id: i64,
+    pub first_offset: u64,
+    pub last_offset: u64,
 }
 
 /// Kafka keeps the metadata of this many batches per producer for duplicate detection.
@@ -89,6 +103,10 @@ pub struct PartitionLog {
     /// (Kafka's `cleaner-offset-checkpoint`, the first dirty offset).
     #[serde(default)]
     cleaner_checkpoint: Option<u64>,
+    /// The aborted transaction index (Kafka keeps one `.txnindex` per segment), in marker
+    /// order. Derived from the batches, like the producer state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    aborted_txns: Vec<AbortedTxn>,
 }
 
 impl Default for PartitionLog {
@@ -105,6 +123,7 @@ impl Default for PartitionLog {
             segments: vec![Segment::empty(0, SimTime::ZERO)],
             size_bytes: 0,
             cleaner_checkpoint: None,
+            aborted_txns: Vec::new(),
         }
     }
 }
@@ -158,6 +177,52 @@ impl PartitionLog {
     }
     pub fn producers(&self) -> &BTreeMap<i64, ProducerState> {
         &self.producers
+    }
+    /// The first offset of the earliest open transaction (`firstUnstableOffset`), if any.
+    pub fn first_unstable_offset(&self) -> Option<u64> {
+        self.producers.values().filter_map(|p| p.current_txn_first_offset).min()
+    }
+    /// The last stable offset: the HW, or the first offset of the earliest open transaction
+    /// when that is lower. read_committed consumers read only below it.
+    pub fn last_stable_offset(&self) -> u64 {
+        self.first_unstable_offset().map_or(self.hw, |f| f.min(self.hw))
+    }
+    pub fn aborted_txns(&self) -> &[AbortedTxn] {
+        &self.aborted_txns
+    }
+    /// Aborted transactions that overlap `from..to` (`collectAbortedTxns` for a fetch).
+    pub fn aborted_in_range(&self, from: u64, to: u64) -> Vec<AbortedTxn> {
+        self.aborted_txns.iter().filter(|a| a.last_offset >= from && a.first_offset < to).copied().collect()
+    }
+    /// Whether a data batch belongs to an aborted transaction.
+    fn batch_aborted(&self, b: &LogBatch) -> bool {
+        b.data.is_transactional
+            && b.data.control.is_none()
+            && self.aborted_txns.iter().any(|a| {
+                a.producer_id == b.data.producer_id && a.first_offset <= b.base_offset && b.base_offset < a.last_offset
+            })
+    }
+
+    /// Records in `first..=last` a read_committed consumer may return: neither markers nor
+    /// records of aborted transactions.
+    pub fn committed_records_in(&self, first: u64, last: u64) -> u64 {
+        let Some(start) = self.batch_index_containing(first) else { return 0 };
+        let mut n = 0;
+        for b in self.batches.range(start..) {
+            if b.base_offset > last {
+                break;
+            }
+            if b.data.control.is_some() || self.batch_aborted(b) {
+                continue;
+            }
+            n += b.records().filter(|(o, _)| *o >= first && *o <= last).count() as u64;
+        }
+        n
+    }
+
+    /// The epoch the log last saw from a producer, if it knows the producer.
+    pub fn producer_epoch(&self, producer_id: i64) -> Option<i16> {
+        self.producers.get(&producer_id).map(|p| p.epoch)
     }
     /// The latest leader epoch in the cache.
     pub fn latest_epoch(&self) -> Option<u32> {
@@ -243,13 +308,31 @@ impl PartitionLog {
         if data.producer_id == NO_PRODUCER_ID {
             return;
         }
-        let state = self
-            .producers
-            .entry(data.producer_id)
-            .or_insert_with(|| ProducerState { epoch: data.producer_epoch, batches: VecDeque::new() });
+        let state = self.producers.entry(data.producer_id).or_insert_with(|| ProducerState {
+            epoch: data.producer_epoch,
+            batches: VecDeque::new(),
+            current_txn_first_offset: None,
+        });
         if data.producer_epoch != state.epoch {
             state.epoch = data.producer_epoch;
             state.batches.clear();
+        }
+        if let Some(kind) = data.control {
+            // A marker ends the open transaction; an ABORT enters the aborted index. A
+            // marker carries no sequence numbers (`ProducerAppendInfo.appendEndTxnMarker`).
+            if let Some(first) = state.current_txn_first_offset.take() {
+                if kind == ControlType::Abort {
+                    self.aborted_txns.push(AbortedTxn {
+                        producer_id: data.producer_id,
+                        first_offset: first,
+                        last_offset: batch.base_offset,
+                    });
+                }
+            }
+            return;
+        }
+        if data.is_transactional && state.current_txn_first_offset.is_none() {
+            state.current_txn_first_offset = Some(batch.base_offset);
         }
         if state.batches.len() == PRODUCER_BATCHES_KEPT {
             state.batches.pop_front();
@@ -324,6 +407,28 @@ impl PartitionLog {
         let pushed = self.push_batch(batch.clone(), now, seg, false);
         debug_assert!(pushed.is_ok());
         batch
+    }
+
+    /// The leader appends a transaction marker for a WriteTxnMarkers request. A marker
+    /// from an epoch older than the producer's current one is refused (the producer was
+    /// fenced since: `ProducerAppendInfo.checkProducerEpoch`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn append_marker_as_leader(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        kind: ControlType,
+        coordinator_epoch: i32,
+        leader_epoch: u32,
+        now: SimTime,
+        seg: (u64, u64),
+    ) -> Result<LogBatch, ErrorCode> {
+        if self.producer_epoch(producer_id).map(|e| producer_epoch < e).unwrap_or(false) {
+            return Err(ErrorCode::INVALID_PRODUCER_EPOCH);
+        }
+        let data =
+            crate::record::control_batch(producer_id, producer_epoch, kind, coordinator_epoch, now.as_ms() as i64);
+        Ok(self.append_as_leader(Arc::new(data), leader_epoch, now, seg))
     }
 
     /// A follower appends batches fetched from the leader. Batches that do not continue the
@@ -419,6 +524,7 @@ impl PartitionLog {
     /// Rebuilds sizes and producer state from the batches (after truncation or cleaning).
     fn recompute_derived(&mut self) {
         self.producers.clear();
+        self.aborted_txns.clear();
         let batches = std::mem::take(&mut self.batches);
         for b in &batches {
             self.update_producer_state(b);
@@ -569,6 +675,11 @@ pub fn chain_digest(prev: u64, base_offset: u64, epoch: u32, data: &BatchData) -
         h.write_u64(first.id.0);
         h.write_u64(last.id.0);
     }
+    // Two markers at one offset differ by their type (only control batches hash it, so the
+    // chains of logs without transactions are as before).
+    if let Some(kind) = data.control {
+        h.write_u64(100 + kind.code() as u64);
+    }
     h.finish()
 }
 
@@ -594,6 +705,79 @@ mod tests {
         Arc::new(d)
     }
     const SEG: (u64, u64) = (1 << 30, u64::MAX);
+
+    fn txn_data(ids: std::ops::Range<u64>, pid: i64, epoch: i16, seq: i32) -> Arc<BatchData> {
+        let mut d = (*data(ids, pid, seq)).clone();
+        d.producer_epoch = epoch;
+        d.is_transactional = true;
+        Arc::new(d)
+    }
+
+    #[test]
+    fn an_open_transaction_holds_the_lso_at_its_first_offset_until_its_marker() {
+        let mut log = PartitionLog::default();
+        log.append_as_leader(data(0..2, -1, NO_SEQUENCE), 0, SimTime(0), SEG);
+        log.append_as_leader(txn_data(2..4, 7, 0, 0), 0, SimTime(0), SEG); // offsets 2, 3
+        log.append_as_leader(data(4..5, -1, NO_SEQUENCE), 0, SimTime(0), SEG); // 4
+        log.append_as_leader(txn_data(5..6, 7, 0, 2), 0, SimTime(0), SEG); // 5, same txn
+        log.set_high_watermark(6);
+        assert_eq!(log.first_unstable_offset(), Some(2));
+        assert_eq!(log.last_stable_offset(), 2);
+        let m = log.append_marker_as_leader(7, 0, ControlType::Commit, 0, 0, SimTime(0), SEG).unwrap();
+        assert_eq!(m.base_offset, 6, "a marker takes an offset");
+        assert_eq!(log.first_unstable_offset(), None);
+        assert_eq!(log.last_stable_offset(), 6, "bounded by the HW");
+        log.set_high_watermark(7);
+        assert_eq!(log.last_stable_offset(), 7);
+        assert!(log.aborted_txns().is_empty(), "a commit is not in the aborted index");
+        // The producer's sequences go on after the marker (same epoch).
+        assert_eq!(log.check_sequence(&txn_data(9..10, 7, 0, 3)), SequenceCheck::Append);
+    }
+
+    #[test]
+    fn an_abort_enters_the_aborted_index_which_truncation_and_replicas_rebuild() {
+        let mut leader = PartitionLog::default();
+        leader.append_as_leader(txn_data(0..2, 7, 0, 0), 0, SimTime(0), SEG); // 0, 1
+        leader.append_as_leader(txn_data(2..3, 8, 0, 0), 0, SimTime(0), SEG); // 2 (pid 8)
+        leader.append_marker_as_leader(7, 0, ControlType::Abort, 0, 0, SimTime(0), SEG).unwrap(); // 3
+        let abort = AbortedTxn { producer_id: 7, first_offset: 0, last_offset: 3 };
+        assert_eq!(leader.aborted_txns(), &[abort]);
+        assert_eq!(leader.first_unstable_offset(), Some(2), "pid 8 is still open");
+        leader.set_high_watermark(4);
+        assert_eq!(leader.aborted_in_range(1, 4), vec![abort]);
+        assert_eq!(leader.aborted_in_range(4, 9), vec![]);
+        // Two records of pid 7 aborted, the marker skipped: only pid 8's record is readable.
+        assert_eq!(leader.committed_records_in(0, 3), 1);
+        // A follower replicating the batches derives the same index.
+        let mut f = PartitionLog::default();
+        let all: Vec<LogBatch> = leader.batches().iter().cloned().collect();
+        f.append_as_follower(&all, SimTime(0), SEG, false).unwrap();
+        assert_eq!(f.aborted_txns(), leader.aborted_txns());
+        assert_eq!(f.first_unstable_offset(), Some(2));
+        // Truncating the marker away reopens the transaction.
+        f.truncate_to(3);
+        assert!(f.aborted_txns().is_empty());
+        assert_eq!(f.first_unstable_offset(), Some(0));
+    }
+
+    #[test]
+    fn a_marker_from_a_fenced_epoch_is_refused_and_a_bumped_marker_fences_old_batches() {
+        let mut log = PartitionLog::default();
+        log.append_as_leader(txn_data(0..1, 7, 2, 0), 0, SimTime(0), SEG);
+        assert_eq!(
+            log.append_marker_as_leader(7, 1, ControlType::Abort, 0, 0, SimTime(0), SEG).err(),
+            Some(ErrorCode::INVALID_PRODUCER_EPOCH)
+        );
+        // The coordinator aborts with a bumped epoch (fencing): the old epoch's next batch
+        // is refused, a new instance (epoch 4) starts at sequence 0.
+        log.append_marker_as_leader(7, 3, ControlType::Abort, 0, 0, SimTime(0), SEG).unwrap();
+        assert_eq!(log.producer_epoch(7), Some(3));
+        assert_eq!(
+            log.check_sequence(&txn_data(5..6, 7, 2, 1)),
+            SequenceCheck::Reject(ErrorCode::INVALID_PRODUCER_EPOCH)
+        );
+        assert_eq!(log.check_sequence(&txn_data(5..6, 7, 4, 0)), SequenceCheck::Append);
+    }
 
     #[test]
     fn leader_append_assigns_dense_offsets_and_epochs() {

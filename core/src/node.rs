@@ -28,6 +28,10 @@ pub enum Timer {
     GroupJoinExpire(String, u64),
     GroupSyncExpire(String, i32, u64),
     CoordinatorWriteTimeout(u64),
+    // transaction coordinator (on a broker)
+    TxnAbortCheck,
+    TxnMarkerRetry(String),
+    TxnMarkerTimeout(u64),
     // controller
     SessionCheck,
     LeaderRebalance,

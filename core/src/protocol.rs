@@ -53,6 +53,12 @@ pub struct FetchPartitionResponse {
     /// Set when the fetcher's log diverges from the leader's: (epoch, end offset).
     pub diverging_epoch: Option<(u32, u64)>,
     pub batches: Vec<LogBatch>,
+    /// read_committed fetches: the last stable offset and the aborted transactions
+    /// overlapping the returned range (producer id, first offset).
+    #[serde(default)]
+    pub last_stable_offset: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aborted_transactions: Vec<(i64, u64)>,
 }
 
 /// A consumer's subscription as the consumer protocol embeds it in JoinGroup
@@ -99,6 +105,30 @@ pub struct CommitPartition {
     pub leader_epoch: i32,
 }
 
+/// FindCoordinator's key type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CoordinatorType {
+    #[default]
+    Group,
+    Transaction,
+}
+
+impl CoordinatorType {
+    fn is_group(&self) -> bool {
+        *self == CoordinatorType::Group
+    }
+}
+
+/// One producer's marker of a WriteTxnMarkers request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnMarker {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub committed: bool,
+    pub coordinator_epoch: i32,
+    pub partitions: Vec<TopicPartition>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Message {
     // ---- clients and brokers ----
@@ -134,6 +164,12 @@ pub enum Message {
     },
     InitProducerIdRequest {
         corr: u64,
+        /// `transactional.id`: sent to the transaction coordinator; `None` for an
+        /// idempotent producer (any broker allocates an id).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transactional_id: Option<String>,
+        #[serde(default)]
+        transaction_timeout_ms: u64,
     },
     InitProducerIdResponse {
         corr: u64,
@@ -156,8 +192,10 @@ pub enum Message {
     // ---- consumer groups (classic protocol) ----
     FindCoordinatorRequest {
         corr: u64,
-        /// The group id (key type GROUP).
+        /// The group id (key type GROUP) or the transactional id (key type TRANSACTION).
         key: String,
+        #[serde(default, skip_serializing_if = "CoordinatorType::is_group")]
+        key_type: CoordinatorType,
     },
     FindCoordinatorResponse {
         corr: u64,
@@ -249,6 +287,66 @@ pub enum Message {
         /// The committed offset of each partition (`None`: no committed offset).
         partitions: Vec<(TopicPartition, Option<u64>)>,
     },
+    // ---- transactions ----
+    AddPartitionsToTxnRequest {
+        corr: u64,
+        transactional_id: String,
+        producer_id: i64,
+        producer_epoch: i16,
+        partitions: Vec<TopicPartition>,
+    },
+    AddPartitionsToTxnResponse {
+        corr: u64,
+        results: Vec<(TopicPartition, Option<ErrorCode>)>,
+    },
+    AddOffsetsToTxnRequest {
+        corr: u64,
+        transactional_id: String,
+        producer_id: i64,
+        producer_epoch: i16,
+        group: String,
+    },
+    AddOffsetsToTxnResponse {
+        corr: u64,
+        error: Option<ErrorCode>,
+    },
+    /// To the group coordinator: offsets that commit with the transaction (KIP-98, with
+    /// KIP-447's group metadata: generation -1 and an empty member id when not given).
+    TxnOffsetCommitRequest {
+        corr: u64,
+        transactional_id: String,
+        group: String,
+        producer_id: i64,
+        producer_epoch: i16,
+        generation: i32,
+        member_id: String,
+        offsets: Vec<CommitPartition>,
+    },
+    TxnOffsetCommitResponse {
+        corr: u64,
+        partitions: Vec<(TopicPartition, Option<ErrorCode>)>,
+    },
+    EndTxnRequest {
+        corr: u64,
+        transactional_id: String,
+        producer_id: i64,
+        producer_epoch: i16,
+        committed: bool,
+    },
+    EndTxnResponse {
+        corr: u64,
+        error: Option<ErrorCode>,
+    },
+    /// From the transaction coordinator to a partition leader: append COMMIT/ABORT markers.
+    WriteTxnMarkersRequest {
+        corr: u64,
+        markers: Vec<TxnMarker>,
+    },
+    WriteTxnMarkersResponse {
+        corr: u64,
+        /// Per producer id and partition.
+        results: Vec<(i64, TopicPartition, Option<ErrorCode>)>,
+    },
     // ---- brokers and the KRaft controller ----
     BrokerHeartbeat {
         broker: u32,
@@ -339,6 +437,16 @@ impl Message {
             Message::OffsetCommitResponse { .. } => "OffsetCommitResponse",
             Message::OffsetFetchRequest { .. } => "OffsetFetch",
             Message::OffsetFetchResponse { .. } => "OffsetFetchResponse",
+            Message::AddPartitionsToTxnRequest { .. } => "AddPartitionsToTxn",
+            Message::AddPartitionsToTxnResponse { .. } => "AddPartitionsToTxnResponse",
+            Message::AddOffsetsToTxnRequest { .. } => "AddOffsetsToTxn",
+            Message::AddOffsetsToTxnResponse { .. } => "AddOffsetsToTxnResponse",
+            Message::TxnOffsetCommitRequest { .. } => "TxnOffsetCommit",
+            Message::TxnOffsetCommitResponse { .. } => "TxnOffsetCommitResponse",
+            Message::EndTxnRequest { .. } => "EndTxn",
+            Message::EndTxnResponse { .. } => "EndTxnResponse",
+            Message::WriteTxnMarkersRequest { .. } => "WriteTxnMarkers",
+            Message::WriteTxnMarkersResponse { .. } => "WriteTxnMarkersResponse",
             Message::BrokerHeartbeat { .. } => "BrokerHeartbeat",
             Message::BrokerHeartbeatResponse { .. } => "BrokerHeartbeatResponse",
             Message::MetadataPush { .. } => "MetadataPush",

@@ -224,6 +224,63 @@ pub struct BatchData {
     /// the first time it sees them; the tombstones go in a later pass after this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_horizon_ms: Option<i64>,
+    /// The batch header's `isTransactional` attribute: written inside a transaction, so
+    /// read_committed consumers see it only once the transaction commits.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_transactional: bool,
+    /// Set on a control batch (`isControlBatch`): the COMMIT or ABORT marker that ends a
+    /// producer's transaction on this partition. Its one record takes an offset but is
+    /// never returned to an application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<ControlType>,
+}
+
+/// The type of a control record (`ControlRecordType`: key version 0, type 0 ABORT, 1 COMMIT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ControlType {
+    Abort,
+    Commit,
+}
+
+impl ControlType {
+    pub fn code(self) -> i16 {
+        match self {
+            ControlType::Abort => 0,
+            ControlType::Commit => 1,
+        }
+    }
+}
+
+/// Builds the control batch a partition leader appends for a WriteTxnMarkers request
+/// (`EndTransactionMarker`): one record, key = (version 0, type), value = (version 0,
+/// coordinator epoch), written by the producer's id and epoch with no sequence.
+pub fn control_batch(
+    producer_id: i64,
+    producer_epoch: i16,
+    kind: ControlType,
+    coordinator_epoch: i32,
+    ts: i64,
+) -> BatchData {
+    let mut key = Vec::with_capacity(4);
+    key.extend_from_slice(&0i16.to_be_bytes());
+    key.extend_from_slice(&kind.code().to_be_bytes());
+    let mut value = Vec::with_capacity(6);
+    value.extend_from_slice(&0i16.to_be_bytes());
+    value.extend_from_slice(&coordinator_epoch.to_be_bytes());
+    let record = Record {
+        id: INTERNAL_RECORD,
+        offset_delta: 0,
+        timestamp: ts,
+        key: Some(Blob::from_bytes(&key)),
+        value: Some(Blob::from_bytes(&value)),
+        headers: Vec::new(),
+    };
+    let size = BATCH_OVERHEAD + record.size_in_bytes(0);
+    let mut data = BatchData::new(producer_id, producer_epoch, NO_SEQUENCE, vec![record], size);
+    data.is_transactional = true;
+    data.control = Some(kind);
+    data
 }
 
 impl BatchData {
@@ -246,6 +303,8 @@ impl BatchData {
             max_timestamp,
             last_offset_delta,
             delete_horizon_ms: None,
+            is_transactional: false,
+            control: None,
         }
     }
     pub fn record_count(&self) -> u32 {

@@ -503,6 +503,17 @@ impl RunSummary {
             .collect();
 
         let hw_of = |tp: &TopicPartition| audit.bounds.get(tp).map(|(_, hw, _)| *hw);
+        // A read_committed consumer's lag is to the last stable offset (the leader's).
+        let lso_of = |tp: &TopicPartition| {
+            world
+                .brokers
+                .iter()
+                .filter(|b| b.is_running())
+                .filter_map(|b| b.replicas.get(tp))
+                .find(|r| matches!(r.role, crate::cluster::broker::Role::Leader(_)))
+                .map(|r| r.log.last_stable_offset())
+                .or_else(|| hw_of(tp))
+        };
         let seconds = (world.now.as_ms_f64() / 1000.0).max(1e-9);
         let consumers = world
             .consumers
@@ -545,7 +556,14 @@ impl RunSummary {
                         _ => None,
                     })
                     .collect(),
-                lag: c.lag(hw_of).into_iter().map(|(tp, l)| (tp.to_string(), l)).collect(),
+                lag: if c.config.isolation_level == crate::config::IsolationLevel::ReadCommitted {
+                    c.lag(lso_of)
+                } else {
+                    c.lag(hw_of)
+                }
+                .into_iter()
+                .map(|(tp, l)| (tp.to_string(), l))
+                .collect(),
             })
             .collect();
 

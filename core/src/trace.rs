@@ -242,6 +242,63 @@ pub enum Effect {
         broker: u32,
         partition: u32,
     },
+    // ---- transactions ----
+    /// A producer called `beginTransaction()` (client side only, as in Java).
+    TransactionBegun {
+        producer: u32,
+        transactional_id: String,
+    },
+    /// `commitTransaction()` returned: the coordinator has the commit decision.
+    TransactionCommitted {
+        producer: u32,
+        transactional_id: String,
+    },
+    /// `abortTransaction()` returned.
+    TransactionAborted {
+        producer: u32,
+        transactional_id: String,
+    },
+    /// The producer learned it was fenced (a newer epoch exists): it is unusable now.
+    ProducerFenced {
+        producer: u32,
+        transactional_id: String,
+        error: ErrorCode,
+    },
+    TxnCoordinatorLoaded {
+        broker: u32,
+        partition: u32,
+        transactional_ids: u32,
+    },
+    /// The coordinator's first AddPartitionsToTxn of a transaction: it is Ongoing.
+    TxnStarted {
+        transactional_id: String,
+        producer_id: i64,
+        epoch: i16,
+        broker: u32,
+    },
+    /// The coordinator bumped a transactional id's epoch to fence its producer.
+    TxnEpochFenced {
+        transactional_id: String,
+        producer_id: i64,
+        epoch: i16,
+        reason: String,
+    },
+    /// Every marker is written: CompleteCommit or CompleteAbort.
+    TransactionCompleted {
+        transactional_id: String,
+        producer_id: i64,
+        epoch: i16,
+        committed: bool,
+        partitions: u32,
+    },
+    /// A partition leader appended a COMMIT or ABORT marker.
+    MarkerWritten {
+        tp: TopicPartition,
+        broker: u32,
+        producer_id: i64,
+        committed: bool,
+        offset: u64,
+    },
     GroupStateChanged {
         group: String,
         broker: u32,
@@ -397,6 +454,38 @@ impl fmt::Display for Effect {
                 write!(f, "broker {broker} lost power ({lost_records} unflushed records gone)")
             }
             BrokerRestarted { broker } => write!(f, "broker {broker} restarted"),
+            TransactionBegun { producer, transactional_id } => {
+                write!(f, "producer {producer} began a transaction ({transactional_id})")
+            }
+            TransactionCommitted { producer, transactional_id } => {
+                write!(f, "producer {producer} committed its transaction ({transactional_id})")
+            }
+            TransactionAborted { producer, transactional_id } => {
+                write!(f, "producer {producer} aborted its transaction ({transactional_id})")
+            }
+            ProducerFenced { producer, transactional_id, error } => {
+                write!(f, "producer {producer} is fenced ({transactional_id}, {error}): it must be closed")
+            }
+            TxnCoordinatorLoaded { broker, partition, transactional_ids } => write!(
+                f,
+                "b{broker} is transaction coordinator for __transaction_state-{partition}: loaded {transactional_ids} transactional ids"
+            ),
+            TxnStarted { transactional_id, producer_id, epoch, broker } => {
+                write!(f, "transaction of {transactional_id} (pid {producer_id}, epoch {epoch}) is Ongoing on b{broker}")
+            }
+            TxnEpochFenced { transactional_id, producer_id, epoch, reason } => {
+                write!(f, "{transactional_id}: epoch of pid {producer_id} bumped to {epoch} ({reason}); the open transaction is aborted")
+            }
+            TransactionCompleted { transactional_id, producer_id, epoch, committed, partitions } => write!(
+                f,
+                "transaction of {transactional_id} (pid {producer_id}, epoch {epoch}) {} on {partitions} partitions",
+                if *committed { "CompleteCommit" } else { "CompleteAbort" }
+            ),
+            MarkerWritten { tp, broker, producer_id, committed, offset } => write!(
+                f,
+                "{tp} on b{broker}: {} marker of pid {producer_id} at offset {offset}",
+                if *committed { "COMMIT" } else { "ABORT" }
+            ),
             ControllerCrashed => write!(f, "controller crashed"),
             ControllerRestarted => write!(f, "controller restarted"),
             BrokerFenced { broker } => write!(f, "controller fenced broker {broker}"),

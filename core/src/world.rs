@@ -308,6 +308,29 @@ impl World {
                 .create_topic(OFFSETS_TOPIC, bc.offsets_topic_num_partitions.max(1), rf, config, None, &mut io)
                 .map_err(|e| ActionError(format!("topic '{OFFSETS_TOPIC}': {e}")))?;
         }
+        // Likewise `__transaction_state` for runs with transactional producers.
+        let uses_txns = setup.producers.iter().any(|p| p.config.transactional_id.is_some());
+        if uses_txns && !world.controller.image.topics.contains_key(crate::txn::TRANSACTION_STATE_TOPIC) {
+            let bc = &setup.broker_config;
+            let mut config = TopicConfig::default();
+            config.cleanup_policy = crate::config::CleanupPolicy::Compact;
+            // Kafka's `transaction.state.log.min.isr` default is 2.
+            let rf = bc.transaction_state_log_replication_factor.clamp(1, setup.brokers);
+            config.min_insync_replicas = rf.min(2);
+            config.segment_bytes = bc.offsets_topic_segment_bytes;
+            let mut io = Io { now: SimTime::ZERO, me: NodeId::Controller, out: &mut world.outbox };
+            world
+                .controller
+                .create_topic(
+                    crate::txn::TRANSACTION_STATE_TOPIC,
+                    bc.transaction_state_log_num_partitions.max(1),
+                    rf,
+                    config,
+                    None,
+                    &mut io,
+                )
+                .map_err(|e| ActionError(format!("topic '{}': {e}", crate::txn::TRANSACTION_STATE_TOPIC)))?;
+        }
         // The cluster boots already agreed on its metadata: drop the pushes, keep the effects.
         world.outbox.sends.clear();
         let image = world.controller.image.clone();
@@ -350,6 +373,15 @@ impl World {
                 }
             }
             world.streams.push(StreamsApp::new(spec.clone(), clients));
+        }
+        world.invariants.read_committed = world
+            .consumers
+            .iter()
+            .filter(|c| c.config.isolation_level == crate::config::IsolationLevel::ReadCommitted)
+            .map(|c| c.index)
+            .collect();
+        for i in 0..world.producers.len() {
+            world.init_transactions(i);
         }
         for (at, action) in &setup.timeline {
             world.queue.push(*at, Event::Action(action.clone()));
@@ -589,6 +621,14 @@ impl World {
             }
             Send { producer, .. } | Flush { producer } => {
                 self.producer_index(producer)?;
+            }
+            BeginTransaction { producer } | CommitTransaction { producer } | AbortTransaction { producer } => {
+                let i = self.producer_index(producer)?;
+                if !self.producers[i].is_transactional() {
+                    return Err(ActionError(format!(
+                        "{action}: producer '{producer}' has no transactional.id (set it in the producer's config)"
+                    )));
+                }
             }
             Crash { broker } | PowerLoss { broker } | Restart { broker } | SlowFollower { broker, .. } => {
                 self.broker_index(*broker).ok_or_else(|| ActionError(format!("no broker {broker}")))?;
@@ -1102,6 +1142,16 @@ impl World {
         r
     }
 
+    /// A transactional producer's application calls `initTransactions()` when it starts.
+    fn init_transactions(&mut self, i: usize) {
+        if self.producers[i].is_transactional() {
+            self.with_io(NodeId::Producer(i as u32), |w, io| {
+                // Only fails when already initialized, which a fresh start never is.
+                let _ = w.producers[i].init_transactions(&mut w.ledger, io);
+            });
+        }
+    }
+
     fn apply_action(&mut self, action: &Action) -> Result<(), ActionError> {
         use Action::*;
         match action.clone() {
@@ -1135,6 +1185,21 @@ impl World {
             Flush { producer } => {
                 let i = self.producer_index(&producer)?;
                 self.with_io(NodeId::Producer(i as u32), |w, io| w.producers[i].flush(&mut w.ledger, io));
+            }
+            BeginTransaction { producer } | CommitTransaction { producer } | AbortTransaction { producer } => {
+                let i = self.producer_index(&producer)?;
+                if !self.producers[i].alive {
+                    return Err(ActionError(format!("{action}: producer '{producer}' is not running")));
+                }
+                self.with_io(NodeId::Producer(i as u32), |w, io| {
+                    let p = &mut w.producers[i];
+                    match action {
+                        BeginTransaction { .. } => p.begin_transaction(io),
+                        CommitTransaction { .. } => p.commit_transaction(&mut w.ledger, io),
+                        _ => p.abort_transaction(&mut w.ledger, io),
+                    }
+                })
+                .map_err(|e| ActionError(format!("{action}: {e}")))?;
             }
             Crash { broker } => {
                 let i = self.broker_index(broker).ok_or_else(|| ActionError(format!("no broker {broker}")))?;
@@ -1214,6 +1279,7 @@ impl World {
                 NodeId::Producer(i) => {
                     self.producers[i as usize].restart();
                     self.outbox.effects.push(Effect::ClientRestarted { client: NodeId::Producer(i) });
+                    self.init_transactions(i as usize);
                 }
                 NodeId::Consumer(i) => {
                     if let Some(p) = self.streams_producer_of(i) {
@@ -1318,6 +1384,12 @@ impl World {
             SetClientConfig { client, name, value } => {
                 match self.resolve_node(&client)? {
                     NodeId::Producer(i) => {
+                        if name == "transactional.id" {
+                            // The transaction manager is built with the producer.
+                            return Err(ActionError(format!(
+                                "{action}: transactional.id is fixed when the producer is created"
+                            )));
+                        }
                         let mut c = self.producers[i as usize].config.clone();
                         c.set(&name, &value).map_err(|e| ActionError(e.to_string()))?;
                         c.validate().map_err(|e| ActionError(e.to_string()))?;
@@ -1326,6 +1398,11 @@ impl World {
                     NodeId::Consumer(i) => {
                         let c = &mut self.consumers[i as usize].config;
                         c.set(&name, &value).map_err(|e| ActionError(e.to_string()))?;
+                        if c.isolation_level == crate::config::IsolationLevel::ReadCommitted {
+                            self.invariants.read_committed.insert(i);
+                        } else {
+                            self.invariants.read_committed.remove(&i);
+                        }
                     }
                     _ => return Err(ActionError(format!("'{client}' is not a client"))),
                 }

@@ -522,7 +522,16 @@ fn effect_kind(e: &Effect) -> Kind {
         | RecordSerialized { .. }
         | SerializationFailed { .. }
         | SchemaRegistered { .. }
-        | SchemaRefused { .. } => Kind::Produce,
+        | SchemaRefused { .. }
+        | TransactionBegun { .. }
+        | TransactionCommitted { .. }
+        | TransactionAborted { .. }
+        | ProducerFenced { .. }
+        | TxnCoordinatorLoaded { .. }
+        | TxnStarted { .. }
+        | TxnEpochFenced { .. }
+        | TransactionCompleted { .. }
+        | MarkerWritten { .. } => Kind::Produce,
         Appended { .. }
         | Truncated { .. }
         | HighWatermark { .. }

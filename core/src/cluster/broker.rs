@@ -13,6 +13,7 @@
 //! - divergence is found by the leader from the follower's last fetched epoch (KIP-320), and
 //!   the follower truncates to the end of the largest common epoch (KIP-101).
 use super::metadata::{ClientPartitionMeta, ClientTopicMeta, MetadataDelta, MetadataImage, PartitionState};
+use crate::config::IsolationLevel;
 use crate::config::{Acks, BrokerConfig, TopicConfig};
 use crate::error::ErrorCode;
 use crate::group::coordinator::{CoordinatorConfig, CoordinatorWrite, GroupCoordinator};
@@ -21,10 +22,15 @@ use crate::log::cleaner::{self, CleanerConfig};
 use crate::log::{PartitionLog, SequenceCheck};
 use crate::network::NodeId;
 use crate::node::{Io, Timer};
-use crate::protocol::{FetchPartition, FetchPartitionResponse, Message, ProducePartition, ProducePartitionResponse};
-use crate::record::{BatchData, Record, TopicPartition, BATCH_OVERHEAD, INTERNAL_RECORD};
+use crate::protocol::{
+    CoordinatorType, FetchPartition, FetchPartitionResponse, Message, ProducePartition, ProducePartitionResponse,
+    TxnMarker,
+};
+use crate::record::{BatchData, ControlType, Record, TopicPartition, BATCH_OVERHEAD, INTERNAL_RECORD, NO_SEQUENCE};
 use crate::sim::time::{Dur, SimTime};
 use crate::trace::Effect;
+use crate::txn::coordinator::TxnContext;
+use crate::txn::{TxnCoordinator, TxnWrite, TRANSACTION_STATE_TOPIC};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -110,6 +116,22 @@ struct DelayedProduce {
     corr: u64,
     done: Vec<ProducePartitionResponse>,
     waiting: Vec<DelayedPart>,
+    /// A WriteTxnMarkers request (of this producer id) rather than a Produce.
+    #[serde(default)]
+    marker_pid: Option<i64>,
+}
+
+impl DelayedProduce {
+    /// The response once every partition is done.
+    fn response(self) -> Message {
+        match self.marker_pid {
+            None => Message::ProduceResponse { corr: self.corr, partitions: self.done },
+            Some(pid) => Message::WriteTxnMarkersResponse {
+                corr: self.corr,
+                results: self.done.into_iter().map(|r| (pid, r.tp, r.error)).collect(),
+            },
+        }
+    }
 }
 
 /// A fetch with nothing to return yet, parked until data arrives or its wait expires.
@@ -118,6 +140,8 @@ struct ParkedFetch {
     from: NodeId,
     corr: u64,
     replica_id: Option<u32>,
+    #[serde(default = "read_uncommitted")]
+    isolation: IsolationLevel,
     partitions: Vec<FetchPartition>,
 }
 
@@ -142,6 +166,12 @@ pub struct Broker {
     /// Coordinator writes waiting to be appended (handled after the current input).
     #[serde(skip)]
     coordinator_queue: Vec<CoordinatorWrite>,
+    /// The transaction coordinator for the transactional ids whose `__transaction_state`
+    /// partition we lead.
+    #[serde(default)]
+    pub txn_coordinator: TxnCoordinator,
+    #[serde(skip)]
+    txn_queue: Vec<TxnWrite>,
 }
 
 const CONTROLLER: NodeId = NodeId::Controller;
@@ -180,6 +210,8 @@ impl Broker {
             parked_fetches: BTreeMap::new(),
             coordinator: GroupCoordinator::new(id, CoordinatorConfig::of(&config)),
             coordinator_queue: Vec::new(),
+            txn_coordinator: TxnCoordinator::new(id),
+            txn_queue: Vec::new(),
             config,
         }
     }
@@ -233,6 +265,8 @@ impl Broker {
         self.parked_fetches.clear();
         self.coordinator.reset(self.incarnation + 1);
         self.coordinator_queue.clear();
+        self.txn_coordinator.reset();
+        self.txn_queue.clear();
         self.metadata = MetadataImage::default();
         self.fenced = true;
         for r in self.replicas.values_mut() {
@@ -373,6 +407,15 @@ impl Broker {
             let log = &self.replicas[tp].log;
             self.coordinator.load(tp.partition, n, log, io);
         }
+        if &*tp.topic == TRANSACTION_STATE_TOPIC {
+            let epoch = state.leader_epoch;
+            let partition = tp.partition;
+            let writes = self.with_txn(|c, ctx, _, replicas| {
+                let log = &replicas[&state_tp(partition)].log;
+                c.load(partition, epoch, log, ctx, io)
+            });
+            self.txn_queue.extend(writes);
+        }
         self.maybe_advance_hw(tp, io);
     }
 
@@ -384,6 +427,10 @@ impl Broker {
         if &*tp.topic == OFFSETS_TOPIC {
             let n = self.offsets_partitions();
             self.coordinator.unload(tp.partition, n, io);
+        }
+        if &*tp.topic == TRANSACTION_STATE_TOPIC {
+            let partition = tp.partition;
+            self.with_txn(|c, ctx, _, _| c.unload(partition, ctx, io));
         }
         let replica = self.replicas.get_mut(tp).expect("replica exists");
         replica.role = match leader {
@@ -400,26 +447,58 @@ impl Broker {
 
     pub fn handle_message(&mut self, from: NodeId, msg: Message, io: &mut Io) {
         self.dispatch_message(from, msg, io);
+        self.flush_internal_writes(io);
+    }
+
+    /// Appends what the group and transaction coordinators want written; each may produce
+    /// more (a committed write can start the next step), so loop until both are quiet.
+    fn flush_internal_writes(&mut self, io: &mut Io) {
         self.flush_coordinator_writes(io);
+        while !self.txn_queue.is_empty() {
+            self.flush_txn_writes(io);
+            self.flush_coordinator_writes(io);
+        }
     }
 
     fn dispatch_message(&mut self, from: NodeId, msg: Message, io: &mut Io) {
         match msg {
-            Message::FindCoordinatorRequest { corr, key } => {
-                let (error, node) = self.find_coordinator(&key);
+            Message::FindCoordinatorRequest { corr, key, key_type } => {
+                let (error, node) = match key_type {
+                    CoordinatorType::Group => self.find_coordinator(&key),
+                    CoordinatorType::Transaction => self.find_txn_coordinator(&key),
+                };
                 io.send(from, Message::FindCoordinatorResponse { corr, error, node });
+            }
+            Message::InitProducerIdRequest { transactional_id: Some(_), .. }
+            | Message::AddPartitionsToTxnRequest { .. }
+            | Message::AddOffsetsToTxnRequest { .. }
+            | Message::EndTxnRequest { .. } => {
+                let writes = self.with_txn(|c, ctx, next_pid, _| {
+                    let mut alloc = || {
+                        *next_pid += 1;
+                        *next_pid
+                    };
+                    c.handle(from, msg, ctx, &mut alloc, io)
+                });
+                self.txn_queue.extend(writes);
+            }
+            Message::WriteTxnMarkersRequest { corr, markers } => self.handle_write_markers(from, corr, markers, io),
+            Message::WriteTxnMarkersResponse { corr, results } => {
+                let writes = self.with_txn(|c, ctx, _, _| c.on_markers_response(corr, &results, ctx, io));
+                self.txn_queue.extend(writes);
             }
             Message::JoinGroupRequest { .. }
             | Message::SyncGroupRequest { .. }
             | Message::HeartbeatRequest { .. }
             | Message::LeaveGroupRequest { .. }
             | Message::OffsetCommitRequest { .. }
+            | Message::TxnOffsetCommitRequest { .. }
             | Message::OffsetFetchRequest { .. } => self.handle_group_request(from, msg, io),
             Message::ProduceRequest { corr, acks, timeout, partitions } => {
                 self.handle_produce(from, corr, acks, timeout, partitions, io)
             }
-            Message::FetchRequest { corr, replica_id, max_wait, partitions, .. } => {
-                self.handle_fetch(from, corr, replica_id, max_wait, partitions, io)
+            Message::FetchRequest { corr, replica_id, max_wait, partitions, isolation } => {
+                self.handle_fetch(from, corr, replica_id, max_wait, isolation, partitions, io)
             }
             Message::FetchResponse { corr, partitions } => {
                 for p in partitions {
@@ -430,7 +509,7 @@ impl Broker {
                 let resp = self.metadata_response(corr);
                 io.send(from, resp);
             }
-            Message::InitProducerIdRequest { corr } => {
+            Message::InitProducerIdRequest { corr, .. } => {
                 self.next_producer_id += 1;
                 io.send(
                     from,
@@ -459,6 +538,7 @@ impl Broker {
             Message::ConnectionClosed => {
                 // The leader's process died: followers of it back off, then fetch again.
                 let NodeId::Broker(dead) = from else { return };
+                self.txn_coordinator.broker_gone(dead, io);
                 let backoff = Dur::from_ms(self.config.replica_fetch_backoff_ms);
                 let following: Vec<TopicPartition> = self
                     .replicas
@@ -484,7 +564,7 @@ impl Broker {
 
     pub fn handle_timer(&mut self, timer: Timer, io: &mut Io) {
         self.dispatch_timer(timer, io);
-        self.flush_coordinator_writes(io);
+        self.flush_internal_writes(io);
     }
 
     fn dispatch_timer(&mut self, timer: Timer, io: &mut Io) {
@@ -495,6 +575,11 @@ impl Broker {
             | Timer::CoordinatorWriteTimeout(_) => {
                 let writes = self.coordinator.handle_timer(timer, io);
                 self.coordinator_queue.extend(writes);
+            }
+            Timer::TxnAbortCheck | Timer::TxnMarkerRetry(_) | Timer::TxnMarkerTimeout(_) => {
+                let interval = self.config.transaction_abort_timed_out_transaction_cleanup_interval_ms;
+                let writes = self.with_txn(|c, ctx, _, _| c.handle_timer(timer, interval, ctx, io));
+                self.txn_queue.extend(writes);
             }
             Timer::BrokerHeartbeat => {
                 io.send(
@@ -522,7 +607,14 @@ impl Broker {
             }
             Timer::FetchWaitExpired(id) => {
                 if let Some(parked) = self.parked_fetches.remove(&id) {
-                    self.answer_fetch(parked.from, parked.corr, parked.replica_id, &parked.partitions, io);
+                    self.answer_fetch(
+                        parked.from,
+                        parked.corr,
+                        parked.replica_id,
+                        parked.isolation,
+                        &parked.partitions,
+                        io,
+                    );
                 }
             }
             Timer::ProduceExpired(id) => {
@@ -535,7 +627,7 @@ impl Broker {
                             isr_mask: 0,
                         });
                     }
-                    io.send(d.from, Message::ProduceResponse { corr: d.corr, partitions: d.done });
+                    io.send(d.from, d.response());
                 }
             }
             Timer::AlterPartitionTimeout(tp, corr) => {
@@ -632,8 +724,95 @@ impl Broker {
             return;
         }
         let id = self.corr();
-        self.delayed_produces.insert(id, DelayedProduce { from, corr, done, waiting });
+        self.delayed_produces.insert(id, DelayedProduce { from, corr, done, waiting, marker_pid: None });
         io.timer(timeout, Timer::ProduceExpired(id));
+    }
+
+    // ------------------------------------------------------------------ transaction markers
+
+    /// WriteTxnMarkers: append each marker as leader (acks=all: the answer waits for the HW).
+    fn handle_write_markers(&mut self, from: NodeId, corr: u64, markers: Vec<TxnMarker>, io: &mut Io) {
+        let mut done = Vec::new();
+        let mut waiting = Vec::new();
+        let pid = markers.first().map(|m| m.producer_id).unwrap_or(-1);
+        for m in markers {
+            for tp in m.partitions.clone() {
+                match self.append_marker(&tp, &m, io) {
+                    Err(error) => {
+                        done.push(ProducePartitionResponse { tp, error: Some(error), base_offset: None, isr_mask: 0 })
+                    }
+                    Ok((base_offset, required_offset)) => {
+                        let hw = self.replicas[&tp].log.high_watermark();
+                        if hw >= required_offset {
+                            done.push(ProducePartitionResponse {
+                                tp,
+                                error: None,
+                                base_offset: Some(base_offset),
+                                isr_mask: 0,
+                            });
+                        } else {
+                            waiting.push(DelayedPart { tp, required_offset, base_offset });
+                        }
+                    }
+                }
+            }
+        }
+        let d = DelayedProduce { from, corr, done, waiting, marker_pid: Some(pid) };
+        if d.waiting.is_empty() {
+            io.send(from, d.response());
+            return;
+        }
+        let id = self.corr();
+        self.delayed_produces.insert(id, d);
+        io.timer(Dur::from_ms(30_000), Timer::ProduceExpired(id));
+    }
+
+    fn append_marker(&mut self, tp: &TopicPartition, m: &TxnMarker, io: &mut Io) -> Result<(u64, u64), ErrorCode> {
+        let config = self.metadata.topic_config(&tp.topic).cloned();
+        let Some(replica) = self.replicas.get_mut(tp) else {
+            return Err(if config.is_some() {
+                ErrorCode::NOT_LEADER_OR_FOLLOWER
+            } else {
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+            });
+        };
+        let Role::Leader(ls) = &replica.role else {
+            return Err(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+        };
+        let min_isr = config.as_ref().map(|c| c.min_insync_replicas).unwrap_or(1);
+        if (ls.isr.len() as u32) < min_isr {
+            return Err(ErrorCode::NOT_ENOUGH_REPLICAS);
+        }
+        let kind = if m.committed { ControlType::Commit } else { ControlType::Abort };
+        let leader_epoch = ls.epoch;
+        let b = replica.log.append_marker_as_leader(
+            m.producer_id,
+            m.producer_epoch,
+            kind,
+            m.coordinator_epoch,
+            leader_epoch,
+            io.now,
+            segment_limits(config.as_ref()),
+        )?;
+        io.emit(Effect::Appended {
+            tp: tp.clone(),
+            broker: self.id,
+            base: b.base_offset,
+            last: b.last_offset(),
+            epoch: leader_epoch,
+            leader: true,
+        });
+        io.emit(Effect::MarkerWritten {
+            tp: tp.clone(),
+            broker: self.id,
+            producer_id: m.producer_id,
+            committed: m.committed,
+            offset: b.base_offset,
+        });
+        self.maybe_flush_by_count(tp);
+        self.maybe_advance_hw(tp, io);
+        self.wake_parked(tp, true, io);
+        Ok((b.base_offset, b.next_offset()))
     }
 
     fn isr_mask(&self, tp: &TopicPartition) -> u64 {
@@ -673,7 +852,14 @@ impl Broker {
             return Err(ErrorCode::NOT_ENOUGH_REPLICAS);
         }
         let epoch = ls.epoch;
-        match replica.log.check_sequence(&batch) {
+        // A coordinator's transactional offsets carry the producer's id but no sequence
+        // (`AppendOrigin.COORDINATOR` skips the sequence checks).
+        let check = if batch.base_sequence == NO_SEQUENCE && batch.is_transactional {
+            SequenceCheck::Append
+        } else {
+            replica.log.check_sequence(&batch)
+        };
+        match check {
             SequenceCheck::Reject(e) => return Err(e),
             SequenceCheck::Duplicate { base_offset } => {
                 io.emit(Effect::DuplicateBatch { tp: tp.clone(), broker: self.id, base: base_offset });
@@ -741,7 +927,7 @@ impl Broker {
         }
         for id in finished {
             let d = self.delayed_produces.remove(&id).expect("present");
-            io.send(d.from, Message::ProduceResponse { corr: d.corr, partitions: d.done });
+            io.send(d.from, d.response());
         }
     }
 
@@ -765,18 +951,20 @@ impl Broker {
         }
         for id in finished {
             let d = self.delayed_produces.remove(&id).expect("present");
-            io.send(d.from, Message::ProduceResponse { corr: d.corr, partitions: d.done });
+            io.send(d.from, d.response());
         }
     }
 
     // ------------------------------------------------------------------ fetch (leader side)
 
+    #[allow(clippy::too_many_arguments)]
     fn handle_fetch(
         &mut self,
         from: NodeId,
         corr: u64,
         replica_id: Option<u32>,
         max_wait: Dur,
+        isolation: IsolationLevel,
         partitions: Vec<FetchPartition>,
         io: &mut Io,
     ) {
@@ -785,7 +973,7 @@ impl Broker {
                 self.record_follower_fetch(&p.tp, f, p, io);
             }
         }
-        let responses = self.read_partitions(replica_id, &partitions);
+        let responses = self.read_partitions(replica_id, isolation, &partitions);
         let has_data_or_error =
             responses.iter().any(|r| !r.batches.is_empty() || r.error.is_some() || r.diverging_epoch.is_some());
         if has_data_or_error || max_wait == Dur::ZERO {
@@ -793,7 +981,7 @@ impl Broker {
             return;
         }
         let id = self.corr();
-        self.parked_fetches.insert(id, ParkedFetch { from, corr, replica_id, partitions });
+        self.parked_fetches.insert(id, ParkedFetch { from, corr, replica_id, isolation, partitions });
         io.timer(max_wait, Timer::FetchWaitExpired(id));
     }
 
@@ -802,10 +990,11 @@ impl Broker {
         from: NodeId,
         corr: u64,
         replica_id: Option<u32>,
+        isolation: IsolationLevel,
         partitions: &[FetchPartition],
         io: &mut Io,
     ) {
-        let responses = self.read_partitions(replica_id, partitions);
+        let responses = self.read_partitions(replica_id, isolation, partitions);
         io.send(from, Message::FetchResponse { corr, partitions: responses });
     }
 
@@ -820,15 +1009,25 @@ impl Broker {
             .collect();
         for id in ready {
             let p = self.parked_fetches.remove(&id).expect("present");
-            self.answer_fetch(p.from, p.corr, p.replica_id, &p.partitions, io);
+            self.answer_fetch(p.from, p.corr, p.replica_id, p.isolation, &p.partitions, io);
         }
     }
 
-    fn read_partitions(&self, replica_id: Option<u32>, partitions: &[FetchPartition]) -> Vec<FetchPartitionResponse> {
-        partitions.iter().map(|p| self.read_partition(replica_id, p)).collect()
+    fn read_partitions(
+        &self,
+        replica_id: Option<u32>,
+        isolation: IsolationLevel,
+        partitions: &[FetchPartition],
+    ) -> Vec<FetchPartitionResponse> {
+        partitions.iter().map(|p| self.read_partition(replica_id, isolation, p)).collect()
     }
 
-    fn read_partition(&self, replica_id: Option<u32>, p: &FetchPartition) -> FetchPartitionResponse {
+    fn read_partition(
+        &self,
+        replica_id: Option<u32>,
+        isolation: IsolationLevel,
+        p: &FetchPartition,
+    ) -> FetchPartitionResponse {
         let mut resp = FetchPartitionResponse {
             tp: p.tp.clone(),
             error: None,
@@ -836,6 +1035,8 @@ impl Broker {
             log_start_offset: 0,
             diverging_epoch: None,
             batches: Vec::new(),
+            last_stable_offset: 0,
+            aborted_transactions: Vec::new(),
         };
         let Some(replica) = self.replicas.get(&p.tp) else {
             resp.error = Some(if self.metadata.topics.contains_key(&p.tp.topic) {
@@ -852,6 +1053,7 @@ impl Broker {
         let log = &replica.log;
         resp.high_watermark = log.high_watermark();
         resp.log_start_offset = log.log_start_offset();
+        resp.last_stable_offset = log.last_stable_offset();
         if let Some(e) = p.current_leader_epoch {
             if e < ls.epoch {
                 resp.error = Some(ErrorCode::FENCED_LEADER_EPOCH);
@@ -880,8 +1082,22 @@ impl Broker {
             resp.error = Some(ErrorCode::OFFSET_OUT_OF_RANGE);
             return resp;
         }
-        let max_offset = if replica_id.is_some() { log.log_end_offset() } else { log.high_watermark() };
+        // Followers read to the LEO, read_uncommitted consumers to the HW, read_committed
+        // ones to the LSO with the aborted transactions of the range (`FetchIsolation`).
+        let max_offset = match (replica_id, isolation) {
+            (Some(_), _) => log.log_end_offset(),
+            (None, IsolationLevel::ReadUncommitted) => log.high_watermark(),
+            (None, IsolationLevel::ReadCommitted) => log.last_stable_offset(),
+        };
         resp.batches = log.read(p.fetch_offset, max_offset, p.max_bytes);
+        if replica_id.is_none() && isolation == IsolationLevel::ReadCommitted {
+            let end = resp.batches.last().map(|b| b.next_offset()).unwrap_or(p.fetch_offset);
+            resp.aborted_transactions = log
+                .aborted_in_range(p.fetch_offset, end)
+                .into_iter()
+                .map(|a| (a.producer_id, a.first_offset))
+                .collect();
+        }
         resp
     }
 
@@ -1068,6 +1284,11 @@ impl Broker {
                 let writes = self.coordinator.on_high_watermark(tp.partition, &replica.log, io);
                 self.coordinator_queue.extend(writes);
             }
+            if &*tp.topic == TRANSACTION_STATE_TOPIC {
+                let partition = tp.partition;
+                let writes = self.with_txn(|c, ctx, _, _| c.on_high_watermark(partition, hw, ctx, io));
+                self.txn_queue.extend(writes);
+            }
             self.complete_delayed(tp, io);
             self.wake_parked(tp, false, io);
         }
@@ -1099,6 +1320,79 @@ impl Broker {
         }
     }
 
+    /// FindCoordinator(TRANSACTION): the leader of the id's `__transaction_state` partition.
+    fn find_txn_coordinator(&self, transactional_id: &str) -> (Option<ErrorCode>, Option<u32>) {
+        if !self.metadata.topics.contains_key(TRANSACTION_STATE_TOPIC) {
+            return (Some(ErrorCode::COORDINATOR_NOT_AVAILABLE), None);
+        }
+        let tp = state_tp(crate::txn::partition_for(transactional_id, self.txn_state_partitions()));
+        let leader = self.metadata.partition(&tp).and_then(|p| p.leader);
+        let alive = leader.map(|l| self.metadata.brokers.get(&l).map(|m| !m.fenced).unwrap_or(false)).unwrap_or(false);
+        match leader {
+            Some(l) if alive => (None, Some(l)),
+            _ => (Some(ErrorCode::COORDINATOR_NOT_AVAILABLE), None),
+        }
+    }
+
+    fn txn_state_partitions(&self) -> u32 {
+        self.metadata
+            .topics
+            .get(TRANSACTION_STATE_TOPIC)
+            .map(|t| t.partitions.len() as u32)
+            .unwrap_or(self.config.transaction_state_log_num_partitions)
+    }
+
+    /// Calls the transaction coordinator with its view of the cluster, the producer id
+    /// counter and the replicas.
+    fn with_txn<R>(
+        &mut self,
+        f: impl FnOnce(&mut TxnCoordinator, &TxnContext, &mut i64, &BTreeMap<TopicPartition, Replica>) -> R,
+    ) -> R {
+        let state_partitions = self.txn_state_partitions();
+        let offsets_partitions = self.offsets_partitions();
+        let meta = &self.metadata;
+        let leader = |tp: &TopicPartition| meta.partition(tp).and_then(|p| p.leader);
+        let ctx = TxnContext {
+            state_partitions,
+            offsets_partitions,
+            max_timeout_ms: self.config.transaction_max_timeout_ms,
+            leader_of: &leader,
+        };
+        f(&mut self.txn_coordinator, &ctx, &mut self.next_producer_id, &self.replicas)
+    }
+
+    /// Appends the transaction coordinator's records to `__transaction_state` (acks=all).
+    fn flush_txn_writes(&mut self, io: &mut Io) {
+        while !self.txn_queue.is_empty() {
+            let w = self.txn_queue.remove(0);
+            let tp = state_tp(w.partition);
+            let ts = io.now.as_ms() as i64;
+            let records: Vec<Record> = w
+                .records
+                .into_iter()
+                .enumerate()
+                .map(|(i, (key, value))| Record {
+                    id: INTERNAL_RECORD,
+                    offset_delta: i as u32,
+                    timestamp: ts,
+                    key: Some(key),
+                    value,
+                    headers: Vec::new(),
+                })
+                .collect();
+            let size = BATCH_OVERHEAD + records.iter().map(|r| r.size_in_bytes(0)).sum::<u32>();
+            let batch = Arc::new(BatchData::new(crate::record::NO_PRODUCER_ID, -1, NO_SEQUENCE, records, size));
+            match self.append_to_leader(&tp, batch, Acks::All, io) {
+                Ok((_, required)) => {
+                    let hw = self.replicas.get(&tp).map(|r| r.log.high_watermark()).unwrap_or(0);
+                    let more = self.with_txn(|c, ctx, _, _| c.write_appended(w.id, required, hw, ctx, io));
+                    self.txn_queue.extend(more);
+                }
+                Err(_) => self.txn_coordinator.write_failed(w.id, io),
+            }
+        }
+    }
+
     fn handle_group_request(&mut self, from: NodeId, msg: Message, io: &mut Io) {
         let group = match &msg {
             Message::JoinGroupRequest { group, .. }
@@ -1106,6 +1400,7 @@ impl Broker {
             | Message::HeartbeatRequest { group, .. }
             | Message::LeaveGroupRequest { group, .. }
             | Message::OffsetCommitRequest { group, .. }
+            | Message::TxnOffsetCommitRequest { group, .. }
             | Message::OffsetFetchRequest { group, .. } => group.clone(),
             _ => return,
         };
@@ -1141,9 +1436,13 @@ impl Broker {
                 })
                 .collect();
             let size = BATCH_OVERHEAD + records.iter().map(|r| r.size_in_bytes(0)).sum::<u32>();
-            let batch =
-                Arc::new(BatchData::new(crate::record::NO_PRODUCER_ID, -1, crate::record::NO_SEQUENCE, records, size));
-            match self.append_to_leader(&tp, batch, Acks::All, io) {
+            let mut data = match w.txn {
+                // Transactional offsets: the producer's id and epoch, no sequence.
+                Some((pid, epoch)) => BatchData::new(pid, epoch, NO_SEQUENCE, records, size),
+                None => BatchData::new(crate::record::NO_PRODUCER_ID, -1, NO_SEQUENCE, records, size),
+            };
+            data.is_transactional = w.txn.is_some();
+            match self.append_to_leader(&tp, Arc::new(data), Acks::All, io) {
                 Ok((_, required)) => {
                     let hw = self.replicas.get(&tp).map(|r| r.log.high_watermark()).unwrap_or(0);
                     let more = self.coordinator.write_appended(w.id, required, hw, io);
@@ -1415,6 +1714,18 @@ fn group_error_response(msg: &Message, error: ErrorCode) -> Message {
         Message::OffsetFetchRequest { corr, .. } => {
             Message::OffsetFetchResponse { corr: *corr, error: Some(error), partitions: Vec::new() }
         }
+        Message::TxnOffsetCommitRequest { corr, offsets, .. } => Message::TxnOffsetCommitResponse {
+            corr: *corr,
+            partitions: offsets.iter().map(|o| (o.tp.clone(), Some(error))).collect(),
+        },
         _ => Message::HeartbeatResponse { corr: 0, error: Some(error) },
     }
+}
+
+fn state_tp(partition: u32) -> TopicPartition {
+    crate::txn::state_partition(partition)
+}
+
+fn read_uncommitted() -> IsolationLevel {
+    IsolationLevel::ReadUncommitted
 }

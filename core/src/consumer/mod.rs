@@ -9,7 +9,7 @@ pub mod app;
 pub mod deserializer;
 
 use crate::client::ClientMetadata;
-use crate::config::{ConsumerConfig, OffsetReset};
+use crate::config::{ConsumerConfig, IsolationLevel, OffsetReset};
 use crate::error::ErrorCode;
 use crate::group::member::Membership;
 use crate::ledger::Ledger;
@@ -466,12 +466,22 @@ impl Consumer {
                 true
             }
             None => {
-                self.high_watermarks.insert(p.tp.clone(), p.high_watermark);
-                let lag = p.high_watermark.saturating_sub(pos);
+                // A read_committed consumer's lag is measured to the LSO (`records-lag`).
+                let read_committed = self.config.isolation_level == IsolationLevel::ReadCommitted;
+                let end = if read_committed { p.last_stable_offset } else { p.high_watermark };
+                self.high_watermarks.insert(p.tp.clone(), end);
+                let lag = end.saturating_sub(pos);
                 self.stats.records_lag_max = self.stats.records_lag_max.max(lag);
                 let has_records = p.batches.iter().any(|b| b.next_offset() > pos);
                 if has_records {
-                    self.buffer.push_back((p.tp, p.batches));
+                    // Markers are never returned; aborted data only hidden from
+                    // read_committed (a read_uncommitted fetch lists no aborted transactions).
+                    let mut batches = p.batches;
+                    let aborted: &[(i64, u64)] = if read_committed { &p.aborted_transactions } else { &[] };
+                    if batches.iter().any(|b| b.data.is_transactional) {
+                        hollow_aborted_and_control(&mut batches, aborted);
+                    }
+                    self.buffer.push_back((p.tp, batches));
                 }
                 false
             }
@@ -677,5 +687,93 @@ impl Consumer {
             let topics = self.subscription.clone();
             self.subscribe(topics, ledger, io);
         }
+    }
+}
+
+/// read_committed (`CompletedFetch.nextFetchedRecord`): control batches and batches of
+/// aborted transactions are never returned, but the position moves past them. A producer
+/// enters the aborted set when the batch reaches an aborted transaction's first offset and
+/// leaves it at its ABORT marker. Such batches are kept with no records, so `poll()` skips
+/// their offsets as it skips records the cleaner removed.
+pub(crate) fn hollow_aborted_and_control(batches: &mut [LogBatch], aborted: &[(i64, u64)]) {
+    let mut pending: Vec<(i64, u64)> = aborted.to_vec();
+    pending.sort_by_key(|(_, first)| std::cmp::Reverse(*first));
+    let mut aborting: BTreeSet<i64> = BTreeSet::new();
+    for b in batches.iter_mut() {
+        if !b.data.is_transactional {
+            continue;
+        }
+        while pending.last().map(|(_, first)| *first <= b.last_offset()).unwrap_or(false) {
+            if let Some((pid, _)) = pending.pop() {
+                aborting.insert(pid);
+            }
+        }
+        let pid = b.data.producer_id;
+        let skip = match b.data.control {
+            Some(kind) => {
+                if kind == crate::record::ControlType::Abort {
+                    aborting.remove(&pid);
+                }
+                true
+            }
+            None => aborting.contains(&pid),
+        };
+        if skip && !b.data.records.is_empty() {
+            let mut data = (*b.data).clone();
+            data.records.clear();
+            b.data = std::sync::Arc::new(data);
+        }
+    }
+}
+
+#[cfg(test)]
+mod txn_tests {
+    use super::*;
+    use crate::record::{control_batch, BatchData, Blob, ControlType, Record, RecordId};
+    use std::sync::Arc;
+
+    fn batch(base: u64, pid: i64, n: u32, txn: bool) -> LogBatch {
+        let records = (0..n)
+            .map(|i| Record {
+                id: RecordId(base + u64::from(i)),
+                offset_delta: i,
+                timestamp: 0,
+                key: Some(Blob::text("k")),
+                value: None,
+                headers: vec![],
+            })
+            .collect();
+        let mut d = BatchData::new(pid, 0, 0, records, 100);
+        d.is_transactional = txn;
+        LogBatch { base_offset: base, leader_epoch: 0, append_time: 0, chain: 0, data: Arc::new(d) }
+    }
+    fn marker(base: u64, pid: i64, kind: ControlType) -> LogBatch {
+        LogBatch {
+            base_offset: base,
+            leader_epoch: 0,
+            append_time: 0,
+            chain: 0,
+            data: Arc::new(control_batch(pid, 0, kind, 0, 0)),
+        }
+    }
+
+    #[test]
+    fn read_committed_drops_aborted_batches_and_markers_but_keeps_committed_ones() {
+        // pid 1 commits 0..2 (marker 2); pid 2 aborts 3..5 (marker 5) while pid 1's next
+        // transaction 4 commits (marker 6); a plain batch at 7.
+        let mut bs = vec![
+            batch(0, 1, 2, true),
+            marker(2, 1, ControlType::Commit),
+            batch(3, 2, 1, true),
+            batch(4, 1, 1, true),
+            marker(5, 2, ControlType::Abort),
+            marker(6, 1, ControlType::Commit),
+            batch(7, -1, 1, false),
+        ];
+        hollow_aborted_and_control(&mut bs, &[(2, 3)]);
+        let kept: Vec<u64> = bs.iter().flat_map(|b| b.records().map(|(o, _)| o).collect::<Vec<_>>()).collect();
+        assert_eq!(kept, vec![0, 1, 4, 7]);
+        // Offsets are unchanged: the consumer's position still moves past every batch.
+        assert_eq!(bs.last().map(|b| b.next_offset()), Some(8));
     }
 }

@@ -381,6 +381,12 @@ enum WriteDone {
         corr: u64,
         tps: Vec<TopicPartition>,
     },
+    /// TxnOffsetCommit: answered once written (the offsets apply at the COMMIT marker).
+    TxnOffsetCommit {
+        to: NodeId,
+        corr: u64,
+        tps: Vec<TopicPartition>,
+    },
     /// The leader's assignment for `generation` is stored: propagate it.
     SyncGroup {
         group: String,
@@ -407,7 +413,12 @@ pub struct CoordinatorWrite {
     pub id: u64,
     pub partition: u32,
     pub records: Vec<(Blob, Option<Blob>)>,
+    /// Written inside a producer's transaction: (producer id, epoch).
+    pub txn: Option<(i64, i16)>,
 }
+
+/// Offset commits of one open transaction, waiting for its marker.
+type TxnOffsets = Vec<(String, TopicPartition, Option<OffsetAndMetadata>)>;
 
 /// A group as `kafka-consumer-groups --describe --state --members` shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -450,6 +461,10 @@ pub struct GroupCoordinator {
     next_member: u64,
     /// Offset records written (for summaries).
     pub commits_written: u64,
+    /// Transactional offset commits replayed but not yet committed or aborted, per
+    /// (`__consumer_offsets` partition, producer id): they apply at a COMMIT marker.
+    #[serde(default, with = "crate::sim::serde_pairs")]
+    pub pending_txn_offsets: BTreeMap<(u32, i64), TxnOffsets>,
 }
 
 type Writes = Vec<CoordinatorWrite>;
@@ -468,6 +483,7 @@ impl GroupCoordinator {
             next_write: 0,
             next_member: 0,
             commits_written: 0,
+            pending_txn_offsets: BTreeMap::new(),
         }
     }
 
@@ -515,6 +531,10 @@ impl GroupCoordinator {
         let mut metadata: BTreeMap<String, Option<GroupMetadataValue>> = BTreeMap::new();
         let mut offsets_seen = 0u64;
         for b in log.batches() {
+            if b.data.is_transactional {
+                self.replay_txn_batch(partition, b);
+                continue;
+            }
             for (_, r) in b.records() {
                 match offsets::decode(r.key.as_ref(), r.value.as_ref()) {
                     Some(OffsetsRecord::OffsetCommit { group, tp, value }) => {
@@ -591,6 +611,32 @@ impl GroupCoordinator {
         });
     }
 
+    /// Replays a transactional batch or a marker of `__consumer_offsets-<partition>`:
+    /// transactional offsets wait for their producer's marker; a COMMIT applies them, an
+    /// ABORT drops them.
+    fn replay_txn_batch(&mut self, partition: u32, b: &crate::record::LogBatch) {
+        let key = (partition, b.data.producer_id);
+        match b.data.control {
+            Some(kind) => {
+                let pending = self.pending_txn_offsets.remove(&key).unwrap_or_default();
+                if kind == crate::record::ControlType::Commit {
+                    for (group, tp, value) in pending {
+                        self.apply_offset(group, tp, value);
+                    }
+                }
+            }
+            None => {
+                for (_, r) in b.records() {
+                    if let Some(OffsetsRecord::OffsetCommit { group, tp, value }) =
+                        offsets::decode(r.key.as_ref(), r.value.as_ref())
+                    {
+                        self.pending_txn_offsets.entry(key).or_default().push((group, tp, value));
+                    }
+                }
+            }
+        }
+    }
+
     fn apply_offset(&mut self, group: String, tp: TopicPartition, value: Option<OffsetAndMetadata>) {
         match value {
             Some(v) => {
@@ -632,6 +678,7 @@ impl GroupCoordinator {
             self.offsets.remove(&id);
         }
         self.replayed.remove(&partition);
+        self.pending_txn_offsets.retain(|(p, _), _| *p != partition);
         let failed: Vec<u64> =
             self.pending.iter().filter(|(_, p)| p.partition == partition).map(|(id, _)| *id).collect();
         for id in failed {
@@ -652,6 +699,12 @@ impl GroupCoordinator {
         let from = self.replayed.get(&partition).copied().unwrap_or(0);
         if hw > from {
             for b in log.batches().iter().filter(|b| b.last_offset() >= from && b.base_offset < hw) {
+                if b.data.is_transactional {
+                    if b.base_offset >= from {
+                        self.replay_txn_batch(partition, b);
+                    }
+                    continue;
+                }
                 for (offset, r) in b.records() {
                     if offset < from || offset >= hw {
                         continue;
@@ -701,6 +754,16 @@ impl GroupCoordinator {
                 io.send(
                     to,
                     Message::OffsetCommitResponse { corr, partitions: tps.into_iter().map(|tp| (tp, None)).collect() },
+                );
+                Vec::new()
+            }
+            WriteDone::TxnOffsetCommit { to, corr, tps } => {
+                io.send(
+                    to,
+                    Message::TxnOffsetCommitResponse {
+                        corr,
+                        partitions: tps.into_iter().map(|tp| (tp, None)).collect(),
+                    },
                 );
                 Vec::new()
             }
@@ -775,6 +838,16 @@ impl GroupCoordinator {
                 );
                 Vec::new()
             }
+            WriteDone::TxnOffsetCommit { to, corr, tps } => {
+                io.send(
+                    to,
+                    Message::TxnOffsetCommitResponse {
+                        corr,
+                        partitions: tps.into_iter().map(|tp| (tp, Some(client_error))).collect(),
+                    },
+                );
+                Vec::new()
+            }
             WriteDone::SyncGroup { group, generation } => {
                 let Some(g) = self.groups.get(&group) else {
                     return Vec::new();
@@ -800,7 +873,7 @@ impl GroupCoordinator {
         self.next_write += 1;
         let id = self.next_write;
         self.pending.insert(id, PendingWrite { partition, required: None, done });
-        CoordinatorWrite { id, partition, records }
+        CoordinatorWrite { id, partition, records, txn: None }
     }
 
     fn store_group(&mut self, group: &str, partition: u32, now: SimTime, done: WriteDone) -> CoordinatorWrite {
@@ -864,6 +937,26 @@ impl GroupCoordinator {
             }
             Message::OffsetCommitRequest { corr, group, generation, member_id, group_instance_id, offsets } => self
                 .commit_offsets(&group, partition, from, corr, generation, &member_id, group_instance_id, offsets, io),
+            Message::TxnOffsetCommitRequest {
+                corr,
+                group,
+                producer_id,
+                producer_epoch,
+                generation,
+                member_id,
+                offsets,
+                ..
+            } => self.txn_commit_offsets(
+                &group,
+                partition,
+                from,
+                corr,
+                (producer_id, producer_epoch),
+                generation,
+                &member_id,
+                offsets,
+                io,
+            ),
             Message::OffsetFetchRequest { corr, group, partitions } => {
                 let committed = self.offsets.get(&group);
                 let partitions = partitions
@@ -1558,6 +1651,66 @@ impl GroupCoordinator {
         writes
     }
 
+    /// TxnOffsetCommit (`GroupMetadataManager.storeOffsets` with a producer id): the offset
+    /// records are written as part of the producer's transaction and become the group's
+    /// committed offsets only when the COMMIT marker is replayed. With KIP-447 group
+    /// metadata (generation >= 0) the member and generation are checked as for OffsetCommit.
+    #[allow(clippy::too_many_arguments)]
+    fn txn_commit_offsets(
+        &mut self,
+        group_id: &str,
+        partition: u32,
+        from: NodeId,
+        corr: u64,
+        producer: (i64, i16),
+        generation: i32,
+        member_id: &str,
+        offsets_in: Vec<CommitPartition>,
+        io: &mut Io,
+    ) -> Writes {
+        let now = io.now;
+        if let Some(g) = self.groups.get(group_id) {
+            let error = if g.state == GroupState::Dead {
+                Some(ErrorCode::COORDINATOR_NOT_AVAILABLE)
+            } else if generation >= 0 {
+                Self::validate_member(g, member_id, None)
+                    .or((generation != g.generation).then_some(ErrorCode::ILLEGAL_GENERATION))
+            } else {
+                None
+            };
+            if let Some(e) = error {
+                io.send(
+                    from,
+                    Message::TxnOffsetCommitResponse {
+                        corr,
+                        partitions: offsets_in.iter().map(|o| (o.tp.clone(), Some(e))).collect(),
+                    },
+                );
+                return Vec::new();
+            }
+        } else {
+            self.groups.insert(group_id.to_string(), ClassicGroup::new(group_id, partition, now));
+        }
+        let ts = now.as_ms() as i64;
+        let records: Vec<(Blob, Option<Blob>)> = offsets_in
+            .iter()
+            .map(|o| {
+                let v = OffsetAndMetadata {
+                    offset: o.offset,
+                    leader_epoch: o.leader_epoch,
+                    metadata: String::new(),
+                    commit_timestamp: ts,
+                };
+                (offsets::offset_commit_key(group_id, &o.tp), Some(offsets::offset_commit_value(&v)))
+            })
+            .collect();
+        self.commits_written += records.len() as u64;
+        let tps = offsets_in.iter().map(|o| o.tp.clone()).collect();
+        let mut w = self.write(partition, records, WriteDone::TxnOffsetCommit { to: from, corr, tps });
+        w.txn = Some(producer);
+        vec![w]
+    }
+
     // ------------------------------------------------------------------ timers
 
     pub fn handle_timer(&mut self, timer: Timer, io: &mut Io) -> Writes {
@@ -1678,6 +1831,49 @@ fn parse_client_host(host: &str) -> NodeId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transactional_offsets_apply_at_their_commit_marker_and_vanish_at_an_abort() {
+        use crate::record::{control_batch, BatchData, ControlType, Record, INTERNAL_RECORD};
+        let seg = (1u64 << 30, u64::MAX);
+        let tp = TopicPartition::new("in", 0);
+        let offsets_batch = |pid: i64, offset: u64| {
+            let v = OffsetAndMetadata { offset, leader_epoch: -1, metadata: String::new(), commit_timestamp: 0 };
+            let r = Record {
+                id: INTERNAL_RECORD,
+                offset_delta: 0,
+                timestamp: 0,
+                key: Some(offsets::offset_commit_key("g", &tp)),
+                value: Some(offsets::offset_commit_value(&v)),
+                headers: vec![],
+            };
+            let mut d = BatchData::new(pid, 0, crate::record::NO_SEQUENCE, vec![r], 100);
+            d.is_transactional = true;
+            std::sync::Arc::new(d)
+        };
+        let mut log = PartitionLog::default();
+        log.append_as_leader(offsets_batch(5, 10), 0, SimTime::ZERO, seg);
+        log.append_as_leader(offsets_batch(6, 99), 0, SimTime::ZERO, seg);
+        log.append_as_leader(std::sync::Arc::new(control_batch(6, 0, ControlType::Abort, 0, 0)), 0, SimTime::ZERO, seg);
+        let mut out = crate::node::Outbox::default();
+        let mut io = Io { now: SimTime::ZERO, me: NodeId::Broker(1), out: &mut out };
+        let mut c = GroupCoordinator::new(1, CoordinatorConfig::of(&crate::config::BrokerConfig::default()));
+        c.load(0, 1, &log, &mut io);
+        // pid 5's transaction is still open, pid 6's was aborted: no committed offset yet.
+        assert_eq!(c.offsets.get("g").and_then(|m| m.get(&tp)), None);
+        assert_eq!(c.pending_txn_offsets.len(), 1);
+        // pid 5 commits: replaying the marker once the HW passes it applies its offsets.
+        log.append_as_leader(
+            std::sync::Arc::new(control_batch(5, 0, ControlType::Commit, 0, 0)),
+            0,
+            SimTime::ZERO,
+            seg,
+        );
+        log.set_high_watermark(log.log_end_offset());
+        c.on_high_watermark(0, &log, &mut io);
+        assert_eq!(c.offsets["g"][&tp].offset, 10);
+        assert!(c.pending_txn_offsets.is_empty());
+    }
 
     fn member(id: &str, protocols: &[&str]) -> GroupMember {
         GroupMember {

@@ -256,7 +256,7 @@ impl Consumer {
             return;
         };
         let corr = self.corr();
-        io.send(NodeId::Broker(b), Message::FindCoordinatorRequest { corr, key });
+        io.send(NodeId::Broker(b), Message::FindCoordinatorRequest { corr, key, key_type: Default::default() });
         io.timer(timeout, Timer::ConsumerRequestTimeout(corr));
         if let Some(g) = self.group.as_mut() {
             g.find_corr = Some(corr);

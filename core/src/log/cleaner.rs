@@ -116,7 +116,9 @@ impl PartitionLog {
         let first_dirty = if checkpoint < start || checkpoint > self.leo { start } else { checkpoint };
         let active_base = self.segments.last().map(|s| s.base_offset).unwrap_or(self.leo);
         let non_active_dirty = self.segment_range(first_dirty, active_base);
-        let mut uncleanable = self.hw.min(active_base);
+        // Nothing at or past the last stable offset is cleaned: an open transaction's records
+        // may still be aborted (`LogCleanerManager.cleanableOffsets` bounds by the LSO).
+        let mut uncleanable = self.last_stable_offset().min(active_base);
         if cfg.min_compaction_lag_ms > 0 {
             let lag = i64::try_from(cfg.min_compaction_lag_ms).unwrap_or(i64::MAX);
             if let Some(s) =
@@ -170,7 +172,7 @@ impl PartitionLog {
                 if offset < ltc.first_dirty_offset {
                     continue;
                 }
-                if let Some(k) = &r.key {
+                if let (Some(k), None) = (&r.key, b.data.control) {
                     map.insert(k.clone(), offset);
                 }
             }
@@ -199,7 +201,9 @@ impl PartitionLog {
         let old = std::mem::take(&mut self.batches);
         let mut out: VecDeque<LogBatch> = VecDeque::with_capacity(old.len());
         for b in old {
-            if b.base_offset >= rewrite_below {
+            // Markers stay (Kafka removes one only after every record of its transaction is
+            // gone and its delete horizon passed; the sandbox keeps them).
+            if b.base_offset >= rewrite_below || b.data.control.is_some() {
                 out.push_back(b);
                 continue;
             }
@@ -225,6 +229,8 @@ impl PartitionLog {
                         max_timestamp: max_ts,
                         last_offset_delta: b.data.last_offset_delta,
                         delete_horizon_ms: horizon,
+                        is_transactional: b.data.is_transactional,
+                        control: b.data.control,
                     };
                     out.push_back(LogBatch { data: Arc::new(data), ..b });
                 }

@@ -52,18 +52,20 @@ impl ProducerBatch {
         };
         recs.iter().map(|r| (r.id, r.offset_delta)).collect()
     }
-    fn seal(&mut self, producer_id: i64, producer_epoch: i16) -> Arc<BatchData> {
+    fn seal(&mut self, producer_id: i64, producer_epoch: i16, transactional: bool) -> Arc<BatchData> {
         if let Some(d) = &self.data {
             return d.clone();
         }
         let records = std::mem::take(&mut self.records);
-        let data = Arc::new(BatchData::new(
+        let mut data = BatchData::new(
             producer_id,
             producer_epoch,
             self.base_sequence.unwrap_or(NO_SEQUENCE),
             records,
             self.size_bytes,
-        ));
+        );
+        data.is_transactional = transactional;
+        let data = Arc::new(data);
         self.data = Some(data.clone());
         self.full = true;
         data
@@ -150,9 +152,12 @@ pub struct Producer {
     flush_requested: bool,
     wake_at: Option<SimTime>,
     next_corr: u64,
-    rng: SimRng,
+    pub(super) rng: SimRng,
     partitioner_rng: SimRng,
     pub stats: ProducerStats,
+    /// The transaction manager, with `transactional.id`.
+    #[serde(default)]
+    pub txn: Option<super::txn::TxnManager>,
 }
 
 impl Producer {
@@ -167,7 +172,6 @@ impl Producer {
         Producer {
             index,
             name,
-            config,
             alive: true,
             incarnation: 0,
             metadata: ClientMetadata::new(bootstrap),
@@ -196,6 +200,46 @@ impl Producer {
             rng,
             partitioner_rng,
             stats: ProducerStats::default(),
+            txn: config.transactional_id.clone().map(super::txn::TxnManager::new),
+            config,
+        }
+    }
+
+    pub(super) fn next_corr_pub(&mut self) -> u64 {
+        self.corr()
+    }
+
+    /// Nothing queued, waiting or in flight (a commit may go ahead).
+    pub(super) fn queues_empty_and_idle(&self) -> bool {
+        self.waiting.is_empty()
+            && self.schema_waiting.is_empty()
+            && self.queues.values().all(|q| q.batches.is_empty())
+            && self.in_flight.is_empty()
+    }
+
+    /// A new producer id or epoch: sequences start over at 0.
+    pub(super) fn reset_sequences(&mut self) {
+        for q in self.queues.values_mut() {
+            q.next_sequence = 0;
+            q.last_acked_sequence = None;
+            for b in q.batches.iter_mut().filter(|b| b.attempts == 0) {
+                b.base_sequence = None;
+            }
+        }
+    }
+
+    /// Fails every record not yet sent (abortTransaction, or a fatal error).
+    pub(super) fn drop_unsent(&mut self, error: ErrorCode, ledger: &mut Ledger, io: &mut Io) {
+        let mut dropped = Vec::new();
+        for q in self.queues.values_mut() {
+            dropped.extend(q.batches.drain(..));
+        }
+        for b in dropped {
+            self.finish_failed(b, error, ledger, io);
+        }
+        let waiting: Vec<WaitingRecord> = self.waiting.drain(..).chain(self.schema_waiting.drain(..)).collect();
+        for w in waiting {
+            self.fail_record(w.id, error, ledger);
         }
     }
 
@@ -312,6 +356,11 @@ impl Producer {
     ) -> RecordId {
         let id = ledger.new_record(self.index, &topic, self.config.acks, io.now);
         self.stats.records_sent += 1;
+        if self.can_send_in_transaction().is_err() {
+            // Java throws from send(); the record never enters the accumulator.
+            self.fail_record(id, ErrorCode::INVALID_TXN_STATE, ledger);
+            return id;
+        }
         let w = WaitingRecord { id, topic, partition, key, value, since: io.now, timestamp };
         if self.uses_registry() && (!self.schema_waiting.is_empty() || !self.schemas_ready(&w.topic)) {
             let topic = w.topic.clone();
@@ -551,6 +600,8 @@ impl Producer {
             None => (self.sticky_partition(&topic, n), true),
         };
         let tp = TopicPartition { topic: topic.clone(), partition };
+        // `maybeAddPartition`: a transaction's new partition is added before its first batch.
+        self.txn_allows_drain(&tp);
         let timestamp = timestamp.unwrap_or(io.now.as_ms() as i64);
         let batch_size = self.config.batch_size;
         let queue = self.queues.entry(tp.clone()).or_default();
@@ -721,12 +772,19 @@ impl Producer {
         if (self.metadata.needs_update || stale) && self.metadata.in_flight.is_none() {
             self.request_metadata(None, io);
         }
-        if self.idempotent() && self.producer_id == NO_PRODUCER_ID {
+        if self.txn.is_some() {
+            if !self.txn_step(ledger, io) {
+                return;
+            }
+        } else if self.idempotent() && self.producer_id == NO_PRODUCER_ID {
             if self.pid_request.is_none() {
                 if let Some(b) = self.metadata.pick_broker(&mut self.rng, None, now) {
                     let corr = self.corr();
                     self.pid_request = Some(corr);
-                    io.send(NodeId::Broker(b), Message::InitProducerIdRequest { corr });
+                    io.send(
+                        NodeId::Broker(b),
+                        Message::InitProducerIdRequest { corr, transactional_id: None, transaction_timeout_ms: 0 },
+                    );
                     io.timer(Dur::from_ms(self.config.request_timeout_ms), Timer::ProducerRequestTimeout(corr));
                 }
             }
@@ -736,10 +794,14 @@ impl Producer {
         let mut next_wake: Option<SimTime> = None;
         let mut ready: BTreeMap<u32, Vec<TopicPartition>> = BTreeMap::new();
         let force = self.flush_requested || self.blocked;
+        let txn_partitions = self.txn.as_ref().map(|t| t.partitions.clone());
         for (tp, q) in &self.queues {
             let Some(front) = q.batches.front() else {
                 continue;
             };
+            if txn_partitions.as_ref().map(|p| !p.contains(tp)).unwrap_or(false) {
+                continue; // waiting for AddPartitionsToTxn
+            }
             let Some(leader) = self.metadata.leader(tp) else {
                 self.metadata.needs_update = true;
                 continue;
@@ -781,6 +843,7 @@ impl Producer {
         let max_in_flight = self.config.max_in_flight_requests_per_connection;
         let linger = Dur::from_ms(self.config.linger_ms);
         let force = self.flush_requested || self.blocked;
+        let transactional = self.txn.is_some();
         loop {
             if *self.in_flight_per_broker.get(&broker).unwrap_or(&0) >= max_in_flight {
                 return;
@@ -817,7 +880,7 @@ impl Producer {
                     batch.base_sequence = Some(q.next_sequence);
                     q.next_sequence = q.next_sequence.wrapping_add(batch.record_count() as i32);
                 }
-                batch.seal(if idempotent { pid } else { NO_PRODUCER_ID }, epoch);
+                batch.seal(if idempotent { pid } else { NO_PRODUCER_ID }, epoch, transactional);
                 batch.attempts += 1;
                 batch.retry_at = None;
                 batch.leader_epoch_at_attempt = leader_epoch;
@@ -954,6 +1017,7 @@ impl Producer {
             return;
         }
         match msg {
+            _ if self.txn_response(&msg, ledger, io) => {}
             Message::ProduceResponse { corr, partitions } => self.on_produce_response(corr, partitions, ledger, io),
             Message::MetadataResponse { corr, .. } => {
                 if self.metadata.apply_response(corr, &msg, io.now) {
@@ -1034,6 +1098,12 @@ impl Producer {
 
     fn on_batch_error(&mut self, mut b: ProducerBatch, error: ErrorCode, ledger: &mut Ledger, io: &mut Io) {
         let now = io.now;
+        if self.txn.is_some() && matches!(error, ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED) {
+            // A newer instance (or the coordinator's timeout) bumped the epoch: fatal.
+            self.finish_failed(b, ErrorCode::PRODUCER_FENCED, ledger, io);
+            self.on_fenced_batch(error, ledger, io);
+            return;
+        }
         let idempotent = self.idempotent();
         let retriable = error.is_retriable() || (idempotent && error == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
         let in_time = now.since(b.created) < Dur::from_ms(self.config.delivery_timeout_ms);
@@ -1156,6 +1226,9 @@ impl Producer {
             Timer::ProducerRequestTimeout(corr) if self.schema_requests.contains_key(&corr) => {
                 self.on_schema_answer(corr, Err("timed out waiting for the schema registry".into()), ledger, io);
             }
+            Timer::ProducerRequestTimeout(corr) if self.txn_request_timed_out(corr, io) => {
+                self.run_sender(ledger, io);
+            }
             Timer::ProducerRequestTimeout(corr) => {
                 if let Some(flight) = self.in_flight.get(&corr) {
                     let broker = flight.broker;
@@ -1200,6 +1273,7 @@ impl Producer {
         self.in_flight.clear();
         self.in_flight_per_broker.clear();
         self.buffered_bytes = 0;
+        self.txn_reset();
         unsent
     }
 

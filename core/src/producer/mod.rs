@@ -2,6 +2,8 @@
 pub mod client;
 pub mod partitioner;
 pub mod serializer;
+pub mod txn;
 pub mod workload;
 
 pub use client::Producer;
+pub use txn::TxnClientState;
