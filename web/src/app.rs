@@ -173,11 +173,15 @@ pub fn app() -> Html {
         })
     };
     let summary = Summary { rev: state.slow_rev, summary: (*summary).clone() };
-    // The history check: at the slow cadence (it scans every send and read so far).
+    // The history check: at the slow cadence (it scans every send and read so far); while
+    // playing a long run it waits for a pause rather than cost a frame every second.
     let history = {
         let session = state.session.clone();
-        use_memo((state.slow_rev, Rc::as_ptr(&state.session) as usize), move |_| {
-            Rc::new(session.borrow().history_report())
+        let playing = state.playing;
+        use_memo((state.slow_rev, playing, Rc::as_ptr(&state.session) as usize), move |_| {
+            let s = session.borrow();
+            (!playing || s.history_size() <= crate::history_panel::LIVE_CHECK_MAX_OPS)
+                .then(|| Rc::new(s.history_report()))
         })
     };
     let history = crate::history_panel::Report { rev: state.slow_rev, report: (*history).clone() };

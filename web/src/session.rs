@@ -370,6 +370,12 @@ impl Session {
         check(&self.history_at_cursor(), &Allowances::of(&self.world))
     }
 
+    /// How many sends and reads the clients made up to the cursor (what a history check
+    /// costs).
+    pub fn history_size(&self) -> usize {
+        self.world.ledger.records.len() + self.world.ledger.polls.len()
+    }
+
     /// What the clients observed up to the cursor.
     pub fn history_at_cursor(&self) -> History {
         let recorder =
