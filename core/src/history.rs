@@ -277,6 +277,36 @@ impl HistoryRecorder {
         }
     }
 
+    /// This recorder as it stood when the world it observes had taken `world.steps` steps,
+    /// given that world: what the web app needs to step back or branch without replaying
+    /// the run from the start. Ops observed later are dropped; sends completed later are
+    /// pending again.
+    pub fn rewound(&self, world: &World) -> HistoryRecorder {
+        let steps = world.steps;
+        let h = &self.history;
+        let mut r = HistoryRecorder::new();
+        // Sends are indexed by record id and observed in step order, so each list is cut
+        // at a prefix.
+        let n = h.sends.partition_point(|op| op.invoke_step < steps);
+        r.history.sends = h.sends[..n].to_vec();
+        for op in &mut r.history.sends {
+            if op.complete_step.is_some_and(|s| s >= steps) {
+                op.result = SendResult::Pending;
+                op.complete_step = None;
+                op.complete_time = None;
+            }
+            if op.result == SendResult::Pending {
+                op.tp = world.ledger.topic_partition(crate::record::RecordId(op.record));
+                r.pending.entry(op.producer).or_default().push(op.record);
+            }
+        }
+        r.history.reads = h.reads[..h.reads.partition_point(|x| x.step < steps)].to_vec();
+        r.history.positions = h.positions[..h.positions.partition_point(|x| x.step < steps)].to_vec();
+        r.polls_seen = world.ledger.polls.len().min(self.polls_seen);
+        r.history.truncated = h.truncated && r.full();
+        r
+    }
+
     /// The history so far (the world may still be running).
     pub fn finish(mut self, world: &World) -> History {
         for ids in self.pending.values() {

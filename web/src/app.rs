@@ -173,6 +173,18 @@ pub fn app() -> Html {
         })
     };
     let summary = Summary { rev: state.slow_rev, summary: (*summary).clone() };
+    // The history check: at the slow cadence (it scans every send and read so far); while
+    // playing a long run it waits for a pause rather than cost a frame every second.
+    let history = {
+        let session = state.session.clone();
+        let playing = state.playing;
+        use_memo((state.slow_rev, playing, Rc::as_ptr(&state.session) as usize), move |_| {
+            let s = session.borrow();
+            (!playing || s.history_size() <= crate::history_panel::LIVE_CHECK_MAX_OPS)
+                .then(|| Rc::new(s.history_report()))
+        })
+    };
+    let history = crate::history_panel::Report { rev: state.slow_rev, report: (*history).clone() };
     // Side panels: at most ten times a second while playing.
     let side = {
         let session = state.session.clone();
@@ -206,6 +218,7 @@ pub fn app() -> Html {
                     <Producers producers={side.0.clone()} summary={summary.clone()} topics={topics} />
                     <Consumers consumers={side.1.clone()} groups={side.2.clone()} />
                     <Invariants states={side.3.clone()} />
+                    <crate::history_panel::HistoryCheck report={history} />
                     <crate::export_panel::ExportReal source_text={text} seed={s.seed} />
                 </div>
                 <EventLog session={session_ref} filter={state.filter.clone()} />

@@ -12,6 +12,7 @@ pub mod dom;
 pub mod edit;
 pub mod eventlog;
 pub mod export_panel;
+pub mod history_panel;
 pub mod hooks;
 pub mod lesson_state;
 pub mod lessons;

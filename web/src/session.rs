@@ -9,6 +9,7 @@
 //! frontier starts a new branch: the trace, actions, snapshots and samples after the cursor
 //! are dropped.
 use sandbox_core::action::Action;
+use sandbox_core::history::{check, Allowances, History, HistoryRecorder, HistoryReport};
 use sandbox_core::scenario::Scenario;
 use sandbox_core::sim::time::SimTime;
 use sandbox_core::trace::TraceEvent;
@@ -59,6 +60,10 @@ pub struct Session {
     interval: u64,
     samples: Vec<Sample>,
     sample_period: u64,
+    /// The clients' history of the current branch up to the frontier (what `kafka-sandbox
+    /// run` checks). Only steps computed for the first time are observed: the history at
+    /// the cursor is this one rewound, so seeking never replays it.
+    history: HistoryRecorder,
 }
 
 /// How a replay of a shared action log went.
@@ -68,7 +73,11 @@ pub struct ReplayProblem(pub String);
 impl Session {
     /// A fresh run of `scenario` with `seed`, at step 1 (after the boot).
     pub fn new(source: Source, scenario: Scenario, seed: u64) -> Result<Session, ActionError> {
-        let (world, boot) = World::new(&scenario.setup, seed)?;
+        let (mut world, boot) = World::new(&scenario.setup, seed)?;
+        // As `kafka-sandbox run` does: after the boot, before the first observation.
+        HistoryRecorder::enable(&mut world);
+        let mut history = HistoryRecorder::new();
+        history.observe(&world, &boot);
         let sample_period = (scenario.setup.end.0 / SAMPLES_PER_RUN).max(1_000);
         let mut s = Session {
             source,
@@ -82,6 +91,7 @@ impl Session {
             interval: FIRST_SNAPSHOT_INTERVAL,
             samples: Vec::new(),
             sample_period,
+            history,
         };
         s.samples.push(s.sample());
         Ok(s)
@@ -198,6 +208,7 @@ impl Session {
 
     fn record(&mut self, event: TraceEvent) {
         if event.step == self.frontier() {
+            self.history.observe(&self.world, &event);
             self.trace.push(event);
             if self.trace.len() > MAX_TRACE_EVENTS {
                 let drop = MAX_TRACE_EVENTS / 4;
@@ -305,6 +316,7 @@ impl Session {
         self.actions.retain(|a| a.at_step < c);
         self.snapshots.retain(|w| w.steps <= c);
         self.samples.retain(|s| s.step <= c);
+        self.history = self.history.rewound(&self.world);
         self.actions.push(LoggedAction { at_step: c, action });
         if self.step_forward() {
             Ok(())
@@ -349,6 +361,26 @@ impl Session {
             return Err(ReplayProblem(format!("the link's step {cursor} is past the end of the run ({reached})")));
         }
         Ok(())
+    }
+
+    /// The Jepsen-style check of what the clients observed up to the cursor, with the
+    /// allowances of the world at the cursor: the report `kafka-sandbox run` prints when
+    /// the cursor is at the end.
+    pub fn history_report(&self) -> HistoryReport {
+        check(&self.history_at_cursor(), &Allowances::of(&self.world))
+    }
+
+    /// How many sends and reads the clients made up to the cursor (what a history check
+    /// costs).
+    pub fn history_size(&self) -> usize {
+        self.world.ledger.records.len() + self.world.ledger.polls.len()
+    }
+
+    /// What the clients observed up to the cursor.
+    pub fn history_at_cursor(&self) -> History {
+        let recorder =
+            if self.cursor() == self.frontier() { self.history.clone() } else { self.history.rewound(&self.world) };
+        recorder.finish(&self.world)
     }
 
     /// Runs the branch to the end of the scenario (bounded by `max_steps`), then returns to
@@ -494,6 +526,87 @@ mod tests {
         s.seek(end / 3);
         s.seek(end);
         assert_eq!(s.world.digest(), digest);
+    }
+
+    /// acks-1-leader-crash with a consumer reading from the start and a second burst of
+    /// records after the failover: the consumer reads across the offsets of the records
+    /// the old leader acknowledged, so their loss is observable (a lost write).
+    fn lost_write_text() -> String {
+        let text = scenarios::text("replication/acks-1-leader-crash").unwrap();
+        let consumer = "[[consumer]]\nname = \"reader\"\nassign = [\"orders-0\"]\nconfig = { \"auto.offset.reset\" = \"earliest\" }\n\n[[at]]";
+        let burst = "\n[[at]]\nat_ms = 20000\naction = \"produce\"\nproducer = \"producer\"\ntopic = \"orders\"\ncount = 150\nkey = \"cycle:10\"\ninterval_ms = 10\n";
+        format!("{}{burst}", text.replacen("[[at]]", consumer, 1))
+    }
+
+    fn lost_write_session() -> Session {
+        let text = lost_write_text();
+        let scenario = Scenario::parse("lost.toml", &text).expect("scenario parses");
+        Session::new(Source::Inline(text), scenario, 1).expect("world builds")
+    }
+
+    /// The recorder driven by hand, as `kafka-sandbox run` drives it, for `steps` steps.
+    fn straight_history(text: &str, seed: u64, steps: u64) -> (History, HistoryReport) {
+        let scenario = Scenario::parse("x.toml", text).unwrap();
+        let (mut world, boot) = World::new(&scenario.setup, seed).unwrap();
+        HistoryRecorder::enable(&mut world);
+        let mut r = HistoryRecorder::new();
+        r.observe(&world, &boot);
+        while world.steps < steps && world.next_event_time().is_some_and(|t| t <= scenario.setup.end) {
+            let Some(ev) = world.step() else { break };
+            r.observe(&world, &ev);
+        }
+        let h = r.finish(&world);
+        let report = check(&h, &Allowances::of(&world));
+        (h, report)
+    }
+
+    #[test]
+    fn history_at_the_end_is_the_command_line_report_with_the_lost_writes() {
+        let mut s = lost_write_session();
+        while s.step_forward() {}
+        let report = s.history_report();
+        let (_, straight) = straight_history(&lost_write_text(), 1, u64::MAX);
+        assert_eq!(report, straight);
+        let lost = sandbox_core::history::AnomalyKind::LostWrite;
+        assert!(report.count(lost) > 0, "{}", report.to_text());
+        assert!(report.anomalies.iter().any(|a| a.kind == lost && a.allowed_by.is_some()));
+        // Before the crash nothing is anomalous yet.
+        s.seek(2);
+        assert_eq!(s.history_report().count(lost), 0);
+    }
+
+    #[test]
+    fn history_at_any_cursor_is_what_a_recorder_stopped_there_saw() {
+        let mut s = lost_write_session();
+        while s.step_forward() {}
+        let text = lost_write_text();
+        let end = s.cursor();
+        let mut targets: Vec<u64> = (1..=8).map(|i| end * i / 8).collect();
+        targets.extend([1, 2, end - 1, end / 3 + 7, end]);
+        for target in targets {
+            assert_eq!(s.seek(target), target);
+            let (h, report) = straight_history(&text, 1, target);
+            assert_eq!(s.history_at_cursor(), h, "history at step {target}");
+            assert_eq!(s.history_report(), report, "report at step {target}");
+        }
+    }
+
+    #[test]
+    fn a_branch_records_the_history_of_the_new_branch_only() {
+        let mut s = lost_write_session();
+        while s.step_forward() {}
+        let old_end = s.history_at_cursor();
+        s.seek(s.cursor() / 2);
+        s.act(Action::Crash { broker: 2 }).unwrap();
+        for _ in 0..600 {
+            s.step_forward();
+        }
+        let mut other = lost_write_session();
+        other.replay(s.actions().to_vec(), s.cursor()).unwrap();
+        let h = s.history_at_cursor();
+        assert_eq!(h, other.history_at_cursor());
+        assert!(!h.reads.is_empty(), "the consumer read on the new branch");
+        assert_ne!(h.reads, old_end.reads[..h.reads.len().min(old_end.reads.len())], "the branch read differently");
     }
 
     #[test]
