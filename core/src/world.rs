@@ -1028,22 +1028,7 @@ impl World {
                         .group
                         .as_ref()
                         .is_none_or(|g| g.state == crate::group::member::MemberState::Stable);
-                    let in_line = !settled
-                        || app.instances[i].tasks.len() <= assignment.len()
-                            && app.instances[i].tasks.keys().all(|t| {
-                                assignment.iter().any(|tp| {
-                                    tp.partition == t.partition
-                                        && app.spec.topology.subtopology_of(&tp.topic) == Some(t.subtopology)
-                                })
-                            })
-                            && assignment.iter().all(|tp| {
-                                app.spec.topology.subtopology_of(&tp.topic).is_none_or(|s| {
-                                    app.instances[i].tasks.contains_key(&crate::streams::runtime::TaskId {
-                                        subtopology: s,
-                                        partition: tp.partition,
-                                    })
-                                })
-                            });
+                    let in_line = !settled || app.tasks_match(i, assignment);
                     if !in_line {
                         events.extend(app.sync_tasks(i, assignment, &mut read));
                     }

@@ -307,6 +307,13 @@ impl StreamsApp {
         self.instances[instance].tasks.insert(id, task);
     }
 
+    /// Whether an instance runs exactly the tasks of `assignment` (nothing to sync).
+    pub fn tasks_match(&self, instance: usize, assignment: &[TopicPartition]) -> bool {
+        let tasks = &self.instances[instance].tasks;
+        let assigned: Vec<TaskId> = assignment.iter().filter_map(|tp| self.task_of(tp)).collect();
+        tasks.keys().all(|t| assigned.contains(t)) && assigned.iter().all(|t| tasks.contains_key(t))
+    }
+
     /// Makes an instance's tasks match its consumer's assignment: closes the tasks of
     /// partitions it lost, starts (and restores) those of partitions it gained.
     pub fn sync_tasks(
