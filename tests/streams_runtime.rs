@@ -96,6 +96,95 @@ proptest! {
     }
 }
 
+/// The counting application with `processing.guarantee=exactly_once_v2` (commits every
+/// 100 ms, Streams' exactly-once default).
+fn eos_count_app(partitions: u32, instances: u32, records: u32, extra: &str) -> String {
+    count_app(partitions, instances, instances, records, extra)
+        .replace("commit_interval_ms = 7000", "processing_guarantee = \"exactly_once_v2\"")
+}
+
+/// What a read_committed reader of the output sees matches the store: one update per
+/// record, and each key's last update is its count.
+fn assert_output_matches_store(app: &StreamsAppSummary, records: u64) {
+    let total: u64 = app.outputs["out"].iter().map(|k| k.records).sum();
+    assert_eq!(total, records, "one committed update per record");
+    for row in &app.stores["counts-store"] {
+        let out = app.outputs["out"].iter().find(|k| k.key == row.key).expect("key written");
+        assert_eq!(out.last_value.as_deref(), Some(row.value.as_str()), "key {}", row.key);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    /// exactly_once_v2: whenever an instance dies (and whether or not it comes back), or its
+    /// producer is cut off long enough to be fenced, the records of the lost transaction are
+    /// processed again but counted once: the counts sum to the number of records and the
+    /// committed output agrees with the stores.
+    #[test]
+    fn exactly_once_counts_equal_records_under_any_crash_or_fencing(
+        seed in 0u64..1000,
+        partitions in 1u32..=3,
+        instances in 2u32..=3,
+        at_ms in 6_000u64..30_000,
+        fault in 0u8..3,
+        cut_ms in 5_000u64..20_000,
+    ) {
+        let extra = match fault {
+            0 => format!("[[at]]\nat_ms = {at_ms}\naction = \"crash_client\"\nclient = \"counts-1\"\n"),
+            1 => format!(
+                "[[at]]\nat_ms = {at_ms}\naction = \"crash_client\"\nclient = \"counts-1\"\n\n\
+                 [[at]]\nat_ms = {}\naction = \"restart_client\"\nclient = \"counts-1\"\n",
+                at_ms + 3_000
+            ),
+            _ => format!(
+                "[[at]]\nat_ms = {at_ms}\naction = \"isolate\"\nnode = \"counts-1-producer\"\n\n\
+                 [[at]]\nat_ms = {}\naction = \"heal\"\n",
+                at_ms + cut_ms
+            ),
+        };
+        let app = run(&eos_count_app(partitions, instances, 600, &extra), seed);
+        prop_assert_eq!(total_count(&app), 600);
+        prop_assert!(app.processed >= 600);
+        let total: u64 = app.outputs["out"].iter().map(|k| k.records).sum();
+        prop_assert_eq!(total, 600, "one committed update per record");
+        for row in &app.stores["counts-store"] {
+            let out = app.outputs["out"].iter().find(|k| k.key == row.key).expect("key written");
+            prop_assert_eq!(out.last_value.as_deref(), Some(row.value.as_str()));
+        }
+    }
+}
+
+#[test]
+fn exactly_once_commits_transactions_and_counts_each_record_once_without_faults() {
+    let app = run(&eos_count_app(2, 2, 500, ""), 11);
+    assert_eq!(app.processing_guarantee, "exactly_once_v2");
+    assert_eq!(app.processed, 500);
+    assert_eq!(app.reprocessed, 0);
+    assert_eq!(total_count(&app), 500);
+    assert_output_matches_store(&app, 500);
+    for i in &app.instances {
+        assert!(i.transactions_committed > 1, "{} commits every 100 ms: {}", i.name, i.transactions_committed);
+        assert_eq!(i.transactions_aborted, 0);
+    }
+}
+
+#[test]
+fn a_producer_fenced_after_transaction_timeout_rewinds_and_counts_each_record_once() {
+    // The producer is cut off longer than transaction.timeout.ms (10 s): the coordinator
+    // aborts its transaction and bumps the epoch; after the heal it is fenced.
+    let cut = "[[at]]\nat_ms = 15000\naction = \"isolate\"\nnode = \"counts-1-producer\"\n\n\
+               [[at]]\nat_ms = 30000\naction = \"heal\"\n";
+    let app = run(&eos_count_app(2, 2, 1500, cut), 5);
+    let fenced = &app.instances[0];
+    assert_eq!(fenced.transactions_aborted, 1, "the open transaction was lost");
+    assert!(app.reprocessed > 0, "the instance rewound to its committed offsets");
+    assert!(app.restored > 0, "its tasks closed dirty and restored from the changelog");
+    assert_eq!(total_count(&app), 1500);
+    assert_output_matches_store(&app, 1500);
+    assert!(!fenced.tasks.is_empty(), "the instance runs again with a new producer");
+}
+
 #[test]
 fn a_crash_after_output_and_before_commit_reprocesses_and_overcounts() {
     let crash = "[[at]]\nat_ms = 15000\naction = \"crash_client\"\nclient = \"counts-1\"\n";
@@ -148,4 +237,6 @@ fn streams_apps_need_their_output_topics_and_a_known_guarantee() {
     let bad = base.replace("commit_interval_ms = 7000", "processing_guarantee = \"exactly_once\"");
     let e = Scenario::parse("t.toml", &bad).expect_err("unknown guarantee");
     assert!(e.message.contains("exactly_once_v2"), "{e}");
+    let eos = base.replace("commit_interval_ms = 7000", "processing_guarantee = \"exactly_once_v2\"");
+    Scenario::parse("t.toml", &eos).expect("exactly_once_v2 runs on the simulated transactions");
 }

@@ -194,6 +194,12 @@ impl PartitionLog {
     pub fn aborted_in_range(&self, from: u64, to: u64) -> Vec<AbortedTxn> {
         self.aborted_txns.iter().filter(|a| a.last_offset >= from && a.first_offset < to).copied().collect()
     }
+    /// Whether a read_committed reader gets a batch's records: not a marker, and not part
+    /// of an aborted transaction.
+    pub fn visible_to_read_committed(&self, b: &LogBatch) -> bool {
+        b.data.control.is_none() && !self.batch_aborted(b)
+    }
+
     /// Whether a data batch belongs to an aborted transaction.
     fn batch_aborted(&self, b: &LogBatch) -> bool {
         b.data.is_transactional

@@ -176,6 +176,12 @@ pub struct StreamsInstanceSummary {
     pub alive: bool,
     pub tasks: Vec<String>,
     pub processed: u64,
+    /// exactly_once_v2: transactions the instance committed, and open ones it lost (a
+    /// fenced or failed producer; a crash leaves its open transaction to the coordinator).
+    #[serde(default)]
+    pub transactions_committed: u64,
+    #[serde(default)]
+    pub transactions_aborted: u64,
 }
 
 /// One row of a store (an interactive query's answer): key, window start, value.
@@ -186,8 +192,9 @@ pub struct StoreRow {
     pub value: String,
 }
 
-/// What one output topic holds, per key: the latest value (HW-bounded on the leader) and
-/// how many records carry that key.
+/// What one output topic holds, per key, as a read_committed consumer sees it on the
+/// leaders (below the last stable offset, aborted transactions left out): the latest value
+/// and how many records carry that key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TopicKeySummary {
     pub key: String,
@@ -226,6 +233,8 @@ fn streams_summaries(world: &World) -> Vec<StreamsAppSummary> {
                     alive: world.consumers[i.consumer as usize].alive,
                     tasks: i.tasks.keys().map(|t| t.to_string()).collect(),
                     processed: i.processed,
+                    transactions_committed: i.eos.commits,
+                    transactions_aborted: i.eos.aborts,
                 })
                 .collect();
             let stores = topo
@@ -258,8 +267,8 @@ fn streams_summaries(world: &World) -> Vec<StreamsAppSummary> {
         .collect()
 }
 
-/// Per key of a topic: the latest value below the HW on each partition's leader, and the
-/// number of records with the key.
+/// Per key of a topic: the latest value a read_committed consumer reads on each partition's
+/// leader, and the number of such records with the key.
 fn topic_keys(world: &World, topic: &str) -> Vec<TopicKeySummary> {
     let mut keys: BTreeMap<String, (Option<String>, u64)> = BTreeMap::new();
     for (tp, state) in world.controller.image.partitions() {
@@ -270,10 +279,14 @@ fn topic_keys(world: &World, topic: &str) -> Vec<TopicKeySummary> {
         else {
             continue;
         };
-        let hw = log.high_watermark();
+        // What a read_committed consumer of the topic sees.
+        let lso = log.last_stable_offset();
         for b in log.batches() {
+            if !log.visible_to_read_committed(b) {
+                continue;
+            }
             for (offset, r) in b.records() {
-                if offset >= hw {
+                if offset >= lso {
                     break;
                 }
                 let key = r.key.as_ref().map(|k| k.display()).unwrap_or_else(|| "null".into());
@@ -850,9 +863,14 @@ impl RunSummary {
             );
             for i in &a.instances {
                 let tasks = if i.tasks.is_empty() { "no tasks".to_string() } else { i.tasks.join(", ") };
+                let txns = if a.processing_guarantee == "exactly_once_v2" {
+                    format!("; {} transactions committed, {} aborted", i.transactions_committed, i.transactions_aborted)
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     s,
-                    "  {}{}: {tasks}; {} records processed",
+                    "  {}{}: {tasks}; {} records processed{txns}",
                     i.name,
                     if i.alive { "" } else { " (down)" },
                     i.processed

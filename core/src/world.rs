@@ -24,7 +24,7 @@ use crate::sim::digest::StableHasher;
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::{SimRng, Stream};
 use crate::sim::time::{Dur, SimTime};
-use crate::streams::runtime::{StreamsApp, StreamsAppSpec, TaskEvent};
+use crate::streams::runtime::{Outgoing, StreamsApp, StreamsAppSpec, TaskEvent};
 use crate::trace::{Cause, Effect, TraceEvent};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -1010,6 +1010,12 @@ impl World {
                     self.streams[a].crash_instance(i);
                     continue;
                 }
+                let eos = self.streams[a].exactly_once();
+                if eos && !self.eos_ready(a, i) {
+                    // The transaction's commit is in flight (or the producer is being
+                    // re-created): the thread waits, and keeps what it polled.
+                    continue;
+                }
                 let inbox = std::mem::take(&mut self.consumers[c].streams_inbox);
                 let mut events = Vec::new();
                 let outgoing = {
@@ -1065,6 +1071,10 @@ impl World {
                         records: count as u64,
                     });
                 }
+                if eos {
+                    self.eos_send_and_commit(a, i, outgoing);
+                    continue;
+                }
                 if !outgoing.is_empty() {
                     let alive = self.producers[p as usize].alive;
                     self.with_io(NodeId::Producer(p), |w, io| {
@@ -1111,6 +1121,123 @@ impl World {
                 }
             }
         }
+    }
+
+    /// exactly_once_v2: whether instance `i` of app `a` may process now. Finishes a commit
+    /// that completed, and re-creates a producer whose transaction failed (fenced, or
+    /// aborted by the coordinator's timeout): its tasks close dirty and restore, and the
+    /// consumer rewinds to the committed offsets, as Streams' `handleLostAll` does.
+    fn eos_ready(&mut self, a: usize, i: usize) -> bool {
+        use crate::producer::txn::TxnClientState as S;
+        let (c, p) = (self.streams[a].instances[i].consumer as usize, self.streams[a].instances[i].producer as usize);
+        if !self.producers[p].alive {
+            return false;
+        }
+        match self.producers[p].transaction_state() {
+            Some(S::FatalError) => {
+                let app = &mut self.streams[a];
+                app.crash_instance(i);
+                let interval = i64::try_from(app.spec.commit_interval_ms).unwrap_or(i64::MAX);
+                app.instances[i].eos.next_commit_ms = self.now.as_ms() as i64 + interval;
+                self.consumers[c].streams_rewind_to_committed();
+                // Streams closes the fenced producer and creates a new one with the same
+                // transactional.id; what the old one had not sent fails.
+                let unsent = self.producers[p].crash(&mut self.ledger);
+                self.outbox
+                    .effects
+                    .push(Effect::ClientCrashed { client: NodeId::Producer(p as u32), unsent_records: unsent });
+                self.producers[p].restart();
+                self.outbox.effects.push(Effect::ClientRestarted { client: NodeId::Producer(p as u32) });
+                self.init_transactions(p);
+                false
+            }
+            Some(S::Ready) if self.streams[a].instances[i].eos.committing => {
+                let interval = i64::try_from(self.streams[a].spec.commit_interval_ms).unwrap_or(i64::MAX);
+                let eos = &mut self.streams[a].instances[i].eos;
+                eos.committing = false;
+                eos.open = false;
+                eos.positions.clear();
+                eos.commits += 1;
+                eos.next_commit_ms = self.now.as_ms() as i64 + interval;
+                self.consumers[c].streams_committing = false;
+                self.consumers[c].streams_unflushed = false;
+                // The thread goes back to poll() (and to the rebalance it may have waited for).
+                self.with_io(NodeId::Consumer(c as u32), |w, io| w.consumers[c].drive(&mut w.ledger, io));
+                true
+            }
+            Some(S::Ready | S::InTransaction) => !self.streams[a].instances[i].eos.committing,
+            // Initializing: records may be sent once beginTransaction() was called.
+            Some(S::Initializing) => true,
+            _ => false,
+        }
+    }
+
+    /// exactly_once_v2: sends an instance's outputs in its open transaction, and commits the
+    /// transaction with the input offsets when `commit.interval.ms` has passed or the group
+    /// needs a rebalance.
+    fn eos_send_and_commit(&mut self, a: usize, i: usize, outgoing: Vec<(TopicPartition, u64, Vec<Outgoing>)>) {
+        use crate::producer::txn::TxnClientState as S;
+        let (c, p) = (self.streams[a].instances[i].consumer as usize, self.streams[a].instances[i].producer as usize);
+        let now_ms = self.now.as_ms() as i64;
+        let due = {
+            let eos = &self.streams[a].instances[i].eos;
+            let rejoin = self.consumers[c].group.as_ref().is_some_and(|g| g.rejoin_needed);
+            eos.open && !eos.committing && (now_ms >= eos.next_commit_ms || rejoin)
+        };
+        if outgoing.is_empty() && !due {
+            return;
+        }
+        let group = self.streams[a].spec.application_id.clone();
+        self.with_io(NodeId::Producer(p as u32), |w, io| {
+            let begin = match w.producers[p].transaction_state() {
+                Some(S::Ready) => true,
+                Some(S::Initializing) => w.producers[p].can_send_in_transaction().is_err(),
+                _ => false,
+            };
+            if !outgoing.is_empty() && begin && w.producers[p].begin_transaction(io).is_err() {
+                return;
+            }
+            for (tp, next, records) in outgoing {
+                for o in records {
+                    w.producers[p].send_with_timestamp(
+                        o.topic,
+                        o.partition,
+                        o.key,
+                        o.value,
+                        Some(o.timestamp),
+                        &mut w.ledger,
+                        io,
+                    );
+                }
+                let eos = &mut w.streams[a].instances[i].eos;
+                eos.positions.insert(tp, next);
+                eos.open = true;
+            }
+            let eos = &w.streams[a].instances[i].eos;
+            let rejoin = w.consumers[c].group.as_ref().is_some_and(|g| g.rejoin_needed);
+            let due = eos.open && !eos.committing && (now_ms >= eos.next_commit_ms || rejoin);
+            if due && w.producers[p].transaction_state() == Some(S::InTransaction) {
+                let offsets: Vec<(TopicPartition, u64)> =
+                    eos.positions.iter().map(|(tp, o)| (tp.clone(), *o)).collect();
+                let (generation, member) = w.consumers[c]
+                    .group
+                    .as_ref()
+                    .map(|g| (g.generation, g.member_id.clone()))
+                    .unwrap_or((-1, String::new()));
+                let ok = w.producers[p]
+                    .send_offsets_to_transaction(offsets, &group, generation, &member, &mut w.ledger, io)
+                    .and_then(|()| w.producers[p].commit_transaction(&mut w.ledger, io));
+                if ok.is_ok() {
+                    w.streams[a].instances[i].eos.committing = true;
+                    w.consumers[c].streams_committing = true;
+                }
+            } else {
+                w.producers[p].run_sender(&mut w.ledger, io);
+            }
+        });
+        let eos = &self.streams[a].instances[i].eos;
+        // The member rejoins only once the transaction is committed.
+        self.consumers[c].streams_unflushed = eos.open || eos.committing;
     }
 
     fn with_io<R>(&mut self, me: NodeId, f: impl FnOnce(&mut World, &mut Io) -> R) -> R {
@@ -1271,6 +1398,9 @@ impl World {
                         if !self.producers[p as usize].alive {
                             self.producers[p as usize].restart();
                             self.outbox.effects.push(Effect::ClientRestarted { client: NodeId::Producer(p) });
+                            // exactly_once_v2: the same transactional.id fences the old
+                            // incarnation and aborts its open transaction.
+                            self.init_transactions(p as usize);
                         }
                     }
                     self.outbox.effects.push(Effect::ClientRestarted { client: NodeId::Consumer(i) });
@@ -1696,14 +1826,20 @@ fn committed_records(
     else {
         return Vec::new();
     };
-    let hw = replica.log.high_watermark();
+    // What a read_committed restore consumer reads: below the last stable offset, without
+    // markers and aborted transactions (the same as the HW and everything for a log that
+    // never saw a transaction).
+    let lso = replica.log.last_stable_offset();
     let mut out = Vec::new();
     for b in replica.log.batches() {
-        if b.base_offset >= hw {
+        if b.base_offset >= lso {
             break;
         }
+        if !replica.log.visible_to_read_committed(b) {
+            continue;
+        }
         for (offset, r) in b.records() {
-            if offset < hw {
+            if offset < lso {
                 out.push((r.key.clone(), r.value.clone()));
             }
         }

@@ -248,7 +248,9 @@ impl Consumer {
         }
         // A Streams thread that must rejoin its group stops processing until its producer
         // has flushed, so the commit before the rebalance covers everything it processed.
-        let hold = self.settings.streams && self.group.as_ref().is_some_and(|g| g.rejoin_needed);
+        // An exactly_once_v2 thread also waits for its transaction's commit.
+        let hold =
+            self.settings.streams && (self.streams_committing || self.group.as_ref().is_some_and(|g| g.rejoin_needed));
         let max = if hold { 0 } else { self.config.max_poll_records };
         let immediate = self.settings.processing_per_record == Dur::ZERO
             && self.settings.commit != CommitMode::SyncBeforeProcessing;

@@ -110,6 +110,9 @@ pub struct Consumer {
     /// rejoins its group.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub streams_unflushed: bool,
+    /// exactly_once_v2: the runtime's transaction commit is in flight; poll() returns nothing.
+    #[serde(default)]
+    pub streams_committing: bool,
 }
 
 impl Consumer {
@@ -151,6 +154,7 @@ impl Consumer {
             streams_inbox: Vec::new(),
             streams_safe: BTreeMap::new(),
             streams_unflushed: false,
+            streams_committing: false,
         }
     }
 
@@ -654,8 +658,24 @@ impl Consumer {
         self.streams_inbox.clear();
         self.streams_safe.clear();
         self.streams_unflushed = false;
+        self.streams_committing = false;
         if let Some(g) = self.group.as_mut() {
             g.reset_process();
+        }
+    }
+
+    /// Kafka Streams after its transaction failed (`handleLostAll`): what was read past the
+    /// committed offsets is dropped and every assigned partition starts again from its
+    /// committed offset.
+    pub fn streams_rewind_to_committed(&mut self) {
+        self.streams_inbox.clear();
+        self.streams_safe.clear();
+        self.streams_unflushed = false;
+        self.streams_committing = false;
+        self.buffer.clear();
+        self.fetch_in_flight.clear();
+        for tp in &self.assignment {
+            self.positions.insert(tp.clone(), Position::Initializing);
         }
     }
 

@@ -144,6 +144,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ("app_tasks", "app, consumer?"),
     ("store_value", "app, store, key, window_start?"),
     ("store_entries", "app, store"),
+    ("store_sum", "app, store"),
     ("output_value", "app, topic, key"),
     ("output_records", "app, topic, key?"),
 ];
@@ -479,7 +480,7 @@ impl Expectation {
                 Value::Number(f64::from(crate::producer::partitioner::partition_for_key(key.as_bytes(), n)))
             }
             "app_processed" | "app_reprocessed" | "app_restored" | "app_dropped" | "app_tasks" | "store_value"
-            | "store_entries" | "output_value" | "output_records" => {
+            | "store_entries" | "store_sum" | "output_value" | "output_records" => {
                 let name = self.app.as_deref().unwrap_or("");
                 let a = s
                     .streams
@@ -524,6 +525,17 @@ impl Expectation {
                         }
                     }
                     "store_entries" => Value::Number(store()?.len() as f64),
+                    // The total of a count or sum store: with one update per input record,
+                    // what processing each record exactly once gives.
+                    "store_sum" => {
+                        let mut total = 0.0;
+                        for r in store()? {
+                            total += r.value.parse::<f64>().map_err(|_| {
+                                format!("store_sum: the value of key '{}' is not a number: {}", r.key, r.value)
+                            })?;
+                        }
+                        Value::Number(total)
+                    }
                     "output_value" => {
                         let key = self.key.as_deref().unwrap_or("");
                         match output()?.iter().find(|k| k.key == key).and_then(|k| k.last_value.as_deref()) {

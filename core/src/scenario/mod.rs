@@ -327,12 +327,6 @@ fn streams_app(
             err("processing_guarantee", format!("processing_guarantee '{g}' is not at_least_once or exactly_once_v2"))
         })?,
     };
-    if guarantee == ProcessingGuarantee::ExactlyOnceV2 {
-        return Err(err(
-            "processing_guarantee",
-            "exactly_once_v2 needs transactions, which this version of the sandbox does not simulate yet".into(),
-        ));
-    }
     let commit_interval_ms = r.commit_interval_ms.unwrap_or(guarantee.default_commit_interval_ms());
     if commit_interval_ms == 0 || commit_interval_ms > limits::MAX_RUN_MS {
         return Err(err("commit_interval_ms", "commit_interval_ms must be at least 1".into()));
@@ -397,14 +391,30 @@ fn streams_app(
         };
         set_p(&mut pc, "acks", ConfigValue::Str("all".into()))?;
         set_p(&mut pc, "linger.ms", ConfigValue::Int(100))?;
+        let eos = guarantee == ProcessingGuarantee::ExactlyOnceV2;
+        if eos {
+            // Streams' exactly_once_v2 producer: one transactional.id per thread,
+            // `<application.id>-<process id>-<thread index>` (the instance number stands in
+            // for the process id, which Streams keeps in the state directory across
+            // restarts), and transaction.timeout.ms 10000 instead of the client's 60000.
+            set_p(&mut pc, "transactional.id", ConfigValue::Str(format!("{}-{n}-1", r.application_id)))?;
+            set_p(&mut pc, "transaction.timeout.ms", ConfigValue::Int(10_000))?;
+        }
         let mut cc = ConsumerConfig::default();
         let set_c = |c: &mut ConsumerConfig, k: &str, v: ConfigValue| {
             c.set(k, &v).map_err(|e| err("consumer_config", e.to_string()))
         };
         set_c(&mut cc, "group.id", ConfigValue::Str(r.application_id.clone()))?;
         set_c(&mut cc, "auto.offset.reset", ConfigValue::Str("earliest".into()))?;
-        set_c(&mut cc, "enable.auto.commit", ConfigValue::Bool(true))?;
-        set_c(&mut cc, "auto.commit.interval.ms", ConfigValue::Int(commit_interval_ms as i64))?;
+        if eos {
+            // The runtime commits offsets in the producer's transaction, and the consumer
+            // reads only committed data (repartition topics included).
+            set_c(&mut cc, "enable.auto.commit", ConfigValue::Bool(false))?;
+            set_c(&mut cc, "isolation.level", ConfigValue::Str("read_committed".into()))?;
+        } else {
+            set_c(&mut cc, "enable.auto.commit", ConfigValue::Bool(true))?;
+            set_c(&mut cc, "auto.commit.interval.ms", ConfigValue::Int(commit_interval_ms as i64))?;
+        }
         set_c(&mut cc, "max.poll.records", ConfigValue::Int(1000))?;
         set_c(&mut cc, "partition.assignment.strategy", ConfigValue::Str("range".into()))?;
         apply_configs(loc, span, &r.consumer_config, |k, v| cc.set(k, v))?;

@@ -144,6 +144,29 @@ pub struct Instance {
     /// at the first unfinished one (Streams flushes its producer before it commits).
     #[serde(default)]
     pub unflushed: std::collections::VecDeque<(TopicPartition, u64, Vec<crate::record::RecordId>)>,
+    /// exactly_once_v2: the transaction the instance's producer has open.
+    #[serde(default)]
+    pub eos: EosState,
+}
+
+/// An exactly_once_v2 instance's transaction: outputs, changelog writes and input offsets
+/// go into one producer transaction, committed every `commit.interval.ms` (and before a
+/// rebalance); the thread processes nothing while the commit is in flight.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EosState {
+    /// Positions after the records processed in the open transaction, per input partition:
+    /// the offsets `sendOffsetsToTransaction` commits with it.
+    #[serde(with = "crate::sim::serde_pairs")]
+    pub positions: BTreeMap<TopicPartition, u64>,
+    /// Records or offsets are in the open transaction.
+    pub open: bool,
+    /// `commitTransaction()` was called and has not completed.
+    pub committing: bool,
+    /// When the next commit is due, in virtual ms.
+    pub next_commit_ms: i64,
+    /// Transactions committed and aborted (a fenced or failed producer's).
+    pub commits: u64,
+    pub aborts: u64,
 }
 
 /// A Streams application as it runs.
@@ -243,6 +266,10 @@ impl StreamsApp {
                 tasks: BTreeMap::new(),
                 processed: 0,
                 unflushed: Default::default(),
+                eos: EosState {
+                    next_commit_ms: i64::try_from(spec.commit_interval_ms).unwrap_or(i64::MAX),
+                    ..Default::default()
+                },
             })
             .collect();
         StreamsApp {
@@ -345,8 +372,20 @@ impl StreamsApp {
 
     /// A crashed instance loses its tasks (and their in-memory state).
     pub fn crash_instance(&mut self, instance: usize) {
-        self.instances[instance].tasks.clear();
-        self.instances[instance].unflushed.clear();
+        let inst = &mut self.instances[instance];
+        inst.tasks.clear();
+        inst.unflushed.clear();
+        // The open transaction is the coordinator's to abort (timeout or the next
+        // initTransactions with the same transactional.id).
+        inst.eos.positions.clear();
+        inst.eos.aborts += u64::from(inst.eos.open);
+        inst.eos.open = false;
+        inst.eos.committing = false;
+    }
+
+    /// Whether the application runs with `processing.guarantee=exactly_once_v2`.
+    pub fn exactly_once(&self) -> bool {
+        self.spec.guarantee == ProcessingGuarantee::ExactlyOnceV2
     }
 
     /// Runs the records an instance's consumer returned through their tasks; returns, per
