@@ -72,16 +72,22 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
 
     /// Without faults, and across a scale-out rebalance that moves tasks (their stores
-    /// restored from the changelogs), every record is counted exactly once.
+    /// restored from the changelogs), every record is counted exactly once, under either
+    /// processing guarantee.
     #[test]
     fn counts_equal_records_across_scale_out_without_faults(
         seed in 0u64..1000,
         partitions in 1u32..=4,
         instances in 1u32..=3,
         late in 0u32..=1,
+        exactly_once in proptest::bool::ANY,
     ) {
         let start = instances.saturating_sub(late).max(1);
-        let app = run(&count_app(partitions, instances, start, 300, ""), seed);
+        let mut text = count_app(partitions, instances, start, 300, "");
+        if exactly_once {
+            text = text.replace("commit_interval_ms = 7000", "processing_guarantee = \"exactly_once_v2\"");
+        }
+        let app = run(&text, seed);
         prop_assert_eq!(app.processed, 300);
         prop_assert_eq!(app.reprocessed, 0);
         prop_assert_eq!(total_count(&app), 300);
