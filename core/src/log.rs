@@ -200,6 +200,19 @@ impl PartitionLog {
         b.data.control.is_none() && !self.batch_aborted(b)
     }
 
+    /// The records a read_committed consumer reads from the start of the log, with their
+    /// offsets: below the last stable offset, without markers and aborted transactions
+    /// (for a log that never saw a transaction: everything below the HW).
+    pub fn read_committed(&self) -> impl Iterator<Item = (u64, &crate::record::Record)> + '_ {
+        let lso = self.last_stable_offset();
+        self.batches
+            .iter()
+            .take_while(move |b| b.base_offset < lso)
+            .filter(|b| self.visible_to_read_committed(b))
+            .flat_map(|b| b.records())
+            .take_while(move |(offset, _)| *offset < lso)
+    }
+
     /// Whether a data batch belongs to an aborted transaction.
     fn batch_aborted(&self, b: &LogBatch) -> bool {
         b.data.is_transactional
@@ -764,6 +777,25 @@ mod tests {
         f.truncate_to(3);
         assert!(f.aborted_txns().is_empty());
         assert_eq!(f.first_unstable_offset(), Some(0));
+    }
+
+    #[test]
+    fn read_committed_skips_markers_and_aborted_records_and_stops_at_the_lso() {
+        let mut log = PartitionLog::default();
+        log.append_as_leader(data(0..1, -1, NO_SEQUENCE), 0, SimTime(0), SEG); // 0: plain
+        log.append_as_leader(txn_data(1..3, 7, 0, 0), 0, SimTime(0), SEG); // 1, 2: pid 7
+        log.append_marker_as_leader(7, 0, ControlType::Abort, 0, 0, SimTime(0), SEG).unwrap(); // 3
+        log.append_as_leader(txn_data(4..5, 8, 0, 0), 0, SimTime(0), SEG); // 4: pid 8
+        log.append_marker_as_leader(8, 0, ControlType::Commit, 0, 0, SimTime(0), SEG).unwrap(); // 5
+        log.append_as_leader(txn_data(6..7, 9, 0, 0), 0, SimTime(0), SEG); // 6: pid 9, open
+        log.append_as_leader(data(7..8, -1, NO_SEQUENCE), 0, SimTime(0), SEG); // 7: plain
+        log.set_high_watermark(8);
+        let offsets: Vec<u64> = log.read_committed().map(|(o, _)| o).collect();
+        assert_eq!(offsets, vec![0, 4], "aborted 1-2 and markers skipped; the open txn at 6 holds the LSO");
+        log.append_marker_as_leader(9, 0, ControlType::Commit, 0, 0, SimTime(0), SEG).unwrap(); // 8
+        log.set_high_watermark(9);
+        let offsets: Vec<u64> = log.read_committed().map(|(o, _)| o).collect();
+        assert_eq!(offsets, vec![0, 4, 6, 7]);
     }
 
     #[test]

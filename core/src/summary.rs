@@ -280,23 +280,14 @@ fn topic_keys(world: &World, topic: &str) -> Vec<TopicKeySummary> {
             continue;
         };
         // What a read_committed consumer of the topic sees.
-        let lso = log.last_stable_offset();
-        for b in log.batches() {
-            if !log.visible_to_read_committed(b) {
+        for (_, r) in log.read_committed() {
+            let key = r.key.as_ref().map(|k| k.display()).unwrap_or_else(|| "null".into());
+            if !keys.contains_key(&key) && keys.len() >= MAX_SUMMARY_ROWS {
                 continue;
             }
-            for (offset, r) in b.records() {
-                if offset >= lso {
-                    break;
-                }
-                let key = r.key.as_ref().map(|k| k.display()).unwrap_or_else(|| "null".into());
-                if !keys.contains_key(&key) && keys.len() >= MAX_SUMMARY_ROWS {
-                    continue;
-                }
-                let e = keys.entry(key).or_insert((None, 0));
-                e.0 = r.value.as_ref().map(|v| v.display());
-                e.1 += 1;
-            }
+            let e = keys.entry(key).or_insert((None, 0));
+            e.0 = r.value.as_ref().map(|v| v.display());
+            e.1 += 1;
         }
     }
     keys.into_iter().map(|(key, (last_value, records))| TopicKeySummary { key, last_value, records }).collect()

@@ -1826,23 +1826,6 @@ fn committed_records(
     else {
         return Vec::new();
     };
-    // What a read_committed restore consumer reads: below the last stable offset, without
-    // markers and aborted transactions (the same as the HW and everything for a log that
-    // never saw a transaction).
-    let lso = replica.log.last_stable_offset();
-    let mut out = Vec::new();
-    for b in replica.log.batches() {
-        if b.base_offset >= lso {
-            break;
-        }
-        if !replica.log.visible_to_read_committed(b) {
-            continue;
-        }
-        for (offset, r) in b.records() {
-            if offset < lso {
-                out.push((r.key.clone(), r.value.clone()));
-            }
-        }
-    }
-    out
+    // A read_committed restore consumer's view.
+    replica.log.read_committed().map(|(_, r)| (r.key.clone(), r.value.clone())).collect()
 }
