@@ -1130,10 +1130,8 @@ impl World {
     fn eos_ready(&mut self, a: usize, i: usize) -> bool {
         use crate::producer::txn::TxnClientState as S;
         let (c, p) = (self.streams[a].instances[i].consumer as usize, self.streams[a].instances[i].producer as usize);
-        if !self.producers[p].alive {
-            return false;
-        }
-        match self.producers[p].transaction_state() {
+        let state = if self.producers[p].alive { self.producers[p].transaction_state() } else { None };
+        let ready = match state {
             Some(S::FatalError) => {
                 let app = &mut self.streams[a];
                 app.crash_instance(i);
@@ -1159,17 +1157,25 @@ impl World {
                 eos.positions.clear();
                 eos.commits += 1;
                 eos.next_commit_ms = self.now.as_ms() as i64 + interval;
-                self.consumers[c].streams_committing = false;
                 self.consumers[c].streams_unflushed = false;
-                // The thread goes back to poll() (and to the rebalance it may have waited for).
-                self.with_io(NodeId::Consumer(c as u32), |w, io| w.consumers[c].drive(&mut w.ledger, io));
                 true
             }
             Some(S::Ready | S::InTransaction) => !self.streams[a].instances[i].eos.committing,
             // Initializing: records may be sent once beginTransaction() was called.
             Some(S::Initializing) => true,
+            // Committing, or a producer that is down (only a fault aimed at it alone does
+            // that): the thread blocks.
             _ => false,
+        };
+        if !ready {
+            // poll() returns nothing while the thread is blocked, so nothing piles up.
+            self.consumers[c].streams_committing = true;
+        } else if self.consumers[c].streams_committing {
+            self.consumers[c].streams_committing = false;
+            // The thread goes back to poll() (and to the rebalance it may have waited for).
+            self.with_io(NodeId::Consumer(c as u32), |w, io| w.consumers[c].drive(&mut w.ledger, io));
         }
+        ready
     }
 
     /// exactly_once_v2: sends an instance's outputs in its open transaction, and commits the
