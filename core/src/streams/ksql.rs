@@ -3900,6 +3900,101 @@ mod tests {
         assert!(run_json("{").unwrap_err().location.starts_with("line 1"));
     }
 
+    #[test]
+    fn application_ids_and_the_command_topic_follow_the_service_id() {
+        assert_eq!(query_application_id(DEFAULT_SERVICE_ID, "CSAS_X_0"), "_confluent-ksql-default_query_CSAS_X_0");
+        assert_eq!(query_application_id("s1", "q1"), "_confluent-ksql-s1query_q1");
+        assert_eq!(command_topic(DEFAULT_SERVICE_ID), "_confluent-ksql-default__command_topic");
+    }
+
+    #[test]
+    fn an_error_position_maps_to_its_statement_number() {
+        let text = "SET 'auto.offset.reset'='earliest';\n;\nCREATE STREAM a (x INT)\n  WITH (KAFKA_TOPIC='a', VALUE_FORMAT='JSON');\nSELECT nope FROM a EMIT CHANGES;";
+        let e = parse_script(text).unwrap_err();
+        assert_eq!((e.line, statement_at(text, e.line, e.column)), (5, 3), "{e}");
+        assert_eq!(statement_at(text, 1, 1), 1);
+        assert_eq!(statement_at(text, 4, 3), 2, "inside the second statement (the empty one is not counted)");
+        // An error in the lexer (an unterminated string) still gets a number.
+        assert_eq!(statement_at("SELECT 1;\nSELECT 'oops", 2, 8), 2);
+    }
+
+    #[test]
+    fn set_statements_apply_to_the_queries_after_them() {
+        let text = format!(
+            "{RIDES}\nSET 'auto.offset.reset'='latest';\nCREATE STREAM b AS SELECT * FROM ride_streams EMIT CHANGES;"
+        );
+        let script = parse_script(&text).unwrap();
+        assert_eq!(offset_reset_at(&script, 1), None);
+        assert_eq!(offset_reset_at(&script, 3), Some("latest"));
+    }
+
+    #[test]
+    fn the_cluster_serde_deserializes_sources_retypes_repartitioned_keys_and_fills_window_columns() {
+        let text = format!(
+            "{RIDES}\nCREATE TABLE t AS SELECT trip_distance, WINDOWSTART AS ws, COUNT(*) AS n FROM ride_streams WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY trip_distance EMIT CHANGES;"
+        );
+        let script = parse_script(&text).unwrap();
+        let serde = QuerySerde::of(&script, &script.queries[0]);
+        // A source record: matched to the declared columns case-insensitively and typed.
+        let value = Value::from_json(&json!({"VendorID": 1, "TRIP_DISTANCE": 2, "payment_type": 1, "extra": true}));
+        let (_, row) = serde.decode("rides", Value::str("k"), value).unwrap();
+        assert_eq!(row.field("TRIP_DISTANCE"), &Value::float(2.0));
+        assert_eq!(row.field("PAYMENT_TYPE"), &Value::str("1"));
+        assert_eq!(row.field("extra"), &Value::Null, "undeclared fields are not in the row");
+        // A value that is not an object fails to deserialize and is skipped.
+        assert_eq!(serde.decode("rides", Value::Null, Value::str("junk")), None);
+        // A repartition topic's key comes back as text and gets the GROUP BY column's type.
+        let (key, _) = serde.decode("t-repartition", Value::str("2.5"), Value::Null).unwrap();
+        assert_eq!(key, Value::float(2.5));
+        // The sink's value gets the selected window bound; other topics are left alone.
+        let w = Some(crate::streams::window::Window { start: 10_000, end: 20_000 });
+        let mut v = Value::from_json(&json!({"N": 1}));
+        assert!(serde.finishes(&script.queries[0].sink_topic));
+        serde.finish(&script.queries[0].sink_topic, w, &mut v);
+        assert_eq!(v.field("WS"), &Value::Int(10_000));
+        let mut other = Value::from_json(&json!({"N": 1}));
+        serde.finish("elsewhere", w, &mut other);
+        assert_eq!(other.field("WS"), &Value::Null);
+    }
+
+    #[test]
+    fn push_rows_split_by_the_live_reader_match_run_script() {
+        let text = format!("{RIDES}\nCREATE TABLE t AS SELECT payment_type, COUNT(*) FROM ride_streams WINDOW SESSION (60 SECONDS) GROUP BY payment_type EMIT CHANGES;\nSELECT * FROM t EMIT CHANGES LIMIT 4;\nSELECT payment_type, COUNT(*) FROM ride_streams GROUP BY payment_type EMIT CHANGES;");
+        let script = parse_script(&text).unwrap();
+        let ride = |p: i64, ts: i64| KsqlRecord {
+            topic: "rides".into(),
+            key: Value::Null,
+            value: Value::from_json(&json!({"VendorID": 1, "trip_distance": 1.0, "payment_type": p})),
+            ts,
+        };
+        let input = [ride(1, 0), ride(1, 30_000), ride(2, 40_000), ride(1, 200_000)];
+        let offline = run_script(&script, &input).unwrap();
+        // The table's topic as the cluster holds it: key and window split from the record.
+        let sink: Vec<LiveRecord> = offline.queries[0]
+            .output
+            .iter()
+            .map(|r| LiveRecord {
+                key: r.key.clone(),
+                window: r
+                    .window_start
+                    .zip(r.window_end)
+                    .map(|(start, end)| crate::streams::window::Window { start, end }),
+                value: r.value.clone(),
+                ts: r.ts,
+            })
+            .collect();
+        let live = push_rows(&script, 0, &sink).unwrap();
+        assert_eq!(live.rows, offline.push_queries[0].rows);
+        assert_eq!(live.rows.len(), 4, "LIMIT 4");
+        let rides: Vec<LiveRecord> = input
+            .iter()
+            .map(|r| LiveRecord { key: r.key.clone(), window: None, value: r.value.clone(), ts: r.ts })
+            .collect();
+        let live = push_rows(&script, 1, &rides).unwrap();
+        assert_eq!(live.rows, offline.push_queries[1].rows, "an aggregating push query runs its own topology");
+        assert!(push_rows(&script, 9, &rides).is_err());
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
         /// Mutated statements never panic: they translate, or fail at a line:column that lies
