@@ -168,6 +168,9 @@ pub struct RunSummary {
     /// Kafka Streams applications.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub streams: Vec<StreamsAppSummary>,
+    /// ksqlDB clusters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ksql: Vec<KsqlSummary>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -687,6 +690,7 @@ impl RunSummary {
                 refusals: world.schema_refusals,
             }),
             streams: streams_summaries(world),
+            ksql: ksql_summaries(world),
         }
     }
 
@@ -884,6 +888,7 @@ impl RunSummary {
                 }
             }
         }
+        ksql_text(&self.ksql, &mut s);
         let _ = writeln!(s, "\ninvariants:");
         for i in &self.invariants {
             match (&i.detail, i.first_violation_step) {
@@ -896,6 +901,215 @@ impl RunSummary {
             }
         }
         s
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// ksqlDB clusters
+
+/// A persistent query of a ksqlDB cluster, as `SHOW QUERIES` lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KsqlQuerySummary {
+    pub id: String,
+    pub application_id: String,
+    pub sink: String,
+    pub topic: String,
+    /// `RUNNING` while at least one server runs it, `NOT_RUNNING` when all are down.
+    pub state: String,
+    /// Records its Streams application processed.
+    pub processed: u64,
+}
+
+/// One row a push query received: the row as JSON, its first column (the key) as text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KsqlRowSummary {
+    pub key: String,
+    pub row: String,
+    pub ts: i64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tombstone: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KsqlPushSummary {
+    /// The statement number of the `SELECT ... EMIT CHANGES`.
+    pub statement: usize,
+    pub from: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<KsqlRowSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KsqlSummary {
+    pub service_id: String,
+    pub command_topic: String,
+    pub queries: Vec<KsqlQuerySummary>,
+    pub push_queries: Vec<KsqlPushSummary>,
+    /// Why the push queries could not be evaluated (not expected for a validated scenario).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The records of a topic below the HW on each partition's leader, as a consumer of all its
+/// partitions receives them: each partition in offset order, partitions interleaved by
+/// timestamp (ties: lower partition first). Windowed keys (`[key@start/end]`) are split.
+pub fn live_records(world: &World, topic: &str, windowed: bool) -> Vec<crate::streams::ksql::LiveRecord> {
+    use crate::streams::ksql::LiveRecord;
+    use crate::streams::runtime::{decode_key, decode_value};
+    let mut parts: Vec<(u32, Vec<LiveRecord>)> = Vec::new();
+    for (tp, state) in world.controller.image.partitions() {
+        if &*tp.topic != topic {
+            continue;
+        }
+        let Some(log) = state.leader.and_then(|l| world.broker(l)).and_then(|b| b.replicas.get(&tp)).map(|r| &r.log)
+        else {
+            continue;
+        };
+        let hw = log.high_watermark();
+        let mut recs = Vec::new();
+        'batches: for b in log.batches() {
+            if b.data.control.is_some() {
+                continue;
+            }
+            for (offset, r) in b.records() {
+                if offset >= hw || recs.len() >= crate::streams::ksql::MAX_RECORDS {
+                    break 'batches;
+                }
+                let (key, window) = match (windowed, &r.key) {
+                    (true, Some(k)) => split_windowed_key(&k.display()),
+                    _ => (decode_key(&r.key), None),
+                };
+                recs.push(LiveRecord { key, window, value: decode_value(&r.value), ts: r.timestamp });
+            }
+        }
+        parts.push((tp.partition, recs));
+    }
+    parts.sort_by_key(|(p, _)| *p);
+    let mut heads = vec![0usize; parts.len()];
+    let mut out = Vec::with_capacity(parts.iter().map(|(_, r)| r.len()).sum());
+    loop {
+        let next = (0..parts.len()).filter(|&i| heads[i] < parts[i].1.len()).min_by_key(|&i| parts[i].1[heads[i]].ts);
+        let Some(i) = next else { break };
+        out.push(parts[i].1[heads[i]].clone());
+        heads[i] += 1;
+    }
+    out
+}
+
+/// `[key@start/end]` (the runtime's `Windowed.toString()` form) into key and window.
+fn split_windowed_key(text: &str) -> (crate::streams::value::Value, Option<crate::streams::window::Window>) {
+    use crate::streams::runtime::decode_key;
+    let parsed = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).and_then(|t| {
+        let (key, range) = t.rsplit_once('@')?;
+        let (start, end) = range.split_once('/')?;
+        Some((key, start.parse::<i64>().ok()?, end.parse::<i64>().ok()?))
+    });
+    match parsed {
+        Some((key, start, end)) => {
+            (decode_key(&Some(crate::record::Blob::text(key))), Some(crate::streams::window::Window { start, end }))
+        }
+        None => (decode_key(&Some(crate::record::Blob::text(text))), None),
+    }
+}
+
+fn ksql_summaries(world: &World) -> Vec<KsqlSummary> {
+    use crate::streams::ksql;
+    world
+        .ksql
+        .iter()
+        .map(|k| {
+            let queries = k
+                .queries
+                .iter()
+                .map(|q| {
+                    let app = world.streams.iter().find(|a| a.spec.application_id == q.application_id);
+                    let running = app.is_some_and(|a| {
+                        a.instances.iter().any(|i| world.consumers.get(i.consumer as usize).is_some_and(|c| c.alive))
+                    });
+                    KsqlQuerySummary {
+                        id: q.id.clone(),
+                        application_id: q.application_id.clone(),
+                        sink: q.sink.clone(),
+                        topic: q.sink_topic.clone(),
+                        state: if running { "RUNNING" } else { "NOT_RUNNING" }.to_string(),
+                        processed: app.map(|a| a.processed).unwrap_or(0),
+                    }
+                })
+                .collect();
+            let mut summary = KsqlSummary {
+                service_id: k.service_id.clone(),
+                command_topic: k.command_topic.clone(),
+                queries,
+                push_queries: Vec::new(),
+                error: None,
+            };
+            // A push query consumes its source's topic from the start of the run (the
+            // statements ran at boot, before any record), so it sees every record there.
+            let script = match ksql::parse_script(&k.statements) {
+                Ok(s) => s,
+                Err(e) => {
+                    summary.error = Some(e.to_string());
+                    return summary;
+                }
+            };
+            for (i, p) in script.push_queries.iter().enumerate() {
+                let Some(src) = script.source(&p.from) else { continue };
+                let records = live_records(world, &src.topic, src.windowed);
+                match ksql::push_rows(&script, i, &records) {
+                    Ok(out) => summary.push_queries.push(KsqlPushSummary {
+                        statement: out.statement,
+                        from: out.from,
+                        columns: out.columns,
+                        rows: out
+                            .rows
+                            .into_iter()
+                            .take(MAX_SUMMARY_ROWS)
+                            .map(|r| KsqlRowSummary {
+                                key: r.row.first().map(|v| v.to_java_string()).unwrap_or_default(),
+                                row: crate::streams::value::Value::List(r.row).to_json_string(),
+                                ts: r.ts,
+                                tombstone: r.tombstone,
+                            })
+                            .collect(),
+                    }),
+                    Err(e) => summary.error = Some(e.to_string()),
+                }
+            }
+            summary
+        })
+        .collect()
+}
+
+fn ksql_text(clusters: &[KsqlSummary], s: &mut String) {
+    use std::fmt::Write;
+    for k in clusters {
+        let _ = writeln!(s, "\nksqlDB {} (command topic {}):", k.service_id, k.command_topic);
+        for q in &k.queries {
+            let _ = writeln!(
+                s,
+                "  query {} [{}] -> {} (topic {}): application {}, {} records processed",
+                q.id, q.state, q.sink, q.topic, q.application_id, q.processed
+            );
+        }
+        for p in &k.push_queries {
+            let _ = writeln!(
+                s,
+                "  push query (statement {}) from {}: {} rows; columns {}",
+                p.statement,
+                p.from,
+                p.rows.len(),
+                p.columns.join(", ")
+            );
+            for r in p.rows.iter().take(12) {
+                let _ = writeln!(s, "    {}{}", r.row, if r.tombstone { " (deleted)" } else { "" });
+            }
+            if p.rows.len() > 12 {
+                let _ = writeln!(s, "    ...");
+            }
+        }
+        if let Some(e) = &k.error {
+            let _ = writeln!(s, "  error: {e}");
+        }
     }
 }
 

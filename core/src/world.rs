@@ -112,6 +112,9 @@ pub struct Setup {
     /// `consumers`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub streams: Vec<StreamsAppSpec>,
+    /// ksqlDB servers; their persistent queries are among `streams`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ksql: Vec<crate::streams::ksql::KsqlServerSpec>,
 }
 
 /// Resolves a schema reference: `builtin:<name>` (or a bare example name) for the course's
@@ -175,6 +178,9 @@ pub struct World {
     /// Kafka Streams applications running in the cluster.
     #[serde(default)]
     pub streams: Vec<StreamsApp>,
+    /// ksqlDB servers (their queries run as `streams` applications).
+    #[serde(default)]
+    pub ksql: Vec<crate::streams::ksql::KsqlServerSpec>,
     hasher: StableHasher,
     #[serde(skip)]
     outbox: Outbox,
@@ -275,6 +281,7 @@ impl World {
             groups: GroupObserver::default(),
             schema_refusals: 0,
             streams: Vec::new(),
+            ksql: setup.ksql.clone(),
             hasher: StableHasher::new(),
             outbox: Outbox::default(),
         };

@@ -37,6 +37,9 @@ pub struct Expectation {
     /// A state store of that application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
+    /// A ksqlDB query: a persistent query id (`CTAS_X_2`) or a push query's statement number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
     /// Lessons' streams metrics: which `[streams.NAME]` run (optional when there is one).
     #[serde(default)]
     pub run: Option<String>,
@@ -147,6 +150,9 @@ pub const METRICS: &[(&str, &str)] = &[
     ("store_sum", "app, store"),
     ("output_value", "app, topic, key"),
     ("output_records", "app, topic, key?"),
+    // ksqlDB clusters ([[ksql]])
+    ("ksql_rows", "query, key?"),
+    ("ksql_query_state", "query"),
 ];
 
 /// Whether a metric is measured on a lesson's streams test-driver run rather than on the
@@ -267,12 +273,36 @@ impl Expectation {
         need("key", self.key.is_some())?;
         need("app", self.app.is_some())?;
         need("store", self.store.is_some())?;
+        need("query", self.query.is_some())?;
         if let Some(i) = &self.invariant {
             if crate::invariant::InvariantId::parse(i).is_none() {
                 return Err(format!("unknown invariant '{i}'"));
             }
         }
         Ok(())
+    }
+
+    /// ksqlDB metrics: over every `[[ksql]]` cluster of the run.
+    fn measure_ksql(&self, s: &RunSummary) -> Result<Value, String> {
+        let q = self.query.as_deref().unwrap_or("");
+        if self.what == "ksql_query_state" {
+            return s
+                .ksql
+                .iter()
+                .flat_map(|k| &k.queries)
+                .find(|x| x.id == q)
+                .map(|x| Value::Text(x.state.clone()))
+                .ok_or_else(|| format!("no persistent ksqlDB query '{q}'"));
+        }
+        let n: usize = q.parse().map_err(|_| format!("query '{q}': a push query is named by its statement number"))?;
+        let p = s
+            .ksql
+            .iter()
+            .flat_map(|k| &k.push_queries)
+            .find(|p| p.statement == n)
+            .ok_or_else(|| format!("no push query at statement {n}"))?;
+        let rows = p.rows.iter().filter(|r| self.key.as_ref().is_none_or(|k| &r.key == k)).count();
+        Ok(Value::Number(rows as f64))
     }
 
     /// The metric's value in a summary.
@@ -549,6 +579,7 @@ impl Expectation {
                     } as f64),
                 }
             }
+            "ksql_rows" | "ksql_query_state" => self.measure_ksql(s)?,
             m if is_streams_metric(m) => {
                 return Err(format!("'{m}' is answered by a lesson's [streams] test-driver run, not by a scenario"))
             }

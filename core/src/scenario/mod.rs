@@ -2,6 +2,7 @@
 //! expectations checked at the end. Every error names the file, line and column.
 //! The format is documented field by field in `scenarios/README.md`.
 pub mod expect;
+mod ksql;
 pub mod run;
 
 use crate::action::Action;
@@ -82,6 +83,8 @@ struct RawScenario {
     schema_registry: Option<Spanned<RawRegistry>>,
     #[serde(default, rename = "streams_app")]
     streams_apps: Vec<Spanned<RawStreamsApp>>,
+    #[serde(default, rename = "ksql")]
+    ksql: Vec<Spanned<ksql::RawKsql>>,
 }
 
 /// A Kafka Streams application: `instances` processes, each a consumer named
@@ -438,6 +441,7 @@ fn streams_app(
         guarantee,
         commit_interval_ms,
         instances,
+        ksql: None,
     })
 }
 
@@ -680,6 +684,25 @@ impl Scenario {
             )?);
         }
 
+        // ksqlDB clusters: their persistent queries are Streams applications too.
+        if raw.ksql.len() > ksql::MAX_KSQL_CLUSTERS {
+            return Err(loc.at(0, format!("at most {} [[ksql]] clusters", ksql::MAX_KSQL_CLUSTERS)));
+        }
+        let mut ksql_clusters = Vec::new();
+        for k in &raw.ksql {
+            let span = k.span();
+            ksql_clusters.push(ksql::ksql_cluster(
+                &loc,
+                &span,
+                k.get_ref(),
+                &mut topics,
+                &mut producers,
+                &mut consumers,
+                &mut check_name,
+                &mut streams,
+            )?);
+        }
+
         // Timeline.
         let end = ms(*raw.duration_ms.get_ref()).filter(|t| t.0 > 0).ok_or_else(|| {
             loc.at(raw.duration_ms.span().start, format!("duration_ms must be in 1..={}", limits::MAX_RUN_MS))
@@ -726,6 +749,7 @@ impl Scenario {
             end,
             schema_registry,
             streams,
+            ksql: ksql_clusters,
         };
         // Validate every action against the world it would run in (names, patterns...).
         let mut probe_setup = setup_without_timeline.clone();

@@ -43,7 +43,7 @@ use super::expr::{Env, Expr, ExprContext};
 use super::topology::{JoinKind, Step, TimestampSpec, TopologySpec};
 use super::value::{parse_datetime, Value};
 use super::window::{EmitStrategy, JoinWindowSpec, WindowSpec};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
@@ -239,7 +239,7 @@ fn lex(src: &str) -> Result<Vec<Token>, KsqlError> {
 // Syntax tree
 
 /// A column type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SqlType {
     Int,
     Bigint,
@@ -387,7 +387,7 @@ enum Stmt {
     CreateSource { table: bool, name: String, columns: Vec<ColumnDecl>, with: Vec<(String, Tk, Pos)>, pos: Pos },
     CreateAs { table: bool, name: String, with: Vec<(String, Tk, Pos)>, select: Box<Select>, pos: Pos },
     Push { select: Box<Select>, pos: Pos },
-    Set,
+    Set { reset: String },
 }
 
 // ---------------------------------------------------------------------------------------
@@ -588,7 +588,7 @@ impl<'a> Parser<'a> {
             if value != "earliest" && value != "latest" {
                 return fail(vp, "'auto.offset.reset' must be 'earliest' or 'latest'");
             }
-            return Ok(Stmt::Set);
+            return Ok(Stmt::Set { reset: value });
         }
         fail(
             pos,
@@ -1191,14 +1191,14 @@ fn parse_statements(text: &str) -> Result<Vec<Stmt>, KsqlError> {
 // The catalogue and the translated script
 
 /// A column of a stream or table.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
     pub ty: SqlType,
     pub key: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     Stream,
@@ -1206,7 +1206,7 @@ pub enum SourceKind {
 }
 
 /// A stream or table: declared, or the sink of a persistent query.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Source {
     pub name: String,
     pub kind: SourceKind,
@@ -1221,6 +1221,9 @@ pub struct Source {
     pub windowed: bool,
     /// The persistent query writing it, if any.
     pub query: Option<String>,
+    /// 1-based number of the statement that created it (for errors in the cluster).
+    #[serde(skip)]
+    pub statement: usize,
 }
 
 impl Source {
@@ -1231,7 +1234,7 @@ impl Source {
 
 /// Where a windowed table's WINDOWSTART/WINDOWEND select items go in the sink's value:
 /// the runner fills them from the record's window (the serializer's job in ksqlDB).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WindowColumn {
     pub name: String,
     pub end: bool,
@@ -1282,6 +1285,10 @@ pub struct KsqlScript {
     pub sources: Vec<Source>,
     pub queries: Vec<PersistentQuery>,
     pub push_queries: Vec<PushQuery>,
+    /// `SET 'auto.offset.reset'` statements: (statement number, `earliest`/`latest`); each
+    /// applies to the queries after it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offset_resets: Vec<(usize, String)>,
 }
 
 impl KsqlScript {
@@ -1293,17 +1300,18 @@ impl KsqlScript {
 /// Parses and translates a script.
 pub fn parse_script(text: &str) -> Result<KsqlScript, KsqlError> {
     let stmts = parse_statements(text)?;
-    let mut script = KsqlScript { sources: Vec::new(), queries: Vec::new(), push_queries: Vec::new() };
+    let mut script =
+        KsqlScript { sources: Vec::new(), queries: Vec::new(), push_queries: Vec::new(), offset_resets: Vec::new() };
     // Offset in the command topic: every CREATE is one transactional command (record + commit
     // marker, two offsets).
     let mut command = 0usize;
     for (i, stmt) in stmts.into_iter().enumerate() {
         let statement = i + 1;
         match stmt {
-            Stmt::Set => {}
+            Stmt::Set { reset } => script.offset_resets.push((statement, reset)),
             Stmt::CreateSource { table, name, columns, with, pos } => {
                 let src = declare(&script, table, name, columns, &with, pos)?;
-                script.sources.push(src);
+                script.sources.push(Source { statement, ..src });
                 command += 2;
             }
             Stmt::CreateAs { table, name, with, select, pos } => {
@@ -1315,7 +1323,7 @@ pub fn parse_script(text: &str) -> Result<KsqlScript, KsqlError> {
                 }
                 let id = format!("{}_{}_{command}", if table { "CTAS" } else { "CSAS" }, name);
                 let (query, sink) = translate(&script, table, &name, &with, &select, id, statement, pos)?;
-                script.sources.push(sink);
+                script.sources.push(Source { statement, ..sink });
                 script.queries.push(query);
                 command += 2;
             }
@@ -1493,6 +1501,7 @@ fn declare(
         timestamp,
         windowed: false,
         query: None,
+        statement: 0,
     })
 }
 
@@ -2202,6 +2211,7 @@ fn translate_projection(
         timestamp: None,
         windowed: false,
         query: None,
+        statement: 0,
     })
 }
 
@@ -2414,6 +2424,7 @@ fn translate_join(
         timestamp: None,
         windowed: false,
         query: None,
+        statement: 0,
     })
 }
 
@@ -2705,6 +2716,7 @@ fn translate_aggregate(
         timestamp: None,
         windowed,
         query: None,
+        statement: 0,
     })
 }
 
@@ -3089,19 +3101,10 @@ pub fn run_script(script: &KsqlScript, input: &[KsqlRecord]) -> Result<KsqlResul
                             });
                         }
                         Reader::Push(i) => {
-                            let p = &script.push_queries[i];
                             let out = &mut result.push_queries[i];
-                            if p.limit.is_some_and(|l| out.rows.len() as u64 >= l) {
+                            if !aggregate_push_row(&script.push_queries[i], &r.key, &value, r.timestamp, out) {
                                 break;
                             }
-                            let tombstone = value.is_null();
-                            let row = p
-                                .columns
-                                .iter()
-                                .enumerate()
-                                .map(|(c, name)| if c == 0 { r.key.clone() } else { value.field(name).clone() })
-                                .collect();
-                            out.rows.push(PushRow { row, ts: r.timestamp, tombstone });
                         }
                     }
                 }
@@ -3109,6 +3112,23 @@ pub fn run_script(script: &KsqlScript, input: &[KsqlRecord]) -> Result<KsqlResul
         }
     }
     Ok(result)
+}
+
+/// One change of an aggregating push query's result as a row (the key first); false when
+/// the query's LIMIT is reached.
+fn aggregate_push_row(p: &PushQuery, key: &Value, value: &Value, ts: i64, out: &mut PushOutput) -> bool {
+    if p.limit.is_some_and(|l| out.rows.len() as u64 >= l) {
+        return false;
+    }
+    let tombstone = value.is_null();
+    let row = p
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(c, name)| if c == 0 { key.clone() } else { value.field(name).clone() })
+        .collect();
+    out.rows.push(PushRow { row, ts, tombstone });
+    true
 }
 
 fn push_row(p: &PushQuery, src: &Source, m: &Moving, out: &mut PushOutput, errors: &mut usize) {
@@ -3203,6 +3223,198 @@ fn parse_doc(text: &str, need_input: bool) -> Result<(KsqlScript, Vec<KsqlRecord
         records.push(KsqlRecord { topic, key, value, ts });
     }
     Ok((script, records))
+}
+
+// ---------------------------------------------------------------------------------------
+// Running inside the simulated cluster (`[[ksql]]` in scenarios)
+
+/// ksqlDB's `ksql.service.id` default.
+pub const DEFAULT_SERVICE_ID: &str = "default_";
+
+/// A persistent query's Kafka Streams `application.id`: `_confluent-ksql-` + service id +
+/// `query_` (`ksql.persistent.prefix`) + query id, as ksqlDB's `QueryApplicationId` builds it.
+pub fn query_application_id(service_id: &str, query_id: &str) -> String {
+    format!("_confluent-ksql-{service_id}query_{query_id}")
+}
+
+/// The command topic of a ksqlDB cluster: `_confluent-ksql-<service.id>_command_topic`.
+pub fn command_topic(service_id: &str) -> String {
+    format!("_confluent-ksql-{service_id}_command_topic")
+}
+
+/// The `auto.offset.reset` a SET before statement `statement` chose, if any (ksqlDB's own
+/// default is `latest`).
+pub fn offset_reset_at(script: &KsqlScript, statement: usize) -> Option<&str> {
+    script.offset_resets.iter().rev().find(|(s, _)| *s < statement).map(|(_, r)| r.as_str())
+}
+
+/// The 1-based statement an error at `line`:`column` of `text` belongs to (statements end
+/// with `;` outside quotes and comments).
+pub fn statement_at(text: &str, line: usize, column: usize) -> usize {
+    let toks = match lex(text) {
+        Ok(t) => t,
+        // A lexer error: count the tokens that lex before it.
+        Err(_) => {
+            let cut =
+                text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum::<usize>().min(text.len());
+            let mut end = cut;
+            while end > 0 && !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            lex(&text[..end]).unwrap_or_default()
+        }
+    };
+    let mut ended = 0;
+    let mut open = false;
+    for t in toks {
+        if (t.pos.line, t.pos.col) >= (line, column) {
+            break;
+        }
+        if t.tk == Tk::Sym(";") {
+            if open {
+                ended += 1;
+            }
+            open = false;
+        } else {
+            open = true;
+        }
+    }
+    ended + 1
+}
+
+/// What the server does around one persistent query's topology when it runs in the cluster:
+/// its source node deserializes records against the declared columns (a record that fails is
+/// skipped, as ksqlDB logs and skips it), keys read back from its internal topics get the
+/// sink key's type again, and the sink's serializer fills WINDOWSTART/WINDOWEND. The same
+/// steps [`run_script`] performs around the test driver, so both give the same values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuerySerde {
+    /// The query's sources (their topics and schemas).
+    pub sources: Vec<Source>,
+    pub sink_topic: String,
+    pub window_columns: Vec<WindowColumn>,
+    /// The sink's key column type: the type of the keys on the query's repartition topics.
+    pub key_type: Option<SqlType>,
+}
+
+impl QuerySerde {
+    pub fn of(script: &KsqlScript, q: &PersistentQuery) -> QuerySerde {
+        QuerySerde {
+            sources: q.sources.iter().filter_map(|n| script.source(n)).cloned().collect(),
+            sink_topic: q.sink_topic.clone(),
+            window_columns: q.window_columns.clone(),
+            key_type: script.source(&q.sink).and_then(|s| s.key_column()).map(|c| c.ty),
+        }
+    }
+
+    /// The (key, value) a task sees for a record of `topic`; `None`: the record is skipped.
+    pub fn decode(&self, topic: &str, key: Value, value: Value) -> Option<(Value, Value)> {
+        if let Some(src) = self.sources.iter().find(|s| s.topic == topic) {
+            let (key, row) = deserialize(src, &key, &value)?;
+            if row.is_null() && src.kind == SourceKind::Stream {
+                return None;
+            }
+            return Some((key, row));
+        }
+        let key = match (self.key_type, &key) {
+            (Some(ty), Value::Str(_)) => coerce(&key, ty).unwrap_or(key),
+            _ => key,
+        };
+        Some((key, value))
+    }
+
+    /// Whether [`QuerySerde::finish`] changes records of `topic`.
+    pub fn finishes(&self, topic: &str) -> bool {
+        topic == self.sink_topic && !self.window_columns.is_empty()
+    }
+
+    /// A sink record's value as the sink's serializer writes it.
+    pub fn finish(&self, topic: &str, window: Option<super::window::Window>, value: &mut Value) {
+        if topic == self.sink_topic {
+            window_values(value, window, &self.window_columns);
+        }
+    }
+}
+
+/// A record of a topic in the cluster, as a push query's consumer reads it (a windowed key
+/// already split into key and window).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveRecord {
+    pub key: Value,
+    pub window: Option<super::window::Window>,
+    pub value: Value,
+    pub ts: i64,
+}
+
+/// The rows push query `index` of `script` emits for `records` of its source's topic, in
+/// the order given (a transient query: aggregating ones run their own topology).
+pub fn push_rows(script: &KsqlScript, index: usize, records: &[LiveRecord]) -> Result<PushOutput, RunError> {
+    let p = script.push_queries.get(index).ok_or_else(|| run_err("", format!("no push query {index}")))?;
+    let src = script
+        .source(&p.from)
+        .ok_or_else(|| run_err(format!("statement {}", p.statement), format!("{} does not exist", p.from)))?;
+    let mut out =
+        PushOutput { statement: p.statement, from: p.from.clone(), columns: p.columns.clone(), rows: Vec::new() };
+    let mut errors = 0;
+    match &p.aggregation {
+        None => {
+            for r in records {
+                let m = Moving {
+                    topic: src.topic.clone(),
+                    key: r.key.clone(),
+                    window: r.window,
+                    value: r.value.clone(),
+                    ts: r.ts,
+                };
+                push_row(p, src, &m, &mut out, &mut errors);
+            }
+        }
+        Some(a) => {
+            let mut driver =
+                a.query.topology.compile_for_test_driver().map(TestDriver::new).map_err(|e| {
+                    run_err(a.query.id.clone(), format!("the translated topology does not compile: {e}"))
+                })?;
+            'records: for r in records {
+                let Some((key, row)) = deserialize(src, &r.key, &r.value) else { continue };
+                if row.is_null() && src.kind == SourceKind::Stream {
+                    continue;
+                }
+                let piped = driver
+                    .pipe(&src.topic, key, row, r.ts)
+                    .map_err(|e| run_err(format!("statement {}", p.statement), e.to_string()))?;
+                for o in piped.records.into_iter().filter(|o| !o.internal && o.topic == a.query.sink_topic) {
+                    let mut value = o.value;
+                    window_values(&mut value, o.window, &a.query.window_columns);
+                    if !aggregate_push_row(p, &o.key, &value, o.timestamp, &mut out) {
+                        break 'records;
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A persistent query as a ksqlDB server runs it in the cluster.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerQuery {
+    /// `CSAS_<NAME>_<n>` / `CTAS_<NAME>_<n>`.
+    pub id: String,
+    pub application_id: String,
+    pub sink: String,
+    pub sink_topic: String,
+    pub statement: usize,
+}
+
+/// A `[[ksql]]` component of a scenario: a ksqlDB cluster (`servers` servers sharing one
+/// service id) that ran `statements` at startup.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KsqlServerSpec {
+    pub service_id: String,
+    pub servers: u32,
+    pub statements: String,
+    pub command_topic: String,
+    pub queries: Vec<ServerQuery>,
 }
 
 #[cfg(test)]
@@ -3686,6 +3898,101 @@ mod tests {
                 .unwrap_err();
         assert_eq!(e.location, "input[0].ts");
         assert!(run_json("{").unwrap_err().location.starts_with("line 1"));
+    }
+
+    #[test]
+    fn application_ids_and_the_command_topic_follow_the_service_id() {
+        assert_eq!(query_application_id(DEFAULT_SERVICE_ID, "CSAS_X_0"), "_confluent-ksql-default_query_CSAS_X_0");
+        assert_eq!(query_application_id("s1", "q1"), "_confluent-ksql-s1query_q1");
+        assert_eq!(command_topic(DEFAULT_SERVICE_ID), "_confluent-ksql-default__command_topic");
+    }
+
+    #[test]
+    fn an_error_position_maps_to_its_statement_number() {
+        let text = "SET 'auto.offset.reset'='earliest';\n;\nCREATE STREAM a (x INT)\n  WITH (KAFKA_TOPIC='a', VALUE_FORMAT='JSON');\nSELECT nope FROM a EMIT CHANGES;";
+        let e = parse_script(text).unwrap_err();
+        assert_eq!((e.line, statement_at(text, e.line, e.column)), (5, 3), "{e}");
+        assert_eq!(statement_at(text, 1, 1), 1);
+        assert_eq!(statement_at(text, 4, 3), 2, "inside the second statement (the empty one is not counted)");
+        // An error in the lexer (an unterminated string) still gets a number.
+        assert_eq!(statement_at("SELECT 1;\nSELECT 'oops", 2, 8), 2);
+    }
+
+    #[test]
+    fn set_statements_apply_to_the_queries_after_them() {
+        let text = format!(
+            "{RIDES}\nSET 'auto.offset.reset'='latest';\nCREATE STREAM b AS SELECT * FROM ride_streams EMIT CHANGES;"
+        );
+        let script = parse_script(&text).unwrap();
+        assert_eq!(offset_reset_at(&script, 1), None);
+        assert_eq!(offset_reset_at(&script, 3), Some("latest"));
+    }
+
+    #[test]
+    fn the_cluster_serde_deserializes_sources_retypes_repartitioned_keys_and_fills_window_columns() {
+        let text = format!(
+            "{RIDES}\nCREATE TABLE t AS SELECT trip_distance, WINDOWSTART AS ws, COUNT(*) AS n FROM ride_streams WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY trip_distance EMIT CHANGES;"
+        );
+        let script = parse_script(&text).unwrap();
+        let serde = QuerySerde::of(&script, &script.queries[0]);
+        // A source record: matched to the declared columns case-insensitively and typed.
+        let value = Value::from_json(&json!({"VendorID": 1, "TRIP_DISTANCE": 2, "payment_type": 1, "extra": true}));
+        let (_, row) = serde.decode("rides", Value::str("k"), value).unwrap();
+        assert_eq!(row.field("TRIP_DISTANCE"), &Value::float(2.0));
+        assert_eq!(row.field("PAYMENT_TYPE"), &Value::str("1"));
+        assert_eq!(row.field("extra"), &Value::Null, "undeclared fields are not in the row");
+        // A value that is not an object fails to deserialize and is skipped.
+        assert_eq!(serde.decode("rides", Value::Null, Value::str("junk")), None);
+        // A repartition topic's key comes back as text and gets the GROUP BY column's type.
+        let (key, _) = serde.decode("t-repartition", Value::str("2.5"), Value::Null).unwrap();
+        assert_eq!(key, Value::float(2.5));
+        // The sink's value gets the selected window bound; other topics are left alone.
+        let w = Some(crate::streams::window::Window { start: 10_000, end: 20_000 });
+        let mut v = Value::from_json(&json!({"N": 1}));
+        assert!(serde.finishes(&script.queries[0].sink_topic));
+        serde.finish(&script.queries[0].sink_topic, w, &mut v);
+        assert_eq!(v.field("WS"), &Value::Int(10_000));
+        let mut other = Value::from_json(&json!({"N": 1}));
+        serde.finish("elsewhere", w, &mut other);
+        assert_eq!(other.field("WS"), &Value::Null);
+    }
+
+    #[test]
+    fn push_rows_split_by_the_live_reader_match_run_script() {
+        let text = format!("{RIDES}\nCREATE TABLE t AS SELECT payment_type, COUNT(*) FROM ride_streams WINDOW SESSION (60 SECONDS) GROUP BY payment_type EMIT CHANGES;\nSELECT * FROM t EMIT CHANGES LIMIT 4;\nSELECT payment_type, COUNT(*) FROM ride_streams GROUP BY payment_type EMIT CHANGES;");
+        let script = parse_script(&text).unwrap();
+        let ride = |p: i64, ts: i64| KsqlRecord {
+            topic: "rides".into(),
+            key: Value::Null,
+            value: Value::from_json(&json!({"VendorID": 1, "trip_distance": 1.0, "payment_type": p})),
+            ts,
+        };
+        let input = [ride(1, 0), ride(1, 30_000), ride(2, 40_000), ride(1, 200_000)];
+        let offline = run_script(&script, &input).unwrap();
+        // The table's topic as the cluster holds it: key and window split from the record.
+        let sink: Vec<LiveRecord> = offline.queries[0]
+            .output
+            .iter()
+            .map(|r| LiveRecord {
+                key: r.key.clone(),
+                window: r
+                    .window_start
+                    .zip(r.window_end)
+                    .map(|(start, end)| crate::streams::window::Window { start, end }),
+                value: r.value.clone(),
+                ts: r.ts,
+            })
+            .collect();
+        let live = push_rows(&script, 0, &sink).unwrap();
+        assert_eq!(live.rows, offline.push_queries[0].rows);
+        assert_eq!(live.rows.len(), 4, "LIMIT 4");
+        let rides: Vec<LiveRecord> = input
+            .iter()
+            .map(|r| LiveRecord { key: r.key.clone(), window: None, value: r.value.clone(), ts: r.ts })
+            .collect();
+        let live = push_rows(&script, 1, &rides).unwrap();
+        assert_eq!(live.rows, offline.push_queries[1].rows, "an aggregating push query runs its own topology");
+        assert!(push_rows(&script, 9, &rides).is_err());
     }
 
     proptest::proptest! {

@@ -86,6 +86,9 @@ pub struct StreamsAppSpec {
     pub guarantee: ProcessingGuarantee,
     pub commit_interval_ms: u64,
     pub instances: Vec<InstanceSpec>,
+    /// A ksqlDB persistent query: the server's (de)serialization around the topology.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ksql: Option<Arc<super::ksql::QuerySerde>>,
 }
 
 /// Kafka's task id: sub-topology and partition.
@@ -421,6 +424,17 @@ impl StreamsApp {
                 value: decode_value(&r.value),
                 timestamp: r.timestamp,
             };
+            let input = match &self.spec.ksql {
+                None => input,
+                Some(k) => match k.decode(&input.topic, input.key, input.value) {
+                    Some((key, value)) => InputRecord { key, value, ..input },
+                    None => {
+                        self.dropped += 1;
+                        all.push((r.tp.clone(), r.offset + 1, out));
+                        continue;
+                    }
+                },
+            };
             let Some(task) = self.instances[instance].tasks.get_mut(&id) else { continue };
             let result = match task.process(&input, now_ms) {
                 Ok(o) => o,
@@ -432,11 +446,19 @@ impl StreamsApp {
             };
             self.dropped += result.dropped.len() as u64;
             for rec in &result.records {
+                let value = match &self.spec.ksql {
+                    Some(k) if k.finishes(&rec.topic) => {
+                        let mut v = rec.value.clone();
+                        k.finish(&rec.topic, rec.window, &mut v);
+                        encode(&v)
+                    }
+                    _ => encode(&rec.value),
+                };
                 out.push(Outgoing {
                     topic: Arc::from(rec.topic.as_str()),
                     partition: None,
                     key: encode_key(rec),
-                    value: encode(&rec.value),
+                    value,
                     timestamp: rec.timestamp,
                 });
             }
