@@ -199,6 +199,7 @@ fn app_card(p: &AppCardProps) -> Html {
                     { match (a.answer.total, a.key.is_empty()) {
                         (0, true) => "The store is empty at this step.".to_string(),
                         (0, false) => "No entry for this key at this step.".to_string(),
+                        (1, _) => "1 entry at this step".to_string(),
                         (n, _) => format!("{n} entries at this step"),
                     } }
                 </p>
