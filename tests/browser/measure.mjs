@@ -1,7 +1,7 @@
 // Measures the web app against its budgets and prints JSON (reported, never asserted):
 // compressed size of wasm + JS, navigation-to-interactive time, frames per second while
 // playing 5 brokers x 24 partitions x RF 3, and seek latency in a 100,000-step run.
-//   node measure.mjs <dist dir> <base url>
+//   node measure.mjs <dist dir> <base url> [--only fps] [--seconds N] [--out file.json]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,7 +43,15 @@ async function interactive() {
     within_budget: sorted[2] <= 1500 };
 }
 
-async function fps(b, speed) {
+// Percentile of a sorted array (nearest rank).
+const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(p / 100 * sorted.length) - 1)] : null);
+const r1 = (x) => (x === null || x === undefined ? null : Math.round(x * 10) / 10);
+
+/// Plays the 5 x 24 x RF 3 workload at `speed` for `seconds` and records, in the page:
+/// requestAnimationFrame intervals (the frames the user sees), long tasks (> 50 ms), the
+/// simulation's time per frame, and a Chromium trace of the same window (main-thread CPU
+/// per frame by event; thread time, so other processes on the machine do not count).
+async function fps(b, speed, seconds) {
   const toml = fs.readFileSync(path.join(here, '../../web/bench/fps-5x24.toml'), 'utf8');
   const { page } = await open(b.context, `${base}#v=1&t=${b64url(toml)}&seed=1&c=1`);
   // Speed: the slider's value is 100 x log10(speed).
@@ -56,27 +64,31 @@ async function fps(b, speed) {
   await page.mouse.move(0, 0);
   await page.keyboard.press(' ');
   await page.waitForTimeout(1000);
-  // A trace of the same window: main-thread work per frame is what the frame rate would be
-  // on an idle machine (this one is shared, so measured frames/s vary with its load).
   const cdp = await b.context.newCDPSession(page);
   const events = [];
   cdp.on('Tracing.dataCollected', (e) => events.push(...e.value));
   const traced = new Promise((r) => cdp.once('Tracing.tracingComplete', r));
-  await cdp.send('Tracing.start', { categories: 'devtools.timeline,toplevel', transferMode: 'ReportEvents' });
-  const result = await page.evaluate(() => new Promise((resolve) => {
-    let frames = 0;
-    let worst = 0;
-    let last = performance.now();
-    const t0 = last;
+  await cdp.send('Tracing.start', { categories: 'devtools.timeline,toplevel,v8', transferMode: 'ReportEvents' });
+  const result = await page.evaluate((ms) => new Promise((resolve) => {
+    const longTasks = [];
+    const obs = new PerformanceObserver((list) => { for (const e of list.getEntries()) longTasks.push(e.duration); });
+    obs.observe({ type: 'longtask' });
+    window.sandbox.frameStats(); // reset
+    const intervals = [];
+    let last = null;
+    let t0 = null;
     function frame(t) {
-      frames++;
-      worst = Math.max(worst, t - last);
+      if (last !== null) intervals.push(t - last);
+      else t0 = t;
       last = t;
-      if (t - t0 < 5000) requestAnimationFrame(frame);
-      else resolve({ fps: frames * 1000 / (t - t0), worst_frame_ms: worst });
+      if (t - t0 < ms) requestAnimationFrame(frame);
+      else {
+        obs.disconnect();
+        resolve({ intervals, elapsed: t - t0, longTasks, sim: window.sandbox.frameStats() });
+      }
     }
     requestAnimationFrame(frame);
-  }));
+  }), seconds * 1000);
   await cdp.send('Tracing.end');
   await traced;
   await page.keyboard.press(' ');
@@ -85,12 +97,38 @@ async function fps(b, speed) {
   // The page's main thread is the one that runs the animation frames.
   const main = events.find((e) => e.name === 'FireAnimationFrame');
   const onMain = events.filter((e) => main && e.tid === main.tid && e.pid === main.pid);
-  // Thread CPU time (tdur), not wall time: other processes on the machine do not count.
-  const busy = onMain.filter((e) => (e.name === 'ThreadControllerImpl::RunTask' || e.name === 'RunTask') && e.tdur)
-    .reduce((a, e) => a + e.tdur, 0) / 1000;
-  const frames = onMain.filter((e) => e.name === 'FireAnimationFrame').length;
-  return { speed: `${speed}x`, fps: Math.round(result.fps * 10) / 10, worst_frame_ms: Math.round(result.worst_frame_ms),
-    main_thread_cpu_ms_per_frame: frames ? Math.round(busy / frames * 10) / 10 : null, steps_played: after - before };
+  if (process.env.MEASURE_TRACE_DIR) {
+    fs.writeFileSync(path.join(process.env.MEASURE_TRACE_DIR, `trace-${speed}x.json`), JSON.stringify(onMain));
+  }
+  // Per frame shown: the page's own animation callback and the measuring one both fire in
+  // each frame, so the trace's FireAnimationFrame count is not the frame count.
+  const frames = result.intervals.length;
+  const cpu = (names) => onMain.filter((e) => names.includes(e.name) && e.tdur).reduce((a, e) => a + e.tdur, 0) / 1000;
+  const perFrame = (names) => (frames ? r1(cpu(names) / frames) : null);
+  const sorted = [...result.intervals].sort((a, c) => a - c);
+  const lt = result.longTasks;
+  return {
+    speed: `${speed}x`,
+    seconds,
+    fps: r1(result.intervals.length * 1000 / result.elapsed),
+    frame_interval_ms: { p50: r1(pct(sorted, 50)), p95: r1(pct(sorted, 95)), p99: r1(pct(sorted, 99)), max: r1(sorted[sorted.length - 1]) },
+    // An interval above 1.5 vsyncs (25 ms at 60 Hz): at least one frame was missed.
+    frames_over_25ms: sorted.filter((x) => x > 25).length,
+    frames_total: sorted.length,
+    long_tasks: { count: lt.length, total_ms: Math.round(lt.reduce((a, x) => a + x, 0)), max_ms: Math.round(Math.max(0, ...lt)) },
+    // Inclusive thread CPU per animation frame by trace event (nested events overlap:
+    // the animation frame callback holds the reducer, the simulation and Yew's render).
+    main_thread_cpu_ms_per_frame: {
+      all_tasks: perFrame(['ThreadControllerImpl::RunTask', 'RunTask']),
+      animation_frame_callback: perFrame(['FireAnimationFrame']),
+      simulation: result.sim.frames ? r1(result.sim.sim_ms / result.sim.frames) : null,
+      style: perFrame(['UpdateLayoutTree']),
+      layout: perFrame(['Layout']),
+      paint: perFrame(['PrePaint', 'Paint', 'Layerize', 'Commit']),
+      gc: perFrame(['MinorGC', 'MajorGC']),
+    },
+    steps_played: after - before,
+  };
 }
 
 async function seek(b) {
@@ -124,16 +162,28 @@ async function seek(b) {
     within_budget: core.seek_ms_max <= 50 };
 }
 
+// Options: --only fps (skip size, navigation and seek), --seconds N per speed (default 5),
+// --out FILE (also write the JSON there).
+const args = process.argv.slice(4);
+const opt = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const only = opt('--only');
+const seconds = Number(opt('--seconds') || 5);
 const b = await launch();
 try {
-  const report = {
-    machine: { cpus: os.cpus().length, load_average_1min: Math.round(os.loadavg()[0] * 100) / 100 },
-    size: sizes(),
-    navigation_to_interactive: await interactive(),
-    frames_per_second_5x24_rf3: { budget: 60, runs: [await fps(b, 1), await fps(b, 10), await fps(b, 100)] },
-    seek_100k_steps: await seek(b),
-  };
-  console.log(JSON.stringify(report, null, 2));
+  const report = { machine: { cpus: os.cpus().length, load_average_1min: Math.round(os.loadavg()[0] * 100) / 100 } };
+  if (!only) {
+    report.size = sizes();
+    report.navigation_to_interactive = await interactive();
+  }
+  if (!only || only === 'fps') {
+    report.frames_per_second_5x24_rf3 = { budget: 60, runs: [] };
+    for (const speed of [1, 10, 100]) report.frames_per_second_5x24_rf3.runs.push(await fps(b, speed, seconds));
+  }
+  if (!only) report.seek_100k_steps = await seek(b);
+  report.machine.load_average_1min_after = Math.round(os.loadavg()[0] * 100) / 100;
+  const text = JSON.stringify(report, null, 2);
+  if (opt('--out')) fs.writeFileSync(opt('--out'), `${text}\n`);
+  console.log(text);
 } finally {
   await b.close();
 }

@@ -194,6 +194,14 @@ pub fn app() -> Html {
             (vm::producers(w), vm::consumers(w), vm::groups(w), w.invariants.states.clone())
         })
     };
+    // The Streams applications and their store queries: with the side panels, and at once
+    // when the query changes.
+    let streams = {
+        let session = state.session.clone();
+        use_memo((state.mid_rev, Rc::as_ptr(&state.session) as usize, state.iq.clone()), move |(_, _, iq)| {
+            Rc::new(crate::streams_live::apps(&session.borrow().world, iq))
+        })
+    };
     let cluster = Rc::new(vm::cluster(w));
     let topics: Vec<(String, u32)> =
         w.controller.image.topics.values().map(|t| (t.name.to_string(), t.partitions.len() as u32)).collect();
@@ -224,6 +232,7 @@ pub fn app() -> Html {
                 <EventLog session={session_ref} filter={state.filter.clone()} />
                 <Charts session={slow_ref} summary={summary} />
                 <SchemaPanel />
+                if !streams.is_empty() { <crate::streams_live::StreamsApps apps={(*streams).clone()} /> }
                 <StreamsPanel seed={s.seed} />
             </main>
             if state.help { <Help /> }

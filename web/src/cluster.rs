@@ -188,10 +188,38 @@ pub struct PartitionProps {
 
 #[function_component(PartitionRow)]
 pub fn partition_row(p: &PartitionProps) -> Html {
-    let d = use_context::<Dispatch>().expect("dispatcher");
     let v = &p.vm;
     let leader = v.leader.map(|l| format!("b{l}")).unwrap_or_else(|| "none".into());
     let isr = v.isr.iter().map(|b| format!("b{b}")).collect::<Vec<_>>().join(",");
+    html! {
+        <article class={classes!("partition", v.offline.then_some("is-offline"), v.under_replicated.then_some("is-under"))}
+            aria-label={format!("Partition {}, leader {leader}, epoch {}, ISR {isr}", v.tp, v.leader_epoch)}
+            data-tp={v.tp.clone()} data-leader={v.leader.map(|l| l.to_string()).unwrap_or_default()}
+            data-epoch={v.leader_epoch.to_string()}>
+            <PartitionHeader tp={v.tp.clone()} leader={leader} epoch={v.leader_epoch} isr={isr} min_isr={v.min_isr}
+                offline={v.offline} under_min_isr={v.under_min_isr} under_replicated={v.under_replicated} />
+            <Lanes lanes={v.lanes.clone()} window={v.window} />
+        </article>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct PartitionHeaderProps {
+    pub tp: String,
+    pub leader: String,
+    pub epoch: u32,
+    pub isr: String,
+    pub min_isr: u32,
+    pub offline: bool,
+    pub under_min_isr: bool,
+    pub under_replicated: bool,
+}
+
+/// A partition's leader, epoch, ISR and election buttons: its own component, so that the
+/// records arriving in the lanes (every frame while playing) do not re-render it.
+#[function_component(PartitionHeader)]
+fn partition_header(v: &PartitionHeaderProps) -> Html {
+    let d = use_context::<Dispatch>().expect("dispatcher");
     let mut flags = Vec::new();
     if v.offline {
         flags.push(("offline", "OFFLINE: no leader"));
@@ -202,26 +230,20 @@ pub fn partition_row(p: &PartitionProps) -> Html {
         flags.push(("under-replicated", "under-replicated"));
     }
     html! {
-        <article class={classes!("partition", v.offline.then_some("is-offline"), v.under_replicated.then_some("is-under"))}
-            aria-label={format!("Partition {}, leader {leader}, epoch {}, ISR {isr}", v.tp, v.leader_epoch)}
-            data-tp={v.tp.clone()} data-leader={v.leader.map(|l| l.to_string()).unwrap_or_default()}
-            data-epoch={v.leader_epoch.to_string()}>
-            <header>
-                <h3>{ &v.tp }</h3>
-                <span>{ "leader " }<strong data-testid="leader">{ &leader }</strong></span>
-                <span>{ "epoch " }<strong data-testid="epoch">{ v.leader_epoch }</strong></span>
-                <span>{ format!("ISR [{isr}]") }</span>
-                <span class="muted">{ format!("min ISR {}", v.min_isr) }</span>
-                { for flags.iter().map(|(c, t)| html! { <span class={classes!("flag", *c)}>{ *t }</span> }) }
-                <span class="partition-actions">
-                    <button class="small" onclick={act(&d, Action::ElectLeaders { partition: Some(v.tp.clone()), unclean: false })}
-                        aria-label={format!("Preferred leader election for {}", v.tp)}>{ "elect preferred" }</button>
-                    <button class="small" onclick={act(&d, Action::ElectLeaders { partition: Some(v.tp.clone()), unclean: true })}
-                        aria-label={format!("Unclean leader election for {}", v.tp)}>{ "elect unclean" }</button>
-                </span>
-            </header>
-            <Lanes lanes={v.lanes.clone()} window={v.window} />
-        </article>
+        <header>
+            <h3>{ &v.tp }</h3>
+            <span>{ "leader " }<strong data-testid="leader">{ &v.leader }</strong></span>
+            <span>{ "epoch " }<strong data-testid="epoch">{ v.epoch }</strong></span>
+            <span>{ format!("ISR [{}]", v.isr) }</span>
+            <span class="muted">{ format!("min ISR {}", v.min_isr) }</span>
+            { for flags.iter().map(|(c, t)| html! { <span class={classes!("flag", *c)}>{ *t }</span> }) }
+            <span class="partition-actions">
+                <button class="small" onclick={act(&d, Action::ElectLeaders { partition: Some(v.tp.clone()), unclean: false })}
+                    aria-label={format!("Preferred leader election for {}", v.tp)}>{ "elect preferred" }</button>
+                <button class="small" onclick={act(&d, Action::ElectLeaders { partition: Some(v.tp.clone()), unclean: true })}
+                    aria-label={format!("Unclean leader election for {}", v.tp)}>{ "elect unclean" }</button>
+            </span>
+        </header>
     }
 }
 
@@ -320,16 +342,70 @@ const NUMS: [&str; 100] = [
     "97", "98", "99",
 ];
 
+type VisibilityClosure = wasm_bindgen::closure::Closure<dyn FnMut(js_sys::Array)>;
+
+/// Calls `on_change(visible)` whenever the element behind `node` enters or leaves its
+/// scrolling `.partitions` list's scrollport (with a margin, so that a partition is drawn
+/// just before it shows). The observer and its closure live as long as the returned pair.
+fn watch_visibility(
+    node: &NodeRef,
+    on_change: impl FnMut(bool) + 'static,
+) -> Option<(web_sys::IntersectionObserver, VisibilityClosure)> {
+    let el = node.cast::<web_sys::Element>()?;
+    let root = el.closest(".partitions").ok().flatten()?;
+    let mut on_change = on_change;
+    let closure = VisibilityClosure::new(move |entries: js_sys::Array| {
+        // The latest entry wins when several arrive at once.
+        if let Some(e) = entries.iter().last().and_then(|e| e.dyn_into::<web_sys::IntersectionObserverEntry>().ok()) {
+            on_change(e.is_intersecting());
+        }
+    });
+    let options = web_sys::IntersectionObserverInit::new();
+    options.set_root(Some(&root));
+    options.set_root_margin("200px 0px");
+    let observer = web_sys::IntersectionObserver::new_with_options(closure.as_ref().unchecked_ref(), &options).ok()?;
+    observer.observe(&el);
+    Some((observer, closure))
+}
+
 /// A partition's log lanes: labels and numbers in HTML, the cells on one canvas (a tooltip
 /// names the record under the pointer).
 #[function_component(Lanes)]
 pub fn lanes(p: &LanesProps) -> Html {
     let canvas = use_node_ref();
+    // A 24-partition topic shows a few partitions at a time in its scrolling list: a canvas
+    // outside the list's scrollport is not drawn, only remembered, and drawn when it
+    // scrolls into view (an IntersectionObserver rooted at the list says which).
+    let hidden = use_mut_ref(|| false);
+    let pending = use_mut_ref(|| None::<(Vec<LaneVm>, (u64, u64))>);
+    {
+        let (canvas, hidden, pending) = (canvas.clone(), hidden.clone(), pending.clone());
+        use_effect_with((p.lanes.clone(), p.window), move |(lanes, window)| {
+            if *hidden.borrow() {
+                *pending.borrow_mut() = Some((lanes.clone(), *window));
+            } else if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
+                draw_lanes(&c, lanes, *window);
+            }
+        });
+    }
     {
         let canvas = canvas.clone();
-        use_effect_with((p.lanes.clone(), p.window), move |(lanes, window)| {
-            if let Some(c) = canvas.cast::<web_sys::HtmlCanvasElement>() {
-                draw_lanes(&c, lanes, *window);
+        use_effect_with((), move |_| {
+            let target = canvas.clone();
+            let observer = watch_visibility(&target, move |visible| {
+                *hidden.borrow_mut() = !visible;
+                if visible {
+                    if let (Some((lanes, window)), Some(c)) =
+                        (pending.borrow_mut().take(), canvas.cast::<web_sys::HtmlCanvasElement>())
+                    {
+                        draw_lanes(&c, &lanes, window);
+                    }
+                }
+            });
+            move || {
+                if let Some((o, _closure)) = observer {
+                    o.disconnect();
+                }
             }
         });
     }

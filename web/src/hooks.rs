@@ -127,6 +127,27 @@ pub fn sandbox_bench_seek(steps: u32, seeks: u32) -> Result<String, JsValue> {
     ))
 }
 
+thread_local! {
+    /// Frames played and the milliseconds the simulation took in them, since the last
+    /// [`sandbox_frame_stats`] call: separates simulating from rendering in measurements.
+    static FRAME_SIM: std::cell::Cell<(u32, f64)> = const { std::cell::Cell::new((0, 0.0)) };
+}
+
+/// Records one played frame's simulation time (the reducer calls it).
+pub fn note_frame_sim(ms: f64) {
+    FRAME_SIM.with(|c| {
+        let (n, t) = c.get();
+        c.set((n.saturating_add(1), t + ms));
+    });
+}
+
+/// `<frames> <simulation ms>` since the previous call, then resets.
+#[wasm_bindgen(js_name = sandboxFrameStats)]
+pub fn sandbox_frame_stats() -> String {
+    let (n, t) = FRAME_SIM.with(|c| c.replace((0, 0.0)));
+    format!("{n} {t}")
+}
+
 /// Panics on purpose: the tests check that a panic shows the error panel, not a blank page.
 #[wasm_bindgen(js_name = sandboxPanicForTest)]
 pub fn sandbox_panic_for_test() {

@@ -21,6 +21,7 @@ pub mod schema_panel;
 pub mod session;
 pub mod share;
 pub mod state;
+pub mod streams_live;
 pub mod streams_panel;
 pub mod vm;
 

@@ -5,6 +5,7 @@ use crate::edit::{self, Knobs, MAX_SCENARIO_BYTES};
 use crate::scenarios;
 use crate::session::{Session, Source};
 use crate::share::{self, Shared};
+use crate::streams_live::{IqSelection, IqSelections};
 use crate::vm::LogFilter;
 use sandbox_core::action::Action;
 use sandbox_core::scenario::Scenario;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub notice: Option<Notice>,
     pub filter: LogFilter,
     pub help: bool,
+    /// Interactive queries of the Streams applications' stores, per `application.id`.
+    pub iq: IqSelections,
 }
 
 pub enum Msg {
@@ -90,6 +93,11 @@ pub enum Msg {
     ToggleHelp,
     /// The slow views (charts, summary, saved link) catch up with the session.
     Refresh,
+    /// Query a store of a Streams application (by `application.id`).
+    Query {
+        app: String,
+        selection: IqSelection,
+    },
 }
 
 pub type Dispatch = UseReducerDispatcher<AppState>;
@@ -153,6 +161,7 @@ impl AppState {
             notice,
             filter: LogFilter::default(),
             help: false,
+            iq: IqSelections::new(),
         }
     }
 
@@ -200,6 +209,8 @@ impl AppState {
         next.slow_rev = self.slow_rev + 1;
         next.mid_rev = self.mid_rev + 1;
         next.speed = self.speed;
+        // Kept across reloads and branches: a store the new world lacks falls back to the first.
+        next.iq = self.iq.clone();
         Rc::new(next)
     }
 
@@ -226,12 +237,14 @@ impl Reducible for AppState {
                 let dt = self.last_frame.map(|l| (t - l).clamp(0.0, 100.0)).unwrap_or(0.0);
                 let advance_us = (dt * 1000.0 * self.speed_factor()).round() as u64;
                 let target = SimTime(self.clock.0.saturating_add(advance_us));
-                let deadline = crate::dom::now_ms() + FRAME_BUDGET_MS;
+                let started = crate::dom::now_ms();
+                let deadline = started + FRAME_BUDGET_MS;
                 let (reached, at_end, now) = {
                     let mut s = self.session.borrow_mut();
                     let (_, reached) = s.advance_until(target, || crate::dom::now_ms() > deadline);
                     (reached, s.at_end(), s.world.now)
                 };
+                crate::hooks::note_frame_sim(crate::dom::now_ms() - started);
                 let mut next = (*self).clone();
                 next.rev += 1;
                 next.last_frame = Some(t);
@@ -403,6 +416,14 @@ impl Reducible for AppState {
             Msg::Refresh => {
                 let mut next = (*self).clone();
                 next.slow_rev += 1;
+                Rc::new(next)
+            }
+            Msg::Query { app, selection } => {
+                if self.iq.get(&app) == Some(&selection) {
+                    return self;
+                }
+                let mut next = (*self).clone();
+                next.iq.insert(app, selection);
                 Rc::new(next)
             }
             Msg::ToggleHelp => {

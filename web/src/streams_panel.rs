@@ -2,8 +2,8 @@
 //! core's topology test driver. Shows the topology, the windows on a time axis with their
 //! records, the late records that were dropped, and the window store's contents.
 //!
-//! The topology is built with the core's DSL; when the streams runtime joins the simulated
-//! world the panel will read its tasks instead of driving its own.
+//! The topology is built with the core's DSL and runs in the test driver, outside the
+//! simulated cluster; applications that run in the cluster are in `streams_live`.
 use crate::vm::clip;
 use sandbox_core::streams::driver::TestDriver;
 use sandbox_core::streams::store::Store;
@@ -168,7 +168,7 @@ pub fn streams_panel(p: &StreamsProps) -> Html {
     let i = &*input;
     html! {
         <details class="panel streams" ontoggle={toggle}>
-            <summary><h2>{ "Kafka Streams" }</h2></summary>
+            <summary><h2>{ "Kafka Streams: offline demo (test driver)" }</h2></summary>
             <p>{ "Taxi rides counted per pickup zone in tumbling windows. Some rides arrive late; those later than the grace period are dropped." }</p>
             <div class="knobs">
                 { number("st-seed", "seed ", i.seed, u64::MAX, set(|x, v| x.seed = v)) }

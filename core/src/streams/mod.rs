@@ -17,6 +17,7 @@ pub mod aggregate;
 pub mod driver;
 pub mod error;
 pub mod expr;
+pub mod iq;
 pub mod join;
 pub mod ksql;
 pub mod runtime;

@@ -1,0 +1,117 @@
+// The Kafka Streams applications panel, end to end in headless Chromium: the instances and
+// their tasks, and interactive queries of a store at the cursor, compared with what the
+// native `kafka-sandbox run --json` reports for the same run (its summary's `streams`).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { launch, open, link, cursor } from './common.mjs';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const BIN = process.env.SANDBOX_BIN || path.join(ROOT, 'target/release/kafka-sandbox');
+let browser;
+
+before(async () => { browser = await launch(); });
+after(async () => { await browser.close(); });
+
+/// The native run's summary of its Streams applications, by application.id.
+function native(scenario) {
+  const r = spawnSync(BIN, ['run', path.join(ROOT, `scenarios/${scenario}.toml`), '--json'],
+    { encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.status !== 0 && r.status !== 1) throw new Error(`${BIN} run ${scenario}: exit ${r.status}: ${r.stderr}`);
+  const out = JSON.parse(r.stdout);
+  return Object.fromEntries(out.summary.streams.map((a) => [a.application_id, a]));
+}
+
+const card = (app) => `[data-testid="streams-apps"] article[data-app="${app}"]`;
+
+async function total(page, app) {
+  return Number(await page.getAttribute(`${card(app)} [data-testid="iq-total"]`, 'data-total'));
+}
+
+async function rows(page, app) {
+  return page.$$eval(`${card(app)} [data-testid="iq-rows"] tbody tr`, (trs) => trs.map((tr) => ({
+    key: tr.querySelector('.iq-key').textContent,
+    start: tr.querySelector('.iq-start')?.textContent ?? null,
+    end: tr.querySelector('.iq-end')?.textContent ?? null,
+    value: tr.querySelector('.iq-value').textContent,
+  })));
+}
+
+/// End: computes the run to its end and moves the cursor there (one reducer message).
+async function toEnd(page) {
+  const before = await cursor(page);
+  await page.mouse.move(0, 0);
+  await page.keyboard.press('End');
+  await page.waitForFunction((b) => Number(document.querySelector('[data-testid="cursor"]').textContent) > b,
+    before, { timeout: 60000 });
+}
+
+test('a count store queried at the end of the run answers what the native run reports', async () => {
+  const want = native('streams/count-rides-per-location')['rides-count'];
+  const { page, errors } = await open(browser.context, link('streams/count-rides-per-location'));
+  await page.waitForSelector(card('rides-count'));
+  // At the first step no record has been processed: the store is empty.
+  assert.equal(await total(page, 'rides-count'), 0);
+  await toEnd(page);
+  const at = await cursor(page);
+  assert.ok(at > 1000, `the run went to its end (step ${at})`);
+  const text = await page.textContent(card('rides-count'));
+  assert.match(text, /processing\.guarantee=at_least_once/);
+  // Instances: both running, one task each, as the native summary says.
+  const instances = await page.$$eval(`${card('rides-count')} tr[data-instance]`, (trs) => trs.map((tr) => ({
+    name: tr.dataset.instance, alive: tr.dataset.alive === 'true', tasks: tr.querySelector('[data-testid="tasks"]').textContent,
+  })));
+  assert.deepEqual(instances, want.instances.map((i) => ({ name: i.name, alive: i.alive, tasks: i.tasks.join(', ') || 'none' })));
+  // The whole store: as many entries as natively, the first rows identical.
+  const counts = want.stores.counts;
+  assert.ok(counts.length > 10, `the native store has entries (${counts.length})`);
+  assert.equal(await total(page, 'rides-count'), counts.length);
+  const shown = await rows(page, 'rides-count');
+  assert.equal(shown.length, Math.min(50, counts.length));
+  assert.deepEqual(shown.slice(0, 10).map((r) => [r.key, r.value]), counts.slice(0, 10).map((r) => [r.key, r.value]));
+  if (counts.length > 50) {
+    assert.equal(await page.textContent(`${card('rides-count')} [data-testid="iq-more"]`), `…and ${counts.length - 50} more`);
+  }
+  // One key: the busiest location, whose count the native run computed.
+  const busiest = [...counts].sort((a, b) => Number(b.value) - Number(a.value) || a.key.localeCompare(b.key))[0];
+  await page.fill(`${card('rides-count')} [data-testid="iq-key"]`, busiest.key);
+  await page.waitForFunction((sel) => document.querySelector(sel)?.dataset.total === '1',
+    `${card('rides-count')} [data-testid="iq-total"]`);
+  assert.deepEqual(await rows(page, 'rides-count'), [{ key: busiest.key, start: null, end: null, value: busiest.value }]);
+  // The query follows the cursor: halfway through the run the count is smaller or absent.
+  await page.evaluate((v) => {
+    const s = document.getElementById('scrub');
+    s.value = String(v);
+    s.dispatchEvent(new Event('input', { bubbles: true }));
+  }, Math.floor(at / 4));
+  await page.waitForFunction((c) => Number(document.querySelector('[data-testid="cursor"]').textContent) === c, Math.floor(at / 4));
+  const early = await rows(page, 'rides-count');
+  assert.ok(early.length === 0 || Number(early[0].value) < Number(busiest.value),
+    `at step ${Math.floor(at / 4)} the count of ${busiest.key} is below ${busiest.value}: ${JSON.stringify(early)}`);
+  // A key that no ride has.
+  await page.fill(`${card('rides-count')} [data-testid="iq-key"]`, 'no-such-location');
+  await page.waitForFunction((sel) => document.querySelector(sel)?.dataset.total === '0',
+    `${card('rides-count')} [data-testid="iq-total"]`);
+  assert.match(await page.textContent(`${card('rides-count')} [data-testid="iq-total"]`), /No entry for this key/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a window store shows each window with its start and end', async () => {
+  const want = native('streams/windowed-count-late-records')['window-counts'];
+  const { page, errors } = await open(browser.context, link('streams/windowed-count-late-records'));
+  await page.waitForSelector(card('window-counts'));
+  await toEnd(page);
+  const store = want.stores['window-store'];
+  assert.ok(store.length > 0, 'the native window store has entries');
+  assert.equal(await total(page, 'window-counts'), store.length);
+  const shown = await rows(page, 'window-counts');
+  assert.deepEqual(shown.map((r) => [r.key, Number(r.start), r.value]), store.map((r) => [r.key, r.window_start, r.value]));
+  // Tumbling windows of 10 s: the end is the start plus the size.
+  for (const r of shown) assert.equal(Number(r.end) - Number(r.start), 10000, JSON.stringify(r));
+  // The offline test-driver demo is still there.
+  assert.equal(await page.locator('details.panel.streams summary', { hasText: 'offline demo' }).count(), 1);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
