@@ -133,6 +133,7 @@ mod tests {
             guarantee: ProcessingGuarantee::AtLeastOnce,
             commit_interval_ms: 1000,
             instances: Vec::new(),
+            ksql: None,
         };
         StreamsApp::new(spec, vec![(0, 0), (1, 1)])
     }
