@@ -39,6 +39,8 @@ pub struct InstanceVm {
     /// Task ids as Kafka prints them (`<sub-topology>_<partition>`).
     pub tasks: Vec<String>,
     pub processed: u64,
+    /// exactly_once_v2: "open", "committing" or "none", then committed/aborted counts.
+    pub transaction: Option<(&'static str, u64, u64)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -102,6 +104,16 @@ pub fn apps(w: &World, selections: &IqSelections) -> Vec<StreamsAppVm> {
                         alive: w.consumers.get(i.consumer as usize).is_some_and(|c| c.alive),
                         tasks: i.tasks.keys().map(|t| t.to_string()).collect(),
                         processed: i.processed,
+                        transaction: app.exactly_once().then(|| {
+                            let state = if i.eos.committing {
+                                "committing"
+                            } else if i.eos.open {
+                                "open"
+                            } else {
+                                "none"
+                            };
+                            (state, i.eos.commits, i.eos.aborts)
+                        }),
                     })
                     .collect(),
                 stores,
@@ -156,6 +168,7 @@ fn app_card(p: &AppCardProps) -> Html {
     let windowed = store_type != "key-value";
     let more = a.answer.total.saturating_sub(a.answer.rows.len());
     let app_label = clip(&a.application_id, 60);
+    let eos = a.instances.iter().any(|i| i.transaction.is_some());
     html! {
         <article class="client streams-app" data-app={a.application_id.clone()} aria-label={format!("Streams application {app_label}")}>
             <h3>{ format!("application.id {app_label}") }</h3>
@@ -166,6 +179,7 @@ fn app_card(p: &AppCardProps) -> Html {
                 <thead><tr>
                     <th scope="col">{ "consumer" }</th><th scope="col">{ "producer" }</th>
                     <th scope="col">{ "state" }</th><th scope="col">{ "tasks" }</th><th scope="col">{ "processed" }</th>
+                    if eos { <th scope="col">{ "transaction (committed / aborted)" }</th> }
                 </tr></thead>
                 <tbody>
                     { for a.instances.iter().map(|i| html! {
@@ -175,6 +189,9 @@ fn app_card(p: &AppCardProps) -> Html {
                             <td>{ if i.alive { "running" } else { "crashed" } }</td>
                             <td data-testid="tasks">{ if i.tasks.is_empty() { "none".to_string() } else { i.tasks.join(", ") } }</td>
                             <td>{ i.processed }</td>
+                            if let Some((state, commits, aborts)) = i.transaction {
+                                <td data-testid="transaction">{ format!("{state} ({commits} / {aborts})") }</td>
+                            }
                         </tr>
                     }) }
                 </tbody>
