@@ -210,6 +210,52 @@ fn bad_connector_configs_are_errors_naming_the_connector_and_the_field() {
     assert!(Scenario::parse("bad.toml", &clash).unwrap_err().message.contains("used twice"));
 }
 
+#[test]
+fn a_paused_connector_does_no_work_until_resumed_and_its_sink_stays_in_the_group() {
+    let at = |ms: u64, action: &str| format!("[[at]]\nat_ms = {ms}\naction = \"{action}\"\nconnector = \"sink\"\n\n");
+    let pause_source = "[[at]]\nat_ms = 3000\naction = \"pause_connector\"\nconnector = \"gen\"\n\n";
+    let text = connect_run(
+        "pageviews",
+        100_000,
+        5000,
+        &sink("sink", "insert"),
+        &format!("{pause_source}{}", at(2000, "pause_connector")),
+    );
+    let s = scenario(&text);
+    let mut at_pause = None;
+    let (_, verdict) = execute(&s, s.seed, None, |w, ev| {
+        if ev.time.as_ms() >= 3000 && at_pause.is_none() {
+            at_pause = w.connect.as_ref().map(|c| c.connectors[0].tasks[0].source.produced);
+        }
+    })
+    .unwrap();
+    let gen = verdict.summary.connectors.iter().find(|c| c.name == "gen").unwrap();
+    let sink = verdict.summary.connectors.iter().find(|c| c.name == "sink").unwrap();
+    assert_eq!((gen.state.as_str(), sink.state.as_str()), ("PAUSED", "PAUSED"));
+    // At most the poll due in the pausing step itself.
+    assert!(gen.records <= at_pause.unwrap() + 1, "{} records, {:?} at the pause", gen.records, at_pause);
+    let group = verdict.summary.groups.iter().find(|g| g.group == "connect-sink").unwrap();
+    assert!(group.lag.values().sum::<u64>() > 0, "the paused sink fell behind");
+    assert!(sink.records < gen.records);
+    // Resumed at 20 s, the sink catches up.
+    let text = connect_run(
+        "pageviews",
+        2000,
+        5000,
+        &sink_text("sink"),
+        &format!("{}{}", at(2000, "pause_connector"), at(20_000, "resume_connector")),
+    );
+    let s = scenario(&text);
+    let (_, verdict) = execute(&s, s.seed, None, |_, _| {}).unwrap();
+    let sink = verdict.summary.connectors.iter().find(|c| c.name == "sink").unwrap();
+    assert_eq!((sink.state.as_str(), sink.records), ("RUNNING", 2000));
+    assert_eq!(sink.redelivered, 0, "pausing is not a restart: nothing is read twice");
+}
+
+fn sink_text(name: &str) -> String {
+    sink(name, "insert")
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 

@@ -224,7 +224,11 @@ fn connector_summaries(world: &World) -> Vec<ConnectorSummary> {
                 .map(|t| ConnectTaskSummary {
                     id: t.id,
                     client: c.spec.task_client(t.id),
-                    state: t.state.name().into(),
+                    state: if c.paused && t.state == crate::connect::TaskState::Running {
+                        "PAUSED".into()
+                    } else {
+                        t.state.name().into()
+                    },
                     records: if source { t.source.produced } else { t.sink.written },
                     error: t.sink.error.clone(),
                 })
@@ -234,7 +238,7 @@ fn connector_summaries(world: &World) -> Vec<ConnectorSummary> {
                 class: c.spec.class.clone(),
                 kind: if source { "source" } else { "sink" }.into(),
                 // Connect reports a connector RUNNING even when its tasks failed.
-                state: "RUNNING".into(),
+                state: if c.paused { "PAUSED" } else { "RUNNING" }.into(),
                 records: tasks.iter().map(|t| t.records).sum(),
                 tasks,
                 duplicates: if source {

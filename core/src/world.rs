@@ -658,6 +658,9 @@ impl World {
                     ms_to_dur(*delay_ms)?;
                 }
             }
+            PauseConnector { connector } | ResumeConnector { connector } => {
+                self.connector_index(connector)?;
+            }
             CrashClient { client } | RestartClient { client } | SetClientConfig { client, .. } => {
                 match self.resolve_node(client)? {
                     NodeId::Producer(_) | NodeId::Consumer(_) => {}
@@ -1171,7 +1174,7 @@ impl World {
                     sink: SinkTask::default(),
                 });
             }
-            connectors.push(Connector { spec: spec.clone(), tasks, tables: Default::default() });
+            connectors.push(Connector { spec: spec.clone(), tasks, tables: Default::default(), paused: false });
         }
         let flush = Dur::from_ms(setup.worker.offset_flush_interval_ms);
         self.connect = Some(ConnectRuntime {
@@ -1228,6 +1231,7 @@ impl World {
                 let p = task_state.client as usize;
                 let cause = Cause::Timer { node: NodeId::Producer(p as u32), timer: Cow::Borrowed("DatagenPoll") };
                 let live = task_state.state == crate::connect::TaskState::Running
+                    && !rt.connectors[c].paused
                     && task_state.source.epoch == epoch
                     && self.producers[p].alive;
                 if live {
@@ -1382,10 +1386,61 @@ impl World {
                         });
                     }
                 }
+                if !source && alive && self.connect.as_ref().is_some_and(|rt| rt.connectors[c].paused) {
+                    // Connect pauses partitions a paused sink task gets in a rebalance too.
+                    let fresh: Vec<TopicPartition> = self.consumers[client]
+                        .assignment
+                        .iter()
+                        .filter(|tp| !self.consumers[client].paused.contains(*tp))
+                        .cloned()
+                        .collect();
+                    if !fresh.is_empty() {
+                        self.consumers[client].pause(&fresh, true);
+                    }
+                }
                 if !source && alive {
                     self.run_sink_task(c, t);
                 }
             }
+        }
+    }
+
+    fn connector_index(&self, name: &str) -> Result<usize, ActionError> {
+        self.connect
+            .as_ref()
+            .and_then(|rt| rt.connectors.iter().position(|c| c.spec.name == name))
+            .ok_or_else(|| ActionError(format!("no connector '{name}'")))
+    }
+
+    /// Pauses or resumes a connector: a paused source task stops polling (a pending poll is
+    /// cancelled), a paused sink task's consumer pauses its partitions but stays in its group.
+    fn set_connector_paused(&mut self, c: usize, paused: bool) {
+        let Some(rt) = self.connect.as_mut() else { return };
+        if rt.connectors[c].paused == paused {
+            return;
+        }
+        rt.connectors[c].paused = paused;
+        let source = rt.connectors[c].spec.is_source();
+        let name = rt.connectors[c].spec.name.clone();
+        let mut polls = Vec::new();
+        for t in 0..rt.connectors[c].tasks.len() {
+            let task = &mut rt.connectors[c].tasks[t];
+            let client = task.client as usize;
+            if source {
+                task.source.epoch += 1;
+                if !paused && task.state == crate::connect::TaskState::Running {
+                    polls.push(t);
+                }
+            } else {
+                let assigned: Vec<TopicPartition> = self.consumers[client].assignment.to_vec();
+                self.consumers[client].pause(&assigned, paused);
+            }
+        }
+        self.outbox.effects.push(Effect::Note {
+            text: format!("connector {name} {}", if paused { "PAUSED" } else { "resumed (RUNNING)" }),
+        });
+        for t in polls {
+            self.schedule_source_poll(c, t);
         }
     }
 
@@ -1601,6 +1656,14 @@ impl World {
                 self.controller.restart(self.now);
                 self.outbox.effects.push(Effect::ControllerRestarted);
                 self.with_io(NodeId::Controller, |w, io| w.controller.start_timers(io));
+            }
+            PauseConnector { connector } => {
+                let c = self.connector_index(&connector)?;
+                self.set_connector_paused(c, true);
+            }
+            ResumeConnector { connector } => {
+                let c = self.connector_index(&connector)?;
+                self.set_connector_paused(c, false);
             }
             CrashClient { client } => match self.resolve_node(&client)? {
                 NodeId::Producer(i) => {

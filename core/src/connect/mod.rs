@@ -409,6 +409,9 @@ pub struct Connector {
     pub tasks: Vec<Task>,
     /// Tables by name (sinks).
     pub tables: BTreeMap<String, Table>,
+    /// Paused with `pause_connector`.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// The Connect worker and its connectors, held by the world.

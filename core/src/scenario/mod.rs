@@ -530,11 +530,18 @@ fn connect_setup(
         assignment: None,
     });
     let producer_config = |span: &Range<usize>, at: &str| -> Result<ProducerConfig, ScenarioError> {
-        // The worker's producer overrides: acks=all, one request in flight (ordered offsets).
+        // The worker's producer overrides (Worker.baseProducerConfigs): acks=all, one
+        // request in flight, idempotence off, retries until delivery.timeout.ms = i32::MAX.
         let mut pc = ProducerConfig::default();
-        pc.set("acks", &ConfigValue::Str("all".into())).map_err(|e| loc.key_in(span, at, e.to_string()))?;
-        pc.set("max.in.flight.requests.per.connection", &ConfigValue::Int(1))
-            .map_err(|e| loc.key_in(span, at, e.to_string()))?;
+        for (k, v) in [
+            ("acks", ConfigValue::Str("all".into())),
+            ("max.in.flight.requests.per.connection", ConfigValue::Int(1)),
+            ("enable.idempotence", ConfigValue::Bool(false)),
+            ("delivery.timeout.ms", ConfigValue::Int(i64::from(i32::MAX))),
+        ] {
+            pc.set(k, &v).map_err(|e| loc.key_in(span, at, e.to_string()))?;
+        }
+        pc.validate().map_err(|e| loc.key_in(span, at, e.to_string()))?;
         Ok(pc)
     };
     let offsets_producer = worker.offsets_producer();
