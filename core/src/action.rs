@@ -165,6 +165,15 @@ pub enum Action {
         consumer: String,
         partitions: Vec<String>,
     },
+    /// Kafka Connect `PUT /connectors/{name}/pause`: source tasks stop polling, sink tasks
+    /// pause their consumer's partitions (they stay in the group).
+    PauseConnector {
+        connector: String,
+    },
+    /// Kafka Connect `PUT /connectors/{name}/resume`.
+    ResumeConnector {
+        connector: String,
+    },
     /// `consumer.close()`: commit (with auto-commit), leave the group, exit.
     CloseClient {
         client: String,
@@ -279,6 +288,8 @@ impl fmt::Display for Action {
             Pause { consumer, partitions } => write!(f, "{consumer}.pause({})", partitions.join(",")),
             Resume { consumer, partitions } => write!(f, "{consumer}.resume({})", partitions.join(",")),
             CloseClient { client } => write!(f, "{client}.close()"),
+            PauseConnector { connector } => write!(f, "pause connector {connector}"),
+            ResumeConnector { connector } => write!(f, "resume connector {connector}"),
             SetProcessing { consumer, processing_ms } => {
                 write!(f, "{consumer} now takes {processing_ms}ms per record")
             }

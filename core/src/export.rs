@@ -643,6 +643,8 @@ fn step_command(scenario: &Scenario, action: &Action) -> String {
             format!("echo {}", sh_quote(&format!("{producer} is redeployed with a new schema for its next produce step")))
         }
         Note { text } => format!("echo {}", sh_quote(&format!("note: {text}"))),
+        // The export has no Connect worker (its REST call would be PUT /connectors/NAME/pause).
+        PauseConnector { .. } | ResumeConnector { .. } => unsupported(&action.to_string()),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod client;
 pub mod cluster;
 pub mod config;
+pub mod connect;
 pub mod consumer;
 pub mod error;
 pub mod export;

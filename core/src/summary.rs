@@ -171,6 +171,89 @@ pub struct RunSummary {
     /// ksqlDB clusters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ksql: Vec<KsqlSummary>,
+    /// Kafka Connect connectors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connectors: Vec<ConnectorSummary>,
+}
+
+/// One Kafka Connect task: its id, its client and the state Connect would report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectTaskSummary {
+    pub id: u32,
+    pub client: String,
+    pub state: String,
+    /// Records the task produced (source) or wrote (sink).
+    pub records: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One Kafka Connect connector at the end of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectorSummary {
+    pub name: String,
+    pub class: String,
+    /// "source" or "sink".
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub state: String,
+    pub tasks: Vec<ConnectTaskSummary>,
+    /// Records produced (source) or written to the table (sink), repeats included.
+    pub records: u64,
+    /// Source: records sent again after a restart from an older source offset.
+    /// Sink: rows that repeat a record already in the table.
+    pub duplicates: u64,
+    /// Sink: records written more than once (redelivered after a crash or rebalance).
+    pub redelivered: u64,
+    /// Sink: rows per table.
+    pub tables: BTreeMap<String, u64>,
+}
+
+impl ConnectorSummary {
+    pub fn rows(&self) -> u64 {
+        self.tables.values().sum()
+    }
+}
+
+fn connector_summaries(world: &World) -> Vec<ConnectorSummary> {
+    let Some(rt) = &world.connect else { return Vec::new() };
+    rt.connectors
+        .iter()
+        .map(|c| {
+            let source = c.spec.is_source();
+            let tasks: Vec<ConnectTaskSummary> = c
+                .tasks
+                .iter()
+                .map(|t| ConnectTaskSummary {
+                    id: t.id,
+                    client: c.spec.task_client(t.id),
+                    state: if c.paused && t.state == crate::connect::TaskState::Running {
+                        "PAUSED".into()
+                    } else {
+                        t.state.name().into()
+                    },
+                    records: if source { t.source.produced } else { t.sink.written },
+                    error: t.sink.error.clone(),
+                })
+                .collect();
+            ConnectorSummary {
+                name: c.spec.name.clone(),
+                class: c.spec.class.clone(),
+                kind: if source { "source" } else { "sink" }.into(),
+                // Connect reports a connector RUNNING even when its tasks failed.
+                state: if c.paused { "PAUSED" } else { "RUNNING" }.into(),
+                records: tasks.iter().map(|t| t.records).sum(),
+                tasks,
+                duplicates: if source {
+                    c.tasks.iter().map(|t| t.source.duplicates).sum()
+                } else {
+                    c.tables.values().map(|t| t.duplicate_rows).sum()
+                },
+                redelivered: c.tables.values().map(|t| t.redelivered).sum(),
+                tables: c.tables.iter().map(|(n, t)| (n.clone(), t.rows.len() as u64)).collect(),
+            }
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -691,6 +774,7 @@ impl RunSummary {
             }),
             streams: streams_summaries(world),
             ksql: ksql_summaries(world),
+            connectors: connector_summaries(world),
         }
     }
 
@@ -848,6 +932,34 @@ impl RunSummary {
             }
             if r.refusals > 0 {
                 let _ = writeln!(s, "  {} registrations refused", r.refusals);
+            }
+        }
+        for c in &self.connectors {
+            let _ = writeln!(
+                s,
+                "\nconnector {} ({}, {}): {}; {} records {}, {} duplicates{}",
+                c.name,
+                c.kind,
+                c.class,
+                c.state,
+                c.records,
+                if c.kind == "source" { "produced" } else { "written" },
+                c.duplicates,
+                if c.kind == "sink" { format!(", {} redelivered", c.redelivered) } else { String::new() }
+            );
+            for t in &c.tasks {
+                let _ = writeln!(
+                    s,
+                    "  task {} ({}): {}, {} records{}",
+                    t.id,
+                    t.client,
+                    t.state,
+                    t.records,
+                    t.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+                );
+            }
+            for (table, rows) in &c.tables {
+                let _ = writeln!(s, "  table {table}: {rows} rows");
             }
         }
         for a in &self.streams {

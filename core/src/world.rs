@@ -47,6 +47,17 @@ pub enum Event {
     },
     /// A scenario timeline entry.
     Action(Action),
+    /// A Kafka Connect worker's own wake-up.
+    Connect(ConnectWake),
+}
+
+/// Why the Connect worker wakes up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ConnectWake {
+    /// A source task's next `poll()` (ignored if the task restarted since: `epoch`).
+    SourcePoll { connector: u32, task: u32, epoch: u32 },
+    /// The worker's periodic source offset flush (`offset.flush.interval.ms`).
+    OffsetFlush,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -115,6 +126,10 @@ pub struct Setup {
     /// ksqlDB servers; their persistent queries are among `streams`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ksql: Vec<crate::streams::ksql::KsqlServerSpec>,
+    /// A Kafka Connect worker and its connectors; their tasks' clients are among
+    /// `producers` and `consumers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect: Option<crate::connect::ConnectSetup>,
 }
 
 /// Resolves a schema reference: `builtin:<name>` (or a bare example name) for the course's
@@ -181,6 +196,9 @@ pub struct World {
     /// ksqlDB servers (their queries run as `streams` applications).
     #[serde(default)]
     pub ksql: Vec<crate::streams::ksql::KsqlServerSpec>,
+    /// The Kafka Connect worker, when the run has connectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect: Option<crate::connect::ConnectRuntime>,
     hasher: StableHasher,
     #[serde(skip)]
     outbox: Outbox,
@@ -282,6 +300,7 @@ impl World {
             schema_refusals: 0,
             streams: Vec::new(),
             ksql: setup.ksql.clone(),
+            connect: None,
             hasher: StableHasher::new(),
             outbox: Outbox::default(),
         };
@@ -380,6 +399,9 @@ impl World {
                 }
             }
             world.streams.push(StreamsApp::new(spec.clone(), clients));
+        }
+        if let Some(c) = &setup.connect {
+            world.start_connect(c)?;
         }
         world.invariants.read_committed = world
             .consumers
@@ -643,6 +665,9 @@ impl World {
                     ms_to_dur(*delay_ms)?;
                 }
             }
+            PauseConnector { connector } | ResumeConnector { connector } => {
+                self.connector_index(connector)?;
+            }
             CrashClient { client } | RestartClient { client } | SetClientConfig { client, .. } => {
                 match self.resolve_node(client)? {
                     NodeId::Producer(_) | NodeId::Consumer(_) => {}
@@ -805,6 +830,7 @@ impl World {
                 }
                 cause
             }
+            Event::Connect(wake) => self.connect_wake(wake),
             Event::Action(action) => {
                 let cause = Cause::Action { action: action.to_string() };
                 if let Err(e) = self.validate(&action).and_then(|_| self.apply_action(&action)) {
@@ -888,6 +914,7 @@ impl World {
     fn finish_step(&mut self, cause: Cause) -> TraceEvent {
         self.forward_converted();
         self.run_streams();
+        self.run_connect();
         let now = self.now;
         let sends = std::mem::take(&mut self.outbox.sends);
         for (from, to, msg) in sends {
@@ -1253,6 +1280,399 @@ impl World {
         self.consumers[c].streams_unflushed = eos.open || eos.committing;
     }
 
+    // ------------------------------------------------------------------ Kafka Connect
+
+    /// Boots the Connect worker: finds its clients, starts every task (no source offsets
+    /// exist yet, so sources start at iteration 0) and schedules the first offset flush.
+    fn start_connect(&mut self, setup: &crate::connect::ConnectSetup) -> Result<(), ActionError> {
+        use crate::connect::{ConnectRuntime, Connector, SinkTask, SourceTask, Task, TaskState};
+        let offsets_producer = self
+            .producers
+            .iter()
+            .position(|p| p.name == setup.worker.offsets_producer())
+            .ok_or_else(|| ActionError("connect: the worker's offset producer is not declared".into()))?;
+        let mut connectors = Vec::new();
+        for spec in &setup.connectors {
+            let mut tasks = Vec::new();
+            for t in 0..spec.tasks_max {
+                let name = spec.task_client(t);
+                let client = if spec.is_source() {
+                    self.producers.iter().position(|p| p.name == name)
+                } else {
+                    self.consumers.iter().position(|c| c.name == name && c.settings.streams)
+                }
+                .ok_or_else(|| {
+                    ActionError(format!("connector '{}': task client '{name}' is not declared", spec.name))
+                })?;
+                tasks.push(Task {
+                    id: t,
+                    client: client as u32,
+                    state: TaskState::Running,
+                    incarnation: 0,
+                    down: false,
+                    source: SourceTask::default(),
+                    sink: SinkTask::default(),
+                });
+            }
+            connectors.push(Connector { spec: spec.clone(), tasks, tables: Default::default(), paused: false });
+        }
+        let flush = Dur::from_ms(setup.worker.offset_flush_interval_ms);
+        self.connect = Some(ConnectRuntime {
+            worker: setup.worker.clone(),
+            connectors,
+            offsets_producer: offsets_producer as u32,
+            offset_flushes: 0,
+        });
+        for c in 0..setup.connectors.len() {
+            for t in 0..setup.connectors[c].tasks_max {
+                if setup.connectors[c].is_source() {
+                    self.schedule_source_poll(c, t as usize);
+                }
+            }
+        }
+        self.queue.push(self.now.plus(flush), Event::Connect(ConnectWake::OffsetFlush));
+        Ok(())
+    }
+
+    /// Datagen sleeps a uniform time below `max.interval` before each record (in
+    /// microseconds here, at least one, so a poll never repeats at the same instant).
+    fn schedule_source_poll(&mut self, c: usize, t: usize) {
+        let Some(rt) = self.connect.as_mut() else { return };
+        let conn = &mut rt.connectors[c];
+        let crate::connect::ConnectorKind::Datagen { max_interval_ms, .. } = conn.spec.kind else { return };
+        let epoch = conn.tasks[t].source.epoch;
+        let stream = crate::connect::RNG_STREAM_BASE + (c as u32) * 2 * crate::connect::MAX_TASKS + t as u32;
+        let poll = conn.tasks[t].source.produced + conn.tasks[t].source.epoch as u64;
+        let mut rng = SimRng::new(self.seed ^ poll.wrapping_mul(0xd134_2543_de82_ef95), Stream::Client(stream));
+        let sleep = Dur(rng.between(1, max_interval_ms.saturating_mul(1000).max(1)));
+        self.queue.push(
+            self.now.plus(sleep),
+            Event::Connect(ConnectWake::SourcePoll { connector: c as u32, task: t as u32, epoch }),
+        );
+    }
+
+    fn connect_wake(&mut self, wake: ConnectWake) -> Cause {
+        let Some(rt) = self.connect.as_ref() else {
+            return Cause::Action { action: "connect".into() };
+        };
+        match wake {
+            ConnectWake::OffsetFlush => {
+                let node = NodeId::Producer(rt.offsets_producer);
+                let flush = Dur::from_ms(rt.worker.offset_flush_interval_ms);
+                self.flush_source_offsets();
+                self.queue.push(self.now.plus(flush), Event::Connect(ConnectWake::OffsetFlush));
+                Cause::Timer { node, timer: Cow::Borrowed("ConnectOffsetFlush") }
+            }
+            ConnectWake::SourcePoll { connector, task, epoch } => {
+                let (c, t) = (connector as usize, task as usize);
+                let Some(task_state) = rt.connectors.get(c).and_then(|x| x.tasks.get(t)) else {
+                    return Cause::Action { action: "connect".into() };
+                };
+                let p = task_state.client as usize;
+                let cause = Cause::Timer { node: NodeId::Producer(p as u32), timer: Cow::Borrowed("DatagenPoll") };
+                let live = task_state.state == crate::connect::TaskState::Running
+                    && !rt.connectors[c].paused
+                    && task_state.source.epoch == epoch
+                    && self.producers[p].alive;
+                if live {
+                    self.source_poll(c, t);
+                }
+                cause
+            }
+        }
+    }
+
+    /// One datagen `poll()`: one record to the task's producer, or the end of `iterations`.
+    fn source_poll(&mut self, c: usize, t: usize) {
+        let Some(rt) = self.connect.as_mut() else { return };
+        let conn = &mut rt.connectors[c];
+        let crate::connect::ConnectorKind::Datagen { topic, quickstart, iterations, .. } = &conn.spec.kind else {
+            return;
+        };
+        let task = &mut conn.tasks[t];
+        let iteration = task.source.next_iteration;
+        if iterations.is_some_and(|n| iteration >= n) || iteration >= crate::connect::MAX_ITERATIONS {
+            // Datagen stops by throwing: the task fails with this message.
+            task.state = crate::connect::TaskState::Finished;
+            self.outbox.effects.push(Effect::Note {
+                text: format!(
+                    "connector {} task {t}: stopping, generated the configured {iteration} messages (task FAILED)",
+                    conn.spec.name
+                ),
+            });
+            return;
+        }
+        let stream = crate::connect::RNG_STREAM_BASE
+            + (c as u32) * 2 * crate::connect::MAX_TASKS
+            + crate::connect::MAX_TASKS
+            + t as u32;
+        let (key, value) = quickstart.record(self.seed, stream, iteration);
+        let topic: Arc<str> = Arc::from(topic.as_str());
+        let p = task.client as usize;
+        let id = self.with_io(NodeId::Producer(p as u32), |w, io| {
+            let id = w.producers[p].send(
+                topic,
+                None,
+                Some(Blob::text(&key)),
+                Some(Blob::text(&value.to_string())),
+                &mut w.ledger,
+                io,
+            );
+            w.producers[p].run_sender(&mut w.ledger, io);
+            id
+        });
+        let Some(rt) = self.connect.as_mut() else { return };
+        let s = &mut rt.connectors[c].tasks[t].source;
+        s.pending.push_back((id, iteration + 1));
+        s.next_iteration = iteration + 1;
+        s.produced += 1;
+        if iteration < s.high_water {
+            s.duplicates += 1;
+        }
+        s.high_water = s.high_water.max(iteration + 1);
+        self.schedule_source_poll(c, t);
+    }
+
+    /// The worker's offset commit: for every running source task, the offset after its
+    /// acknowledged records goes to the offsets topic (if it moved since the last flush).
+    fn flush_source_offsets(&mut self) {
+        let Some(rt) = self.connect.as_mut() else { return };
+        let mut writes = Vec::new();
+        for conn in &mut rt.connectors {
+            if !conn.spec.is_source() {
+                continue;
+            }
+            for task in &mut conn.tasks {
+                if task.state != crate::connect::TaskState::Running && task.state != crate::connect::TaskState::Finished
+                {
+                    continue;
+                }
+                task.source.advance_acks(&self.ledger);
+                if task.source.acked_next > task.source.flushed_next {
+                    task.source.flushed_next = task.source.acked_next;
+                    writes.push((
+                        conn.spec.offset_key(task.id),
+                        crate::connect::source_offset_value(task.source.acked_next, task.source.generation),
+                    ));
+                }
+            }
+        }
+        if writes.is_empty() {
+            return;
+        }
+        rt.offset_flushes += writes.len() as u64;
+        let p = rt.offsets_producer as usize;
+        let topic: Arc<str> = Arc::from(rt.worker.offsets_topic.as_str());
+        if !self.producers[p].alive {
+            return;
+        }
+        self.with_io(NodeId::Producer(p as u32), |w, io| {
+            for (k, v) in writes {
+                w.producers[p].send(topic.clone(), None, Some(Blob::text(&k)), Some(Blob::text(&v)), &mut w.ledger, io);
+            }
+            w.producers[p].run_sender(&mut w.ledger, io);
+        });
+    }
+
+    /// Each step: notice task clients that crashed or came back, and write what sink
+    /// consumers returned to their tables.
+    fn run_connect(&mut self) {
+        use crate::connect::TaskState;
+        let Some(n) = self.connect.as_ref().map(|rt| rt.connectors.len()) else { return };
+        for c in 0..n {
+            let Some(rt) = self.connect.as_ref() else { return };
+            let source = rt.connectors[c].spec.is_source();
+            for t in 0..rt.connectors[c].tasks.len() {
+                let Some(rt) = self.connect.as_ref() else { return };
+                let task = &rt.connectors[c].tasks[t];
+                let name = rt.connectors[c].spec.name.clone();
+                let client = task.client as usize;
+                let (alive, incarnation) = if source {
+                    (self.producers[client].alive, self.producers[client].incarnation)
+                } else {
+                    (self.consumers[client].alive, task.incarnation)
+                };
+                let state = task.state;
+                let restarted = alive && (task.down || incarnation != task.incarnation);
+                if !alive {
+                    if !task.down {
+                        if let Some(rt) = self.connect.as_mut() {
+                            rt.connectors[c].tasks[t].down = true;
+                        }
+                    }
+                    if state == TaskState::Running {
+                        self.set_task_state(c, t, TaskState::Unassigned);
+                        self.outbox.effects.push(Effect::Note {
+                            text: format!("connector {name} task {t}: its worker process died (task UNASSIGNED)"),
+                        });
+                    }
+                    continue;
+                }
+                if restarted {
+                    // A worker that starts again starts every task assigned to it, failed
+                    // ones included.
+                    if let Some(rt) = self.connect.as_mut() {
+                        rt.connectors[c].tasks[t].down = false;
+                        rt.connectors[c].tasks[t].sink.error = None;
+                    }
+                    if source {
+                        self.restart_source_task(c, t, incarnation);
+                    } else {
+                        self.set_task_state(c, t, TaskState::Running);
+                        self.outbox.effects.push(Effect::Note {
+                            text: format!(
+                                "connector {name} task {t}: restarted; resumes from group connect-{name}'s committed offsets"
+                            ),
+                        });
+                    }
+                }
+                if !source && alive && self.connect.as_ref().is_some_and(|rt| rt.connectors[c].paused) {
+                    // Connect pauses partitions a paused sink task gets in a rebalance too.
+                    let fresh: Vec<TopicPartition> = self.consumers[client]
+                        .assignment
+                        .iter()
+                        .filter(|tp| !self.consumers[client].paused.contains(*tp))
+                        .cloned()
+                        .collect();
+                    if !fresh.is_empty() {
+                        self.consumers[client].pause(&fresh, true);
+                    }
+                }
+                if !source && alive {
+                    self.run_sink_task(c, t);
+                }
+            }
+        }
+    }
+
+    fn connector_index(&self, name: &str) -> Result<usize, ActionError> {
+        self.connect
+            .as_ref()
+            .and_then(|rt| rt.connectors.iter().position(|c| c.spec.name == name))
+            .ok_or_else(|| ActionError(format!("no connector '{name}'")))
+    }
+
+    /// Pauses or resumes a connector: a paused source task stops polling (a pending poll is
+    /// cancelled), a paused sink task's consumer pauses its partitions but stays in its group.
+    fn set_connector_paused(&mut self, c: usize, paused: bool) {
+        let Some(rt) = self.connect.as_mut() else { return };
+        if rt.connectors[c].paused == paused {
+            return;
+        }
+        rt.connectors[c].paused = paused;
+        let source = rt.connectors[c].spec.is_source();
+        let name = rt.connectors[c].spec.name.clone();
+        let mut polls = Vec::new();
+        for t in 0..rt.connectors[c].tasks.len() {
+            let task = &mut rt.connectors[c].tasks[t];
+            let client = task.client as usize;
+            if source {
+                task.source.epoch += 1;
+                if !paused && task.state == crate::connect::TaskState::Running {
+                    polls.push(t);
+                }
+            } else {
+                let assigned: Vec<TopicPartition> = self.consumers[client].assignment.to_vec();
+                self.consumers[client].pause(&assigned, paused);
+            }
+        }
+        self.outbox.effects.push(Effect::Note {
+            text: format!("connector {name} {}", if paused { "PAUSED" } else { "resumed (RUNNING)" }),
+        });
+        for t in polls {
+            self.schedule_source_poll(c, t);
+        }
+    }
+
+    fn set_task_state(&mut self, c: usize, t: usize, state: crate::connect::TaskState) {
+        if let Some(rt) = self.connect.as_mut() {
+            rt.connectors[c].tasks[t].state = state;
+        }
+    }
+
+    /// A source task's new lifetime: it reads its last committed source offset from the
+    /// offsets topic (only what is below the high watermark) and continues from there.
+    fn restart_source_task(&mut self, c: usize, t: usize, incarnation: u32) {
+        let Some(rt) = self.connect.as_ref() else { return };
+        let key = rt.connectors[c].spec.offset_key(t as u32);
+        let topic = rt.worker.offsets_topic.clone();
+        let partitions =
+            self.controller.image.topics.get(topic.as_str()).map(|t| t.partitions.len() as u32).unwrap_or(0);
+        let mut committed = None;
+        for p in 0..partitions {
+            let records = committed_records(&self.brokers, &self.controller.image, &topic, p);
+            if let Some(found) = crate::connect::committed_source_offset(&key, records.iter().map(|(k, v)| (k, v))) {
+                committed = Some(found);
+            }
+        }
+        let Some(rt) = self.connect.as_mut() else { return };
+        let name = rt.connectors[c].spec.name.clone();
+        let task = &mut rt.connectors[c].tasks[t];
+        task.incarnation = incarnation;
+        task.state = crate::connect::TaskState::Running;
+        let sent = task.source.next_iteration;
+        task.source.resume(committed);
+        let from = task.source.next_iteration;
+        self.outbox.effects.push(Effect::Note {
+            text: format!(
+                "connector {name} task {t}: restarted from source offset current.iteration={from} in {topic} \
+                 ({} records sent after that offset will be sent again)",
+                sent.saturating_sub(from)
+            ),
+        });
+        self.schedule_source_poll(c, t);
+    }
+
+    /// A sink task's `put()`: every record its consumer returned goes to the table; the
+    /// positions written become what the next offset commit covers.
+    fn run_sink_task(&mut self, c: usize, t: usize) {
+        let Some(rt) = self.connect.as_mut() else { return };
+        let conn = &mut rt.connectors[c];
+        let task = &mut conn.tasks[t];
+        let client = task.client as usize;
+        if self.consumers[client].streams_inbox.is_empty() {
+            return;
+        }
+        if task.state != crate::connect::TaskState::Running {
+            // A failed task's consumer is closing: what it still returns is not written.
+            self.consumers[client].streams_inbox.clear();
+            return;
+        }
+        let crate::connect::ConnectorKind::JdbcSink { insert_mode, pk_mode, .. } = conn.spec.kind else { return };
+        let inbox = std::mem::take(&mut self.consumers[client].streams_inbox);
+        let mut failed = None;
+        for r in inbox {
+            let table = conn.spec.table_for(&r.tp.topic);
+            let key = r.key.as_ref().map(|k| k.display());
+            let value = r.value.as_ref().map(|v| v.display()).unwrap_or_else(|| "null".into());
+            match conn.tables.entry(table).or_default().put(
+                insert_mode,
+                pk_mode,
+                crate::connect::record_coords(&r.tp, r.offset),
+                key,
+                value,
+            ) {
+                Ok(()) => {
+                    conn.tasks[t].sink.written += 1;
+                    self.consumers[client].streams_safe.insert(r.tp.clone(), r.offset + 1);
+                }
+                Err(e) => {
+                    failed = Some(e.0);
+                    break;
+                }
+            }
+        }
+        if let Some(error) = failed {
+            let name = conn.spec.name.clone();
+            conn.tasks[t].state = crate::connect::TaskState::Failed;
+            conn.tasks[t].sink.error = Some(error.clone());
+            self.outbox.effects.push(Effect::Note { text: format!("connector {name} task {t} FAILED: {error}") });
+            // A failed task commits nothing more and its consumer leaves the group.
+            self.consumers[client].streams_safe.clear();
+            self.with_io(NodeId::Consumer(client as u32), |w, io| w.consumers[client].close(&mut w.ledger, io));
+        }
+    }
+
     fn with_io<R>(&mut self, me: NodeId, f: impl FnOnce(&mut World, &mut Io) -> R) -> R {
         let mut out = std::mem::take(&mut self.outbox);
         let now = self.now;
@@ -1376,6 +1796,14 @@ impl World {
                 self.controller.restart(self.now);
                 self.outbox.effects.push(Effect::ControllerRestarted);
                 self.with_io(NodeId::Controller, |w, io| w.controller.start_timers(io));
+            }
+            PauseConnector { connector } => {
+                let c = self.connector_index(&connector)?;
+                self.set_connector_paused(c, true);
+            }
+            ResumeConnector { connector } => {
+                let c = self.connector_index(&connector)?;
+                self.set_connector_paused(c, false);
             }
             CrashClient { client } => match self.resolve_node(&client)? {
                 NodeId::Producer(i) => {

@@ -34,6 +34,9 @@ pub struct Expectation {
     /// A Kafka Streams application (`application_id`) of the scenario.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<String>,
+    /// A Kafka Connect connector of the scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
     /// A state store of that application.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<String>,
@@ -153,6 +156,13 @@ pub const METRICS: &[(&str, &str)] = &[
     // ksqlDB clusters ([[ksql]])
     ("ksql_rows", "query, key?"),
     ("ksql_query_state", "query"),
+    // Kafka Connect connectors
+    ("connector_records", "connector"),
+    ("connector_duplicates", "connector"),
+    ("connector_tasks_running", "connector"),
+    ("sink_rows", "connector"),
+    ("sink_duplicates", "connector"),
+    ("sink_redelivered", "connector"),
 ];
 
 /// Whether a metric is measured on a lesson's streams test-driver run rather than on the
@@ -212,6 +222,7 @@ impl Expectation {
             ("field", &self.field),
             ("app", &self.app),
             ("store", &self.store),
+            ("connector", &self.connector),
         ] {
             if let Some(v) = v {
                 parts.push(format!("{k}={v}"));
@@ -274,6 +285,7 @@ impl Expectation {
         need("app", self.app.is_some())?;
         need("store", self.store.is_some())?;
         need("query", self.query.is_some())?;
+        need("connector", self.connector.is_some())?;
         if let Some(i) = &self.invariant {
             if crate::invariant::InvariantId::parse(i).is_none() {
                 return Err(format!("unknown invariant '{i}'"));
@@ -580,6 +592,25 @@ impl Expectation {
                 }
             }
             "ksql_rows" | "ksql_query_state" => self.measure_ksql(s)?,
+            "connector_records"
+            | "connector_duplicates"
+            | "connector_tasks_running"
+            | "sink_rows"
+            | "sink_duplicates"
+            | "sink_redelivered" => {
+                let name = self.connector.as_deref().unwrap_or("");
+                let c = s.connectors.iter().find(|c| c.name == name).ok_or_else(|| format!("no connector '{name}'"))?;
+                if self.what.starts_with("sink_") && c.kind != "sink" {
+                    return Err(format!("'{}' measures a sink connector; '{name}' is a {}", self.what, c.kind));
+                }
+                Value::Number(match self.what.as_str() {
+                    "connector_records" => c.records,
+                    "connector_duplicates" | "sink_duplicates" => c.duplicates,
+                    "connector_tasks_running" => c.tasks.iter().filter(|t| t.state == "RUNNING").count() as u64,
+                    "sink_rows" => c.rows(),
+                    _ => c.redelivered,
+                } as f64)
+            }
             m if is_streams_metric(m) => {
                 return Err(format!("'{m}' is answered by a lesson's [streams] test-driver run, not by a scenario"))
             }

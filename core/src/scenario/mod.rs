@@ -85,6 +85,27 @@ struct RawScenario {
     streams_apps: Vec<Spanned<RawStreamsApp>>,
     #[serde(default, rename = "ksql")]
     ksql: Vec<Spanned<ksql::RawKsql>>,
+    #[serde(default, rename = "connector")]
+    connectors: Vec<Spanned<RawConnector>>,
+    #[serde(default)]
+    connect_worker: Option<Spanned<RawConnectWorker>>,
+}
+
+/// A Kafka Connect connector: its name and its config, in Connect's own names.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnector {
+    name: String,
+    #[serde(default)]
+    config: BTreeMap<String, toml::Value>,
+}
+
+/// The Connect worker's config (`offset.flush.interval.ms`, `group.id`, offsets topic).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnectWorker {
+    #[serde(default)]
+    config: BTreeMap<String, toml::Value>,
 }
 
 /// A Kafka Streams application: `instances` processes, each a consumer named
@@ -445,6 +466,179 @@ fn streams_app(
     })
 }
 
+/// Connect configs are strings; numbers and booleans in TOML are accepted as their text.
+fn connect_config(
+    loc: &Locator,
+    span: &Range<usize>,
+    raw: &BTreeMap<String, toml::Value>,
+) -> Result<BTreeMap<String, String>, ScenarioError> {
+    raw.iter()
+        .map(|(k, v)| {
+            let text = match v {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => return Err(loc.key_in(span, k, format!("config '{k}': expected a string, number or boolean"))),
+            };
+            Ok((k.clone(), text))
+        })
+        .collect()
+}
+
+/// Validates the `[[connector]]`s and the `[connect_worker]`, and declares what a
+/// distributed Connect worker creates: the offsets topic, the worker's offset producer and
+/// one producer (source) or consumer (sink) per task.
+#[allow(clippy::too_many_arguments)]
+fn connect_setup(
+    loc: &Locator,
+    raw_worker: &Option<Spanned<RawConnectWorker>>,
+    raw: &[Spanned<RawConnector>],
+    brokers: u32,
+    topics: &mut Vec<TopicSpec>,
+    producers: &mut Vec<ProducerSpec>,
+    consumers: &mut Vec<ConsumerSpec>,
+    check_name: &mut NameCheck<'_>,
+) -> Result<Option<crate::connect::ConnectSetup>, ScenarioError> {
+    use crate::connect::{ConnectSetup, ConnectorKind, ConnectorSpec, WorkerSpec, MAX_CONNECTORS};
+    if raw.is_empty() {
+        if let Some(w) = raw_worker {
+            return Err(loc.at(w.span().start, "[connect_worker] needs at least one [[connector]]"));
+        }
+        return Ok(None);
+    }
+    if raw.len() > MAX_CONNECTORS {
+        return Err(loc.at(raw[MAX_CONNECTORS].span().start, format!("at most {MAX_CONNECTORS} connectors")));
+    }
+    let mut worker = WorkerSpec::default();
+    if let Some(w) = raw_worker {
+        let span = w.span();
+        for (k, v) in connect_config(loc, &span, &w.get_ref().config)? {
+            worker.set(&k, &v).map_err(|e| loc.key_in(&span, &k, format!("connect_worker: {e}")))?;
+        }
+    }
+    let rf = worker.offsets_replication_factor;
+    if rf > brokers {
+        let span = raw_worker.as_ref().map(|w| w.span()).unwrap_or_else(|| raw[0].span());
+        return Err(loc.key_in(
+            &span,
+            "offset.storage.replication.factor",
+            format!(
+                "connect_worker: offset.storage.replication.factor {rf} needs {rf} brokers (cluster has {brokers}); \
+                 set it in [connect_worker] config"
+            ),
+        ));
+    }
+    if topics.iter().any(|t| t.name == worker.offsets_topic) {
+        return Err(loc.at(
+            0,
+            format!("topic '{}' is the Connect worker's offsets topic; do not declare it", worker.offsets_topic),
+        ));
+    }
+    let mut config = TopicConfig::default();
+    config.cleanup_policy = crate::config::CleanupPolicy::Compact;
+    topics.push(TopicSpec {
+        name: worker.offsets_topic.clone(),
+        partitions: worker.offsets_partitions,
+        replication_factor: rf,
+        config,
+        assignment: None,
+    });
+    let producer_config = |span: &Range<usize>, at: &str| -> Result<ProducerConfig, ScenarioError> {
+        // The worker's producer overrides (Worker.baseProducerConfigs): acks=all, one
+        // request in flight, idempotence off, retries until delivery.timeout.ms = i32::MAX.
+        let mut pc = ProducerConfig::default();
+        for (k, v) in [
+            ("acks", ConfigValue::Str("all".into())),
+            ("max.in.flight.requests.per.connection", ConfigValue::Int(1)),
+            ("enable.idempotence", ConfigValue::Bool(false)),
+            ("delivery.timeout.ms", ConfigValue::Int(i64::from(i32::MAX))),
+        ] {
+            pc.set(k, &v).map_err(|e| loc.key_in(span, at, e.to_string()))?;
+        }
+        pc.validate().map_err(|e| loc.key_in(span, at, e.to_string()))?;
+        Ok(pc)
+    };
+    let offsets_producer = worker.offsets_producer();
+    let first = raw[0].span();
+    check_name(&first, &offsets_producer)?;
+    producers.push(ProducerSpec {
+        name: offsets_producer,
+        config: producer_config(&first, "name")?,
+        key_schema: None,
+        value_schema: None,
+    });
+    let mut specs: Vec<ConnectorSpec> = Vec::new();
+    for c in raw {
+        let span = c.span();
+        let r = c.get_ref();
+        let err = |field: &str, m: String| loc.key_in(&span, field, format!("connector '{}': {m}", r.name));
+        if specs.iter().any(|s| s.name == r.name) {
+            return Err(err("name", "a connector of this name is already defined".into()));
+        }
+        let config = connect_config(loc, &span, &r.config)?;
+        let spec = ConnectorSpec::parse(&r.name, &config).map_err(|e| err(&e.field, e.to_string()))?;
+        let topic_known = |t: &str| topics.iter().any(|x| x.name == t);
+        match &spec.kind {
+            ConnectorKind::Datagen { topic, .. } => {
+                if !topic_known(topic) {
+                    return Err(err(
+                        "kafka.topic",
+                        format!("kafka.topic: no topic '{topic}' (declare it as a [[topic]])"),
+                    ));
+                }
+                if producers.len() + spec.tasks_max as usize > limits::MAX_PRODUCERS {
+                    return Err(err("tasks.max", "tasks.max: too many producers in the scenario".into()));
+                }
+                for t in 0..spec.tasks_max {
+                    let name = spec.task_client(t);
+                    check_name(&span, &name)?;
+                    producers.push(ProducerSpec {
+                        name,
+                        config: producer_config(&span, "tasks.max")?,
+                        key_schema: None,
+                        value_schema: None,
+                    });
+                }
+            }
+            ConnectorKind::JdbcSink { topics: read, .. } => {
+                if let Some(t) = read.iter().find(|t| !topic_known(t)) {
+                    return Err(err("topics", format!("topics: no topic '{t}' (declare it as a [[topic]])")));
+                }
+                if consumers.len() + spec.tasks_max as usize > limits::MAX_CONSUMERS {
+                    return Err(err("tasks.max", "tasks.max: too many consumers in the scenario".into()));
+                }
+                for t in 0..spec.tasks_max {
+                    let name = spec.task_client(t);
+                    check_name(&span, &name)?;
+                    // A sink task's consumer: group connect-<name>, from the earliest
+                    // offset, committing every offset.flush.interval.ms what the task has
+                    // written (the sandbox runs Connect's commit as the consumer's periodic
+                    // commit of the positions the task marked written).
+                    let mut cc = ConsumerConfig::default();
+                    let mut set = |k: &str, v: ConfigValue| cc.set(k, &v).map_err(|e| err("name", e.to_string()));
+                    set("group.id", ConfigValue::Str(spec.sink_group()))?;
+                    set("auto.offset.reset", ConfigValue::Str("earliest".into()))?;
+                    set("enable.auto.commit", ConfigValue::Bool(true))?;
+                    set("auto.commit.interval.ms", ConfigValue::Int(worker.offset_flush_interval_ms as i64))?;
+                    cc.validate().map_err(|e| err("name", e.to_string()))?;
+                    consumers.push(ConsumerSpec {
+                        name,
+                        config: cc,
+                        assign: Vec::new(),
+                        subscribe: read.clone(),
+                        app: AppSettings { streams: true, ..AppSettings::default() },
+                        key_schema: None,
+                        value_schema: None,
+                        stopped: false,
+                    });
+                }
+            }
+        }
+        specs.push(spec);
+    }
+    Ok(Some(ConnectSetup { worker, connectors: specs }))
+}
+
 impl Scenario {
     /// Parses and validates a scenario. `file` is used in error messages only.
     pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
@@ -702,6 +896,17 @@ impl Scenario {
                 &mut streams,
             )?);
         }
+        // Kafka Connect.
+        let connect = connect_setup(
+            &loc,
+            &raw.connect_worker,
+            &raw.connectors,
+            brokers,
+            &mut topics,
+            &mut producers,
+            &mut consumers,
+            &mut check_name,
+        )?;
 
         // Timeline.
         let end = ms(*raw.duration_ms.get_ref()).filter(|t| t.0 > 0).ok_or_else(|| {
@@ -750,6 +955,7 @@ impl Scenario {
             schema_registry,
             streams,
             ksql: ksql_clusters,
+            connect,
         };
         // Validate every action against the world it would run in (names, patterns...).
         let mut probe_setup = setup_without_timeline.clone();
