@@ -565,6 +565,24 @@ mod tests {
     }
 
     #[test]
+    fn the_walkthrough_sink_table_is_named_after_its_topic() {
+        let mut s = session("basics/managed-cluster-walkthrough");
+        assert!(s.compute_to_end(5_000_000));
+        let end = s.frontier();
+        s.seek(end);
+        let vm = connect(&s.world).unwrap();
+        let sink = vm.connectors.iter().find(|c| c.name == "orders-sink").unwrap();
+        // table.name.format defaults to ${topic}.
+        assert_eq!(sink.tables.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["demo_orders"]);
+        let want = RunSummary::of(&s.world);
+        assert_eq!(
+            sink.tables[0].total as u64,
+            want.connectors.iter().find(|c| c.name == "orders-sink").unwrap().rows()
+        );
+        assert_eq!(ksql(&s.world, &want.ksql).len(), want.ksql.len());
+    }
+
+    #[test]
     fn scenarios_without_connect_or_ksql_show_nothing() {
         let s = session("replication/acks-1-leader-crash");
         assert!(connect(&s.world).is_none());
