@@ -215,7 +215,9 @@ impl ConnectorSummary {
     }
 }
 
-fn connector_summaries(world: &World) -> Vec<ConnectorSummary> {
+/// Every connector of the world's Connect worker as the run summary reports it (also read
+/// live by the web app).
+pub fn connector_summaries(world: &World) -> Vec<ConnectorSummary> {
     let Some(rt) = &world.connect else { return Vec::new() };
     rt.connectors
         .iter()

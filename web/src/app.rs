@@ -202,6 +202,21 @@ pub fn app() -> Html {
             Rc::new(crate::streams_live::apps(&session.borrow().world, iq))
         })
     };
+    // Kafka Connect: with the side panels. ksqlDB: from the run summary (slow cadence), whose
+    // push query rows replay their source topic.
+    let connect = {
+        let session = state.session.clone();
+        use_memo((state.mid_rev, Rc::as_ptr(&state.session) as usize), move |_| {
+            Rc::new(crate::connect_live::connect(&session.borrow().world))
+        })
+    };
+    let ksql = {
+        let session = state.session.clone();
+        let summary = summary.summary.clone();
+        use_memo((state.slow_rev, Rc::as_ptr(&state.session) as usize), move |_| {
+            Rc::new(crate::connect_live::ksql(&session.borrow().world, &summary.ksql))
+        })
+    };
     let cluster = Rc::new(vm::cluster(w));
     let topics: Vec<(String, u32)> =
         w.controller.image.topics.values().map(|t| (t.name.to_string(), t.partitions.len() as u32)).collect();
@@ -233,6 +248,9 @@ pub fn app() -> Html {
                 <Charts session={slow_ref} summary={summary} />
                 <SchemaPanel />
                 if !streams.is_empty() { <crate::streams_live::StreamsApps apps={(*streams).clone()} /> }
+                if connect.is_some() || !ksql.is_empty() {
+                    <crate::connect_live::ConnectKsql connect={(*connect).clone()} ksql={(*ksql).clone()} />
+                }
                 <StreamsPanel seed={s.seed} />
             </main>
             if state.help { <Help /> }

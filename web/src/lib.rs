@@ -7,6 +7,7 @@ pub mod app;
 pub mod charts;
 pub mod clients;
 pub mod cluster;
+pub mod connect_live;
 pub mod controls;
 pub mod dom;
 pub mod edit;
