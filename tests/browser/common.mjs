@@ -1,6 +1,7 @@
 // Shared helpers: launch Debian's Chromium through playwright-core (never a downloaded
 // browser), open pages, collect console errors.
 import { chromium } from 'playwright-core';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,4 +58,24 @@ export async function cursor(page) {
 export async function partition(page, tp) {
   const el = page.locator(`[data-tp="${tp}"]`);
   return { leader: await el.getAttribute('data-leader'), epoch: Number(await el.getAttribute('data-epoch')) };
+}
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const BIN = process.env.SANDBOX_BIN || path.join(ROOT, 'target/release/kafka-sandbox');
+
+/// The native run's summary (`kafka-sandbox run --json`) of a scenario under scenarios/.
+export function nativeSummary(scenario) {
+  const r = spawnSync(BIN, ['run', path.join(ROOT, `scenarios/${scenario}.toml`), '--json'],
+    { encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.status !== 0 && r.status !== 1) throw new Error(`${BIN} run ${scenario}: exit ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout).summary;
+}
+
+/// End: computes the run to its end and moves the cursor there (one reducer message).
+export async function toEnd(page) {
+  const before = await cursor(page);
+  await page.mouse.move(0, 0);
+  await page.keyboard.press('End');
+  await page.waitForFunction((b) => Number(document.querySelector('[data-testid="cursor"]').textContent) > b,
+    before, { timeout: 60000 });
 }

@@ -4,36 +4,15 @@
 // and `ksql`).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { launch, open, link, cursor } from './common.mjs';
+import { launch, open, link, cursor, nativeSummary, toEnd } from './common.mjs';
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = process.env.SANDBOX_BIN || path.join(ROOT, 'target/release/kafka-sandbox');
 let browser;
 
 before(async () => { browser = await launch(); });
 after(async () => { await browser.close(); });
 
-/// The native run's summary.
-function native(scenario) {
-  const r = spawnSync(BIN, ['run', path.join(ROOT, `scenarios/${scenario}.toml`), '--json'],
-    { encoding: 'utf8', maxBuffer: 1 << 28 });
-  if (r.status !== 0 && r.status !== 1) throw new Error(`${BIN} run ${scenario}: exit ${r.status}: ${r.stderr}`);
-  return JSON.parse(r.stdout).summary;
-}
-
 const PANEL = '[data-testid="connect-ksql"]';
 const connector = (name) => `${PANEL} article[data-connector="${name}"]`;
-
-/// End: computes the run to its end and moves the cursor there (one reducer message).
-async function toEnd(page) {
-  const before = await cursor(page);
-  await page.mouse.move(0, 0);
-  await page.keyboard.press('End');
-  await page.waitForFunction((b) => Number(document.querySelector('[data-testid="cursor"]').textContent) > b,
-    before, { timeout: 60000 });
-}
 
 async function tasks(page, name) {
   return page.$$eval(`${connector(name)} tr[data-task]`, (trs) => trs.map((tr) => ({
@@ -42,7 +21,7 @@ async function tasks(page, name) {
 }
 
 test('connectors, tasks and sink tables at the end of the run match the native run', async () => {
-  const want = native('connect/insert-vs-upsert-sink');
+  const want = nativeSummary('connect/insert-vs-upsert-sink');
   const { page, errors } = await open(browser.context, link('connect/insert-vs-upsert-sink'));
   await page.waitForSelector(connector('orders-upsert'));
   // At the first step no row has been written yet.
@@ -98,7 +77,7 @@ test('the panel follows the cursor back to the start', async () => {
 });
 
 test('ksqlDB persistent queries at the end of the run match the native run', async () => {
-  const want = native('streams/ksqldb-in-the-cluster').ksql[0];
+  const want = nativeSummary('streams/ksqldb-in-the-cluster').ksql[0];
   const { page, errors } = await open(browser.context, link('streams/ksqldb-in-the-cluster'));
   const server = `${PANEL} article[data-service="${want.service_id}"]`;
   await page.waitForSelector(server);

@@ -3,12 +3,8 @@
 // native `kafka-sandbox run --json` reports for the same run (its summary's `streams`).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { launch, open, link, cursor } from './common.mjs';
+import { launch, open, link, cursor, nativeSummary, toEnd } from './common.mjs';
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = process.env.SANDBOX_BIN || path.join(ROOT, 'target/release/kafka-sandbox');
 let browser;
 
 before(async () => { browser = await launch(); });
@@ -16,11 +12,7 @@ after(async () => { await browser.close(); });
 
 /// The native run's summary of its Streams applications, by application.id.
 function native(scenario) {
-  const r = spawnSync(BIN, ['run', path.join(ROOT, `scenarios/${scenario}.toml`), '--json'],
-    { encoding: 'utf8', maxBuffer: 1 << 28 });
-  if (r.status !== 0 && r.status !== 1) throw new Error(`${BIN} run ${scenario}: exit ${r.status}: ${r.stderr}`);
-  const out = JSON.parse(r.stdout);
-  return Object.fromEntries(out.summary.streams.map((a) => [a.application_id, a]));
+  return Object.fromEntries(nativeSummary(scenario).streams.map((a) => [a.application_id, a]));
 }
 
 const card = (app) => `[data-testid="streams-apps"] article[data-app="${app}"]`;
@@ -36,15 +28,6 @@ async function rows(page, app) {
     end: tr.querySelector('.iq-end')?.textContent ?? null,
     value: tr.querySelector('.iq-value').textContent,
   })));
-}
-
-/// End: computes the run to its end and moves the cursor there (one reducer message).
-async function toEnd(page) {
-  const before = await cursor(page);
-  await page.mouse.move(0, 0);
-  await page.keyboard.press('End');
-  await page.waitForFunction((b) => Number(document.querySelector('[data-testid="cursor"]').textContent) > b,
-    before, { timeout: 60000 });
 }
 
 test('a count store queried at the end of the run answers what the native run reports', async () => {

@@ -430,31 +430,8 @@ fn ksql_server(k: &KsqlServerVm) -> Html {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{Session, Source};
-    use sandbox_core::scenario::Scenario;
+    use crate::session::test_support::{builtin as session, first_step};
     use sandbox_core::summary::RunSummary;
-
-    fn session(name: &str) -> Session {
-        let text = crate::scenarios::text(name).unwrap();
-        let sc = Scenario::parse(name, text).unwrap();
-        let seed = sc.seed;
-        Session::new(Source::Builtin(name.into()), sc, seed).unwrap()
-    }
-
-    /// The first step at which `done` holds (the run is computed to its end first).
-    fn first_step(s: &mut Session, done: impl Fn(&World) -> bool) -> u64 {
-        let (mut lo, mut hi) = (1, s.frontier());
-        while hi - lo > 1 {
-            let mid = (lo + hi) / 2;
-            s.seek(mid);
-            if done(&s.world) {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        hi
-    }
 
     #[test]
     fn connectors_agree_with_the_run_summary_at_the_end_and_change_mid_run() {

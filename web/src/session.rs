@@ -414,16 +414,48 @@ pub fn approx_world_bytes(w: &World) -> usize {
     4096 + ledger + logs + w.pending_events() * 128
 }
 
+/// Sessions of built-in scenarios for the panels' unit tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_support {
     use super::*;
-    use crate::scenarios;
+    use sandbox_core::world::World;
 
-    fn session(name: &str, seed: u64) -> Session {
-        let text = scenarios::text(name).expect("scenario exists");
+    /// A built-in scenario's session at `seed`.
+    pub fn builtin_at(name: &str, seed: u64) -> Session {
+        let text = crate::scenarios::text(name).expect("scenario exists");
         let scenario = Scenario::parse(name, text).expect("scenario parses");
         Session::new(Source::Builtin(name.into()), scenario, seed).expect("world builds")
     }
+
+    /// A built-in scenario's session at the scenario's own seed.
+    pub fn builtin(name: &str) -> Session {
+        let text = crate::scenarios::text(name).expect("scenario exists");
+        let seed = Scenario::parse(name, text).expect("scenario parses").seed;
+        builtin_at(name, seed)
+    }
+
+    /// The first step at which `done` holds (binary search: `done` must stay true once it
+    /// holds), seeking the session there and back as it goes.
+    pub fn first_step(s: &mut Session, done: impl Fn(&World) -> bool) -> u64 {
+        let (mut lo, mut hi) = (1, s.frontier());
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            s.seek(mid);
+            if done(&s.world) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        hi
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::builtin_at as session;
+    use super::*;
+    use crate::scenarios;
 
     #[test]
     fn playing_to_the_end_gives_the_command_line_digest() {

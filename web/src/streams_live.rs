@@ -250,15 +250,7 @@ fn app_card(p: &AppCardProps) -> Html {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{Session, Source};
-    use sandbox_core::scenario::Scenario;
-
-    fn session(name: &str) -> Session {
-        let text = crate::scenarios::text(name).unwrap();
-        let sc = Scenario::parse(name, text).unwrap();
-        let seed = sc.seed;
-        Session::new(Source::Builtin(name.into()), sc, seed).unwrap()
-    }
+    use crate::session::test_support::{builtin as session, first_step};
 
     #[test]
     fn the_live_view_follows_the_cursor_and_answers_like_the_summary() {
@@ -286,16 +278,7 @@ mod tests {
         assert_eq!(one[0].answer.rows.first().map(|r| r.value.clone()), want);
         assert_eq!(one[0].answer.total, 1);
         // Earlier in the run the store holds less: find a step halfway through processing.
-        let (mut lo, mut hi) = (1, end);
-        while hi - lo > 1 {
-            let mid = (lo + hi) / 2;
-            s.seek(mid);
-            if s.world.streams[0].processed < 250 {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
+        let hi = first_step(&mut s, |w| w.streams[0].processed >= 250);
         s.seek(hi);
         let early = apps(&s.world, &none);
         assert!(early[0].processed >= 250 && early[0].processed < a.processed);

@@ -191,6 +191,10 @@ pub struct StreamsApp {
     /// The next offset after the highest processed, per input partition.
     #[serde(with = "crate::sim::serde_pairs")]
     high: BTreeMap<TopicPartition, u64>,
+    /// The topology's output and internal topic names, shared so that each record sent
+    /// costs a reference count instead of a string allocation.
+    #[serde(skip)]
+    topics: Vec<Arc<str>>,
 }
 
 /// Keys are strings (`StringSerde`); a key that is JSON text of an object or an array
@@ -284,7 +288,21 @@ impl StreamsApp {
             dropped: 0,
             produced: 0,
             high: BTreeMap::new(),
+            topics: Vec::new(),
         }
+        .with_topic_names()
+    }
+
+    fn with_topic_names(mut self) -> StreamsApp {
+        let t = &self.spec.topology;
+        self.topics = t.output_topics.iter().chain(t.internal_topics.keys()).map(|n| Arc::from(n.as_str())).collect();
+        self
+    }
+
+    /// A topic name as the producer takes it (allocated only for a name the topology does
+    /// not list, which does not happen for a compiled topology).
+    fn topic_name(&self, name: &str) -> Arc<str> {
+        self.topics.iter().find(|t| ***t == *name).cloned().unwrap_or_else(|| Arc::from(name))
     }
 
     /// The instance whose consumer is `consumer`.
@@ -455,7 +473,7 @@ impl StreamsApp {
                     _ => encode(&rec.value),
                 };
                 out.push(Outgoing {
-                    topic: Arc::from(rec.topic.as_str()),
+                    topic: self.topic_name(&rec.topic),
                     partition: None,
                     key: encode_key(rec),
                     value,
@@ -469,7 +487,7 @@ impl StreamsApp {
                 let (key, value) = changelog_record(w);
                 let timestamp = w.value.as_ref().map(|v| v.timestamp).unwrap_or(r.timestamp);
                 out.push(Outgoing {
-                    topic: Arc::from(changelog.as_str()),
+                    topic: self.topic_name(changelog),
                     partition: Some(id.partition),
                     key,
                     value,
