@@ -162,7 +162,7 @@ async function seek(b) {
     within_budget: core.seek_ms_max <= 50 };
 }
 
-// Options: --only fps (skip size, navigation and seek), --seconds N per speed (default 5),
+// Options: --only fps|seek (only that measurement), --seconds N per speed (default 5),
 // --out FILE (also write the JSON there).
 const args = process.argv.slice(4);
 const opt = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
@@ -179,7 +179,7 @@ try {
     report.frames_per_second_5x24_rf3 = { budget: 60, runs: [] };
     for (const speed of [1, 10, 100]) report.frames_per_second_5x24_rf3.runs.push(await fps(b, speed, seconds));
   }
-  if (!only) report.seek_100k_steps = await seek(b);
+  if (!only || only === 'seek') report.seek_100k_steps = await seek(b);
   report.machine.load_average_1min_after = Math.round(os.loadavg()[0] * 100) / 100;
   const text = JSON.stringify(report, null, 2);
   if (opt('--out')) fs.writeFileSync(opt('--out'), `${text}\n`);

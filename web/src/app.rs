@@ -7,6 +7,7 @@ use crate::controls::{Header, Help, NoticeBar, Timebar};
 use crate::dom;
 use crate::edit::Knobs;
 use crate::eventlog::{EventLog, SessionRef};
+use crate::offscreen::PauseOffScreen;
 use crate::schema_panel::SchemaPanel;
 use crate::state::{link_of, source_text, AppState, Dispatch, Msg, Notice};
 use crate::streams_panel::StreamsPanel;
@@ -164,6 +165,7 @@ pub fn app() -> Html {
     }
     use_effect_with((), |_| dom::mark_ready());
 
+    let prev_cluster = use_mut_ref(|| None::<Rc<vm::ClusterVm>>);
     let s = state.session.borrow();
     let w = &s.world;
     let summary = {
@@ -217,13 +219,23 @@ pub fn app() -> Html {
             Rc::new(crate::connect_live::ksql(&session.borrow().world, &summary.ksql))
         })
     };
-    let cluster = Rc::new(vm::cluster(w));
+    // While playing, a partition scrolled out of view keeps its lanes as they were: its
+    // logs are not read and its row is not rendered (it catches up when it scrolls back in
+    // or the run pauses).
+    let cluster = {
+        let playing = state.playing;
+        let prev = prev_cluster.borrow().clone();
+        let vm = Rc::new(vm::cluster(w, prev.as_deref(), |tp| playing && crate::cluster::is_off_screen(tp)));
+        *prev_cluster.borrow_mut() = Some(vm.clone());
+        vm
+    };
     let topics: Vec<(String, u32)> =
         w.controller.image.topics.values().map(|t| (t.name.to_string(), t.partitions.len() as u32)).collect();
     let time_ms = if state.playing { state.clock.as_ms_f64() } else { w.now.as_ms_f64() };
     let session_ref = SessionRef { session: state.session.clone(), key: state.mid_rev };
     let slow_ref = SessionRef { session: state.session.clone(), key: state.slow_rev };
     let text = source_text(&s.source).unwrap_or_default();
+    let playing = state.playing;
     html! {
         <ContextProvider<Dispatch> context={dispatch.clone()}>
             <a class="skip" href="#cluster">{ "Skip to the cluster" }</a>
@@ -232,24 +244,33 @@ pub fn app() -> Html {
                 source_text={text.clone()} />
             <Timebar cursor={s.cursor()} frontier={s.frontier()} first_kept={s.first_kept_step()} playing={state.playing}
                 speed={state.speed} time_ms={time_ms} digest={format_digest(w.digest())} at_end={s.at_end()}
-                complete={s.frontier_is_end() || (s.at_end() && s.cursor() == s.frontier())} />
+                complete={s.frontier_is_end() || (s.at_end() && s.cursor() == s.frontier())}
+                achieved={(state.playing && state.achieved_speed < 0.8 * state.speed_factor()).then_some(state.achieved_speed)} />
             <NoticeBar notice={state.notice.clone()} />
             <main class="layout">
                 <ClusterView vm={cluster} />
                 <div class="side">
                     <crate::lessons::Lessons />
-                    <Producers producers={side.0.clone()} summary={summary.clone()} topics={topics} />
-                    <Consumers consumers={side.1.clone()} groups={side.2.clone()} />
-                    <Invariants states={side.3.clone()} />
-                    <crate::history_panel::HistoryCheck report={history} />
+                    <PauseOffScreen playing={playing}>
+                        <Producers producers={side.0.clone()} summary={summary.clone()} topics={topics} />
+                    </PauseOffScreen>
+                    <PauseOffScreen playing={playing}>
+                        <Consumers consumers={side.1.clone()} groups={side.2.clone()} />
+                    </PauseOffScreen>
+                    <PauseOffScreen playing={playing}><Invariants states={side.3.clone()} /></PauseOffScreen>
+                    <PauseOffScreen playing={playing}><crate::history_panel::HistoryCheck report={history} /></PauseOffScreen>
                     <crate::export_panel::ExportReal source_text={text} seed={s.seed} />
                 </div>
-                <EventLog session={session_ref} filter={state.filter.clone()} />
-                <Charts session={slow_ref} summary={summary} />
+                <PauseOffScreen playing={playing}><EventLog session={session_ref} filter={state.filter.clone()} playing={playing} /></PauseOffScreen>
+                <PauseOffScreen playing={playing}><Charts session={slow_ref} summary={summary} /></PauseOffScreen>
                 <SchemaPanel />
-                if !streams.is_empty() { <crate::streams_live::StreamsApps apps={(*streams).clone()} /> }
+                if !streams.is_empty() {
+                    <PauseOffScreen playing={playing}><crate::streams_live::StreamsApps apps={(*streams).clone()} /></PauseOffScreen>
+                }
                 if connect.is_some() || !ksql.is_empty() {
-                    <crate::connect_live::ConnectKsql connect={(*connect).clone()} ksql={(*ksql).clone()} />
+                    <PauseOffScreen playing={playing}>
+                        <crate::connect_live::ConnectKsql connect={(*connect).clone()} ksql={(*ksql).clone()} />
+                    </PauseOffScreen>
                 }
                 <StreamsPanel seed={s.seed} />
             </main>

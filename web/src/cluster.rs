@@ -198,7 +198,7 @@ pub fn partition_row(p: &PartitionProps) -> Html {
             data-epoch={v.leader_epoch.to_string()}>
             <PartitionHeader tp={v.tp.clone()} leader={leader} epoch={v.leader_epoch} isr={isr} min_isr={v.min_isr}
                 offline={v.offline} under_min_isr={v.under_min_isr} under_replicated={v.under_replicated} />
-            <Lanes lanes={v.lanes.clone()} window={v.window} />
+            <Lanes tp={v.tp.clone()} lanes={v.lanes.clone()} window={v.window} />
         </article>
     }
 }
@@ -249,8 +249,33 @@ fn partition_header(v: &PartitionHeaderProps) -> Html {
 
 #[derive(Properties, PartialEq)]
 pub struct LanesProps {
-    pub lanes: Vec<LaneVm>,
+    pub tp: String,
+    pub lanes: Rc<Vec<LaneVm>>,
     pub window: (u64, u64),
+}
+
+thread_local! {
+    /// Partitions whose row is outside the partition list's scrollport (as its
+    /// IntersectionObserver last said). While playing, their lanes are not recomputed.
+    static OFF_SCREEN: std::cell::RefCell<std::collections::BTreeSet<String>> = const {
+        std::cell::RefCell::new(std::collections::BTreeSet::new())
+    };
+}
+
+/// Whether a partition's row is known to be off screen.
+pub fn is_off_screen(tp: &str) -> bool {
+    OFF_SCREEN.with(|s| s.borrow().contains(tp))
+}
+
+fn set_off_screen(tp: &str, off: bool) {
+    OFF_SCREEN.with(|s| {
+        let mut s = s.borrow_mut();
+        if off {
+            s.insert(tp.to_string());
+        } else {
+            s.remove(tp);
+        }
+    });
 }
 
 /// Pixels per cell and per lane in the drawing buffer (CSS scales the canvas to the row).
@@ -377,7 +402,7 @@ pub fn lanes(p: &LanesProps) -> Html {
     // outside the list's scrollport is not drawn, only remembered, and drawn when it
     // scrolls into view (an IntersectionObserver rooted at the list says which).
     let hidden = use_mut_ref(|| false);
-    let pending = use_mut_ref(|| None::<(Vec<LaneVm>, (u64, u64))>);
+    let pending = use_mut_ref(|| None::<(Rc<Vec<LaneVm>>, (u64, u64))>);
     {
         let (canvas, hidden, pending) = (canvas.clone(), hidden.clone(), pending.clone());
         use_effect_with((p.lanes.clone(), p.window), move |(lanes, window)| {
@@ -390,10 +415,12 @@ pub fn lanes(p: &LanesProps) -> Html {
     }
     {
         let canvas = canvas.clone();
-        use_effect_with((), move |_| {
+        use_effect_with(p.tp.clone(), move |tp| {
             let target = canvas.clone();
+            let name = tp.clone();
             let observer = watch_visibility(&target, move |visible| {
                 *hidden.borrow_mut() = !visible;
+                set_off_screen(&name, !visible);
                 if visible {
                     if let (Some((lanes, window)), Some(c)) =
                         (pending.borrow_mut().take(), canvas.cast::<web_sys::HtmlCanvasElement>())
@@ -402,7 +429,9 @@ pub fn lanes(p: &LanesProps) -> Html {
                     }
                 }
             });
+            let tp = tp.clone();
             move || {
+                set_off_screen(&tp, false);
                 if let Some((o, _closure)) = observer {
                     o.disconnect();
                 }

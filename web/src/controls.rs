@@ -326,11 +326,20 @@ pub struct TimebarProps {
     pub digest: String,
     pub at_end: bool,
     pub complete: bool,
+    /// While playing slower than asked (the machine cannot keep up at 60 frames/s): the
+    /// speed actually kept.
+    pub achieved: Option<f64>,
 }
 
 pub fn speed_label(speed: i32) -> String {
-    let f = 10f64.powf(f64::from(speed) / 100.0);
-    if f >= 10.0 {
+    factor_label(10f64.powf(f64::from(speed) / 100.0))
+}
+
+/// A speed factor as the speed control shows it: 250x, 2.5x, 1/4x.
+pub fn factor_label(f: f64) -> String {
+    if f.is_nan() || f <= 0.0 {
+        "0x".into()
+    } else if f >= 10.0 {
         format!("{f:.0}x")
     } else if f >= 1.0 {
         format!("{f:.1}x")
@@ -379,6 +388,11 @@ pub fn timebar(p: &TimebarProps) -> Html {
             <label class="speed" for="speed">{ "Speed " }<output for="speed">{ speed_label(p.speed) }</output>
                 <input id="speed" type="range" min={SPEED_MIN.to_string()} max={SPEED_MAX.to_string()} step="10"
                     value={p.speed.to_string()} oninput={on_speed} aria-valuetext={speed_label(p.speed)}/>
+                if let Some(a) = p.achieved {
+                    <span class="achieved" data-testid="achieved-speed"
+                        title="This machine cannot simulate that fast and still draw 60 frames a second: the run plays at this speed">
+                        { format!("→ {}", factor_label(a)) }</span>
+                }
             </label>
             <label class="scrub" for="scrub">
                 <span class="sr-only">{ "Timeline: step" }</span>

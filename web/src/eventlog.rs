@@ -13,7 +13,10 @@ use yew::prelude::*;
 
 /// Lines shown before the cursor, and after it (the known future of the branch).
 pub const PAST_LINES: usize = 100;
-pub const FUTURE_LINES: usize = 20;
+/// Lines shown before the cursor while playing (nobody reads a hundred lines ten times a
+/// second; the pause shows [`PAST_LINES`]).
+pub const PLAYING_PAST_LINES: usize = 30;
+pub const FUTURE_LINES: usize = 5;
 /// Steps scanned backwards for matches of a filter before giving up.
 pub const MAX_SCAN: usize = 50_000;
 
@@ -34,6 +37,7 @@ impl PartialEq for SessionRef {
 pub struct EventLogProps {
     pub session: SessionRef,
     pub filter: LogFilter,
+    pub playing: bool,
 }
 
 fn node_value(n: NodeId) -> String {
@@ -72,12 +76,13 @@ pub fn event_log(p: &EventLogProps) -> Html {
     let first = s.first_kept_step();
     let trace = s.trace();
     let f = &p.filter;
+    let past_lines = if p.playing { PLAYING_PAST_LINES } else { PAST_LINES };
     // Matching events before the cursor, newest first, then a few after it.
     let upto = (cursor.saturating_sub(first) as usize).min(trace.len());
     let mut past: Vec<usize> = Vec::new();
     let mut scanned = 0;
     for i in (0..upto).rev() {
-        if past.len() >= PAST_LINES || scanned >= MAX_SCAN {
+        if past.len() >= past_lines || scanned >= MAX_SCAN {
             break;
         }
         scanned += 1;
@@ -141,7 +146,7 @@ pub fn event_log(p: &EventLogProps) -> Html {
             _ => "",
         };
         html! {
-            <li key={step} class={class}>
+            <li class={class}>
                 <button class="logline" data-step={step.to_string()} aria-current={current.then_some("step")}>{ text }</button>
             </li>
         }
@@ -176,10 +181,13 @@ pub fn event_log(p: &EventLogProps) -> Html {
             </div>
             <ol class="lines" role="log" aria-label="Steps up to the cursor (click a line to jump there)"
                 data-testid="event-log" onclick={on_line}>
-                if first > 0 && upto == 0 { <li class="muted">{ format!("(steps before {first} are no longer kept)") }</li> }
+                // Newest first: the list is laid out bottom-up (`column-reverse`), so it
+                // opens scrolled to the cursor's line and stays there as lines arrive, with
+                // no scrolling code (which would force a layout on every update).
+                { for future.iter().rev().map(|&i| line(i, true)) }
+                { for past.iter().rev().map(|&i| line(i, false)) }
                 if past.is_empty() && scanned >= MAX_SCAN { <li class="muted">{ format!("no match in the last {MAX_SCAN} steps") }</li> }
-                { for past.iter().map(|&i| line(i, false)) }
-                { for future.iter().map(|&i| line(i, true)) }
+                if first > 0 && upto == 0 { <li class="muted">{ format!("(steps before {first} are no longer kept)") }</li> }
             </ol>
         </section>
     }

@@ -141,11 +141,17 @@ pub fn note_frame_sim(ms: f64) {
     });
 }
 
-/// `<frames> <simulation ms>` since the previous call, then resets.
+/// `<frames> <simulation ms>` since the previous call (then resets), followed by what the
+/// pacer learned: the simulation's budget in plain, side-panel and chart frames (ms), and
+/// the speed the simulation kept up with.
 #[wasm_bindgen(js_name = sandboxFrameStats)]
 pub fn sandbox_frame_stats() -> String {
+    use crate::pacer::FrameKind;
     let (n, t) = FRAME_SIM.with(|c| c.replace((0, 0.0)));
-    format!("{n} {t}")
+    let (plain, mid, slow, speed) = crate::pacer::with(|p| {
+        (p.budget_ms(FrameKind::Plain), p.budget_ms(FrameKind::Mid), p.budget_ms(FrameKind::Slow), p.achieved_speed())
+    });
+    format!("{n} {t} {plain:.2} {mid:.2} {slow:.2} {speed:.3}")
 }
 
 /// Panics on purpose: the tests check that a panic shows the error panel, not a blank page.

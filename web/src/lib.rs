@@ -17,6 +17,8 @@ pub mod history_panel;
 pub mod hooks;
 pub mod lesson_state;
 pub mod lessons;
+pub mod offscreen;
+pub mod pacer;
 pub mod scenarios;
 pub mod schema_panel;
 pub mod session;

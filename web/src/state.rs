@@ -2,6 +2,7 @@
 //! shared and mutated in place; the reducer returns a new `Rc` only when something visible
 //! changed, which is what makes Yew re-render.
 use crate::edit::{self, Knobs, MAX_SCENARIO_BYTES};
+use crate::pacer::{self, FrameKind};
 use crate::scenarios;
 use crate::session::{Session, Source};
 use crate::share::{self, Shared};
@@ -17,8 +18,6 @@ use yew::prelude::*;
 /// Speed is 10^(speed/100): -200 is 1/100x, 300 is 1000x.
 pub const SPEED_MIN: i32 = -200;
 pub const SPEED_MAX: i32 = 300;
-/// Most wall-clock milliseconds of simulation per animation frame.
-pub const FRAME_BUDGET_MS: f64 = 9.0;
 /// Charts and summaries refresh at most this often while playing...
 pub const SLOW_REFRESH_MS: f64 = 1000.0;
 /// The side panels (clients, event log) refresh at most this often while playing; the
@@ -57,6 +56,10 @@ pub struct AppState {
     pub notice: Option<Notice>,
     pub filter: LogFilter,
     pub help: bool,
+    /// While playing: the speed the simulation kept up with recently (simulated time per
+    /// wall-clock time), refreshed with the side panels. Below the requested speed when the
+    /// machine cannot simulate that fast and still draw 60 frames a second.
+    pub achieved_speed: f64,
     /// Interactive queries of the Streams applications' stores, per `application.id`.
     pub iq: IqSelections,
 }
@@ -161,6 +164,7 @@ impl AppState {
             notice,
             filter: LogFilter::default(),
             help: false,
+            achieved_speed: 0.0,
             iq: IqSelections::new(),
         }
     }
@@ -237,28 +241,47 @@ impl Reducible for AppState {
                 let dt = self.last_frame.map(|l| (t - l).clamp(0.0, 100.0)).unwrap_or(0.0);
                 let advance_us = (dt * 1000.0 * self.speed_factor()).round() as u64;
                 let target = SimTime(self.clock.0.saturating_add(advance_us));
+                // What this frame refreshes besides the cluster view decides how much of it
+                // the simulation may use (the pacer learned what each kind costs).
+                let mid = t - self.last_mid >= MID_REFRESH_MS;
+                let slow = t - self.last_slow >= SLOW_REFRESH_MS;
+                let kind = match (slow, mid) {
+                    (true, _) => FrameKind::Slow,
+                    (false, true) => FrameKind::Mid,
+                    _ => FrameKind::Plain,
+                };
+                let budget = pacer::with(|p| {
+                    if let Some(l) = self.last_frame {
+                        p.frame_arrived(t - l);
+                    }
+                    p.budget_ms(kind)
+                });
                 let started = crate::dom::now_ms();
-                let deadline = started + FRAME_BUDGET_MS;
+                let deadline = started + budget;
                 let (reached, at_end, now) = {
                     let mut s = self.session.borrow_mut();
                     let (_, reached) = s.advance_until(target, || crate::dom::now_ms() > deadline);
                     (reached, s.at_end(), s.world.now)
                 };
-                crate::hooks::note_frame_sim(crate::dom::now_ms() - started);
+                let sim_ms = crate::dom::now_ms() - started;
+                crate::hooks::note_frame_sim(sim_ms);
                 let mut next = (*self).clone();
                 next.rev += 1;
                 next.last_frame = Some(t);
                 next.clock = if reached { target.max(now) } else { now };
+                let advanced_ms = next.clock.0.saturating_sub(self.clock.0) as f64 / 1000.0;
+                pacer::with(|p| p.simulated(kind, sim_ms, advanced_ms, dt));
                 if at_end {
                     next.playing = false;
                     next.clock = now;
                     next.notice = Some(Notice::Info("The run reached its end.".into()));
                 }
-                if t - self.last_mid >= MID_REFRESH_MS || at_end {
+                if mid || at_end {
                     next.mid_rev += 1;
                     next.last_mid = t;
+                    next.achieved_speed = pacer::with(|p| p.achieved_speed());
                 }
-                if t - self.last_slow >= SLOW_REFRESH_MS || at_end {
+                if slow || at_end {
                     next.slow_rev += 1;
                     next.last_slow = t;
                 }
@@ -275,6 +298,8 @@ impl Reducible for AppState {
                     n.clock = n.session.borrow().world.now;
                     if n.playing {
                         n.notice = None;
+                        n.achieved_speed = n.speed_factor();
+                        pacer::with(|p| p.restart(n.achieved_speed));
                     }
                 })
             }
@@ -336,6 +361,8 @@ impl Reducible for AppState {
                 }
                 let mut next = (*self).clone();
                 next.speed = v;
+                next.achieved_speed = next.speed_factor();
+                pacer::with(|p| p.restart(next.achieved_speed));
                 Rc::new(next)
             }
             Msg::SpeedBy(delta) => {

@@ -8,6 +8,7 @@ use sandbox_core::network::NodeId;
 use sandbox_core::record::{Blob, TopicPartition};
 use sandbox_core::trace::{Cause, Effect, TraceEvent};
 use sandbox_core::world::World;
+use std::rc::Rc;
 
 /// Offsets shown per log lane (the most recent ones).
 pub const LANE_CELLS: u64 = 24;
@@ -52,7 +53,7 @@ fn blob_text(b: Option<&Blob>) -> String {
 
 /// One record of a log lane. Key and value are shared with the log (no copy); the tooltip
 /// text is built only when the pointer is over the cell.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CellVm {
     pub offset: u64,
     pub colour: u8,
@@ -75,7 +76,7 @@ impl CellVm {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LaneVm {
     pub broker: u32,
     pub status: &'static str,
@@ -101,7 +102,9 @@ pub struct PartitionVm {
     pub under_replicated: bool,
     pub under_min_isr: bool,
     pub window: (u64, u64),
-    pub lanes: Vec<LaneVm>,
+    /// Shared: a row's lanes pass to its canvas and its tooltip without a copy, and lanes
+    /// kept from the previous view compare equal at once (`Rc`'s pointer check).
+    pub lanes: Rc<Vec<LaneVm>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -147,7 +150,10 @@ fn links_cut(w: &World, node: NodeId) -> (usize, bool) {
     (cut, isolated)
 }
 
-pub fn cluster(w: &World) -> ClusterVm {
+/// The cluster view of `w`. `keep(tp)` says that a partition's lanes may stay as they are in
+/// `prev` (it is off screen while playing): its logs are not read and, unless its leader,
+/// epoch or ISR changed, its row is not rendered again.
+pub fn cluster(w: &World, prev: Option<&ClusterVm>, keep: impl Fn(&str) -> bool) -> ClusterVm {
     let mut brokers: Vec<BrokerVm> = w
         .brokers
         .iter()
@@ -176,7 +182,12 @@ pub fn cluster(w: &World) -> ClusterVm {
                 }
             }
         }
-        partitions.push(partition(w, &tp, state, min_isr));
+        let name = tp.to_string();
+        let kept = keep(&name)
+            .then(|| prev.and_then(|p| p.partitions.get(partitions.len())).filter(|p| p.tp == name))
+            .flatten()
+            .map(|p| (p.window, p.lanes.clone()));
+        partitions.push(partition(w, name, &tp, state, min_isr, kept));
     }
     let (_, controller_isolated) = links_cut(w, NodeId::Controller);
     ClusterVm {
@@ -192,10 +203,34 @@ pub fn cluster(w: &World) -> ClusterVm {
 
 fn partition(
     w: &World,
+    name: String,
     tp: &TopicPartition,
     state: &sandbox_core::cluster::metadata::PartitionState,
     min_isr: u32,
+    kept: Option<Lanes>,
 ) -> PartitionVm {
+    let (window, lanes) = kept.unwrap_or_else(|| lanes(w, tp, state));
+    PartitionVm {
+        tp: name,
+        leader: state.leader,
+        leader_epoch: state.leader_epoch,
+        partition_epoch: state.partition_epoch,
+        isr: state.isr.clone(),
+        replicas: state.replicas.clone(),
+        min_isr,
+        offline: state.leader.is_none(),
+        under_replicated: state.isr.len() < state.replicas.len(),
+        under_min_isr: (state.isr.len() as u32) < min_isr.min(state.replicas.len() as u32),
+        window,
+        lanes,
+    }
+}
+
+/// A partition's lanes and the offsets they show (`window`).
+type Lanes = ((u64, u64), Rc<Vec<LaneVm>>);
+
+/// A partition's lanes: the latest [`LANE_CELLS`] offsets of each replica's log.
+fn lanes(w: &World, tp: &TopicPartition, state: &sandbox_core::cluster::metadata::PartitionState) -> Lanes {
     let logs: Vec<_> =
         state.replicas.iter().map(|r| (*r, w.broker(*r), w.broker(*r).and_then(|b| b.replicas.get(tp)))).collect();
     let end = logs.iter().filter_map(|(_, _, rep)| rep.map(|r| r.log.log_end_offset())).max().unwrap_or(0);
@@ -243,20 +278,7 @@ fn partition(
             }
         })
         .collect();
-    PartitionVm {
-        tp: tp.to_string(),
-        leader: state.leader,
-        leader_epoch: state.leader_epoch,
-        partition_epoch: state.partition_epoch,
-        isr: state.isr.clone(),
-        replicas: state.replicas.clone(),
-        min_isr,
-        offline: state.leader.is_none(),
-        under_replicated: state.isr.len() < state.replicas.len(),
-        under_min_isr: (state.isr.len() as u32) < min_isr.min(state.replicas.len() as u32),
-        window: (start, end),
-        lanes,
-    }
+    ((start, end), Rc::new(lanes))
 }
 
 // ------------------------------------------------------------------ clients
@@ -718,7 +740,7 @@ mod tests {
     fn cluster_view_marks_leaders_flags_and_lanes() {
         let mut s = session("replication/acks-1-leader-crash");
         s.advance_until(sandbox_core::sim::time::SimTime::from_ms(3_000), || false);
-        let vm = cluster(&s.world);
+        let vm = cluster(&s.world, None, |_| false);
         assert_eq!(vm.nodes, ["controller", "b1", "b2", "b3", "producer"]);
         assert_eq!(vm.brokers.len(), 3);
         let p = &producers(&s.world)[0];
@@ -740,7 +762,7 @@ mod tests {
         assert!(cell.tip().contains("key key-"), "{}", cell.tip());
         s.act(Action::Crash { broker: 1 }).unwrap();
         s.advance_until(sandbox_core::sim::time::SimTime::from_ms(20_000), || false);
-        let vm = cluster(&s.world);
+        let vm = cluster(&s.world, None, |_| false);
         let p = &vm.partitions[0];
         assert_ne!(p.leader, Some(1));
         assert!(p.leader_epoch > 0);
@@ -750,10 +772,31 @@ mod tests {
     }
 
     #[test]
+    fn kept_partitions_reuse_their_lanes_and_headers_stay_current() {
+        let mut s = session("replication/acks-1-leader-crash");
+        s.advance_until(sandbox_core::sim::time::SimTime::from_ms(2_000), || false);
+        let before = cluster(&s.world, None, |_| false);
+        s.act(Action::Crash { broker: 1 }).unwrap();
+        s.advance_until(sandbox_core::sim::time::SimTime::from_ms(20_000), || false);
+        let fresh = cluster(&s.world, Some(&before), |_| false);
+        let kept = cluster(&s.world, Some(&before), |tp| tp == "orders-0");
+        let (b, f, k) = (&before.partitions[0], &fresh.partitions[0], &kept.partitions[0]);
+        // Off screen while playing: the lanes are the previous view's (not even copied)...
+        assert!(Rc::ptr_eq(&k.lanes, &b.lanes));
+        assert_eq!(k.window, b.window);
+        assert_ne!(f.lanes, b.lanes, "the log moved on");
+        // ...but leader, epoch and ISR are read afresh.
+        assert_eq!((k.leader, k.leader_epoch, &k.isr), (f.leader, f.leader_epoch, &f.isr));
+        assert_ne!(k.leader, b.leader);
+        // Nothing to keep from (first view, or another scenario's partition): computed.
+        assert_eq!(cluster(&s.world, None, |_| true).partitions[0], *f);
+    }
+
+    #[test]
     fn isolation_is_detected_from_cut_links() {
         let mut s = session("replication/acks-1-leader-crash");
         s.act(Action::Isolate { node: "b2".into() }).unwrap();
-        let vm = cluster(&s.world);
+        let vm = cluster(&s.world, None, |_| false);
         assert!(vm.brokers[1].isolated);
         assert!(!vm.brokers[0].isolated);
         assert_eq!(vm.brokers[0].cut_links, 1, "b1 cannot reach b2");
