@@ -250,3 +250,42 @@ fn a_run_with_groups_snapshots_to_json_and_continues_identically() {
     restored.run_to_end(|_| {}).unwrap();
     assert_eq!(original.digest(), restored.digest());
 }
+
+#[test]
+fn an_added_consumer_joins_its_models_group_and_takes_half_the_partitions() {
+    let mut s = setup(3, 4, vec![consumer("a", &[("group.instance.id", "instance-a")], true)], 40_000);
+    s.timeline.push(at(10_000, Action::AddConsumer { name: "a2".into(), like: "a".into() }));
+    let (w, trace) = run(&s);
+    let r = rebalances(&trace);
+    assert_eq!(r.len(), 2, "the first join, then the new member's: {r:?}");
+    assert!(r[1].0 > SimTime::from_ms(10_000), "{r:?}");
+    let (a, a2) = (&w.consumers[0], &w.consumers[1]);
+    assert_eq!((a.name.as_str(), a2.name.as_str()), ("a", "a2"));
+    assert_eq!((a.assignment.len(), a2.assignment.len()), (2, 2), "range splits 4 partitions 2/2");
+    assert!(a2.stats.records_consumed > 0);
+    // Its own static identity: the model's would have fenced the model.
+    assert_eq!(a2.config.group_instance_id.as_deref(), Some("a2"));
+    assert_eq!(group(&w).members().len(), 2);
+    let started = trace.iter().flat_map(|e| &e.effects).filter(|e| matches!(e, Effect::ClientStarted { .. })).count();
+    assert_eq!(started, 1);
+    // Same run again: the same digest (the new client's randomness is its index's stream).
+    assert_eq!(run(&s).0.digest(), w.digest());
+}
+
+#[test]
+fn add_consumer_is_refused_without_a_group_to_join_or_a_free_name() {
+    let mut manual = consumer("m", &[], false);
+    manual.assign = vec![TopicPartition::new("t", 0)];
+    let s = setup(1, 2, vec![consumer("a", &[], true), manual], 1_000);
+    let (w, _) = World::new(&s, 1).unwrap();
+    let refused = |name: &str, like: &str| {
+        w.validate(&Action::AddConsumer { name: name.into(), like: like.into() }).expect_err(name).0
+    };
+    assert!(refused("x", "m").contains("no group to join"));
+    assert!(refused("x", "nobody").contains("nobody"));
+    assert!(refused("a", "a").contains("exists already"));
+    assert!(refused("p", "a").contains("exists already"), "a producer's name is taken too");
+    assert!(refused("b2", "a").contains("cannot name a client"));
+    assert!(refused("controller", "a").contains("cannot name a client"));
+    assert!(w.validate(&Action::AddConsumer { name: "a2".into(), like: "a".into() }).is_ok());
+}

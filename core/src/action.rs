@@ -66,6 +66,14 @@ pub enum Action {
     },
     CrashController,
     RestartController,
+    /// A new consumer process starts, configured like consumer `like` (its `group.id`,
+    /// subscription, configs and application settings; a `group.instance.id` becomes the
+    /// new name): one more member joins the group, which rebalances. `name` is a new client
+    /// name.
+    AddConsumer {
+        name: String,
+        like: String,
+    },
     /// A producer or consumer process dies.
     CrashClient {
         client: String,
@@ -256,6 +264,7 @@ impl fmt::Display for Action {
             Restart { broker } => write!(f, "restart broker {broker}"),
             CrashController => write!(f, "crash controller"),
             RestartController => write!(f, "restart controller"),
+            AddConsumer { name, like } => write!(f, "start consumer {name} (like {like})"),
             CrashClient { client } => write!(f, "crash {client}"),
             RestartClient { client } => write!(f, "restart {client}"),
             Partition { groups } => write!(

@@ -601,6 +601,18 @@ fn step_command(scenario: &Scenario, action: &Action) -> String {
             ),
             None => unsupported("seek to an unknown partition"),
         },
+        AddConsumer { name, like } => {
+            let model = scenario.setup.consumers.iter().find(|c| c.name == *like);
+            let group = model.and_then(|c| c.config.group_id.clone()).unwrap_or_else(|| like.clone());
+            let topics = model.map(|c| c.subscribe.join("|")).unwrap_or_default();
+            format!(
+                "kafka kafka-console-consumer --bootstrap-server \"$BOOTSTRAP\" --include {} --group {} > {} 2>&1 &\nPIDS_{}+=($!)",
+                sh_quote(&topics),
+                sh_quote(&group),
+                sh_quote(&format!("out/{name}.txt")),
+                shell_ident(name)
+            )
+        }
         Subscribe { consumer, topics } => {
             let group = scenario
                 .setup

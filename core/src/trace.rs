@@ -188,6 +188,10 @@ pub enum Effect {
     ClientRestarted {
         client: NodeId,
     },
+    /// A client process added while the run goes (`add_consumer`).
+    ClientStarted {
+        client: NodeId,
+    },
     CoordinatorFound {
         consumer: u32,
         group: String,
@@ -569,6 +573,7 @@ impl fmt::Display for Effect {
                 write!(f, "{client} crashed ({unsent_records} unsent records lost)")
             }
             ClientRestarted { client } => write!(f, "{client} restarted"),
+            ClientStarted { client } => write!(f, "{client} started"),
             CoordinatorFound { consumer, group, broker } => {
                 write!(f, "consumer#{consumer}: coordinator of group {group} is b{broker}")
             }

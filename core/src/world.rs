@@ -494,6 +494,43 @@ impl World {
         Err(ActionError(format!("no node named '{name}' (use controller, b1.., or a client name)")))
     }
 
+    /// Checks an `add_consumer`: `like` is a running group member of its own (not a Kafka
+    /// Streams instance nor a Connect task, whose clients their runtime starts), `name` is
+    /// free, and there is room. Returns the index of `like`.
+    fn consumer_to_add(&self, name: &str, like: &str) -> Result<usize, ActionError> {
+        let i = self.consumer_index(like)?;
+        let c = &self.consumers[i];
+        if c.config.group_id.is_none() || c.subscription.is_empty() {
+            return Err(ActionError(format!(
+                "'{like}' does not subscribe with a group.id: a consumer like it would have no group to join"
+            )));
+        }
+        let connect_task = self.connect.as_ref().is_some_and(|r| {
+            r.connectors.iter().any(|k| {
+                matches!(k.spec.kind, crate::connect::ConnectorKind::JdbcSink { .. })
+                    && k.tasks.iter().any(|t| t.client == i as u32)
+            })
+        });
+        if c.settings.streams || connect_task {
+            return Err(ActionError(format!(
+                "'{like}' belongs to a {} (start its instances with restart_client)",
+                if connect_task { "Kafka Connect connector" } else { "Kafka Streams application" }
+            )));
+        }
+        let reserved = matches!(name, "controller" | "schema-registry" | "all" | "brokers" | "clients" | "*")
+            || (name.starts_with('b') && name[1..].parse::<u32>().is_ok());
+        if name.is_empty() || name.len() > 100 || reserved {
+            return Err(ActionError(format!("'{}' cannot name a client", name.chars().take(100).collect::<String>())));
+        }
+        if self.producers.iter().any(|p| p.name == name) || self.consumers.iter().any(|c| c.name == name) {
+            return Err(ActionError(format!("a client named '{name}' exists already")));
+        }
+        if self.consumers.len() >= limits::MAX_CONSUMERS {
+            return Err(ActionError(format!("a run has at most {} consumers", limits::MAX_CONSUMERS)));
+        }
+        Ok(i)
+    }
+
     fn resolve_nodes(&self, names: &[String]) -> Result<Vec<NodeId>, ActionError> {
         let mut out = Vec::new();
         for n in names {
@@ -765,6 +802,9 @@ impl World {
             CloseClient { client } => {
                 self.consumer_index(client)?;
             }
+            AddConsumer { name, like } => {
+                self.consumer_to_add(name, like)?;
+            }
             SetProcessing { consumer, processing_ms } => {
                 self.consumer_index(consumer)?;
                 ms_to_dur(*processing_ms)?;
@@ -968,6 +1008,7 @@ impl World {
                     | Effect::PartitionsRevoked { .. }
                     | Effect::ClientCrashed { .. }
                     | Effect::ClientRestarted { .. }
+                    | Effect::ClientStarted { .. }
                     | Effect::ClientClosed { .. }
                     | Effect::PollTimeoutExpired { .. }
             )
@@ -2009,6 +2050,31 @@ impl World {
                 let paused = matches!(action, Pause { .. });
                 self.consumers[i].pause(&tps, paused);
                 self.with_io(NodeId::Consumer(i as u32), |w, io| w.consumers[i].drive(&mut w.ledger, io));
+            }
+            AddConsumer { name, like } => {
+                let model = self.consumer_to_add(&name, &like)?;
+                let index = self.consumers.len() as u32;
+                let like = &self.consumers[model];
+                let mut config = like.config.clone();
+                if config.group_instance_id.is_some() {
+                    // Two members with one group.instance.id would fence each other.
+                    config.group_instance_id = Some(name.clone());
+                }
+                let bootstrap = self.brokers.iter().map(|b| b.id).collect();
+                // The random stream a consumer declared at this index would have had.
+                let rng = SimRng::new(self.seed, Stream::Client(1000 + index));
+                let mut consumer = Consumer::new(index, name, config, like.settings.clone(), bootstrap, rng);
+                consumer.deser.key_reader = like.deser.key_reader.clone();
+                consumer.deser.value_reader = like.deser.value_reader.clone();
+                let topics = like.subscription.clone();
+                if consumer.config.isolation_level == crate::config::IsolationLevel::ReadCommitted {
+                    self.invariants.read_committed.insert(index);
+                }
+                self.consumers.push(consumer);
+                self.outbox.effects.push(Effect::ClientStarted { client: NodeId::Consumer(index) });
+                self.with_io(NodeId::Consumer(index), |w, io| {
+                    w.consumers[index as usize].subscribe(topics, &mut w.ledger, io)
+                });
             }
             CloseClient { client } => {
                 let i = self.consumer_index(&client)?;

@@ -145,3 +145,34 @@ test('screenshots of the main view (laptop and phone)', async () => {
   assert.ok(fs.statSync(path.join(ARTIFACTS, 'main-view.png')).size > 10000);
   assert.deepEqual(errors, []);
 });
+
+test('a member added to a group joins it and the group rebalances to a new generation', async () => {
+  const { page, errors } = await open(browser.context, link('groups/three-members-two-partitions', 1, 20000));
+  const group = page.locator('[data-group="rides-readers"]');
+  assert.equal(await group.getAttribute('data-state'), 'Stable');
+  const before = Number(await group.getAttribute('data-generation'));
+  await page.click('button[aria-label^="Start consumer reader-a-2 in group rides-readers"]');
+  assert.ok(await page.locator('article[aria-label="consumer reader-a-2"]').count() === 1, 'the new consumer is listed');
+  // Step through the join until the group is stable again, one generation later.
+  let state = await group.getAttribute('data-state');
+  for (let i = 0; i < 40 && !(state === 'Stable' && Number(await group.getAttribute('data-generation')) > before); i++) {
+    await page.click('[data-testid="next-interesting"]');
+    state = await group.getAttribute('data-state');
+  }
+  assert.equal(state, 'Stable');
+  assert.equal(Number(await group.getAttribute('data-generation')), before + 1);
+  assert.match(await group.innerText(), /members: .*reader-a-2/);
+  // The share link carries the added member: a fresh page reaches the same state.
+  const shared = await page.inputValue('#share-link');
+  const want = await digest(page);
+  const fresh = await launch();
+  try {
+    const { page: p2 } = await open(fresh.context, shared);
+    assert.equal(await digest(p2), want);
+    assert.equal(await p2.locator('[data-group="rides-readers"]').getAttribute('data-generation'), String(before + 1));
+  } finally {
+    await fresh.close();
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+});

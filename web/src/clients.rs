@@ -260,24 +260,75 @@ pub fn consumers(p: &ConsumersProps) -> Html {
             <h3>{ "Groups" }</h3>
             if p.groups.is_empty() {
                 <p class="muted">{ "No consumer in this scenario uses a group.id." }</p>
-            } else {
-                <table class="groups">
-                    <thead><tr><th scope="col">{ "group" }</th><th scope="col">{ "state" }</th><th scope="col">{ "generation" }</th>
-                        <th scope="col">{ "members" }</th><th scope="col">{ "assignor" }</th></tr></thead>
-                    <tbody>
-                        { for p.groups.iter().map(|g| html! {
-                            <tr>
-                                <td>{ clip(&g.group_id, 40) }</td>
-                                <td>{ g.state.clone().unwrap_or_else(|| "-".into()) }</td>
-                                <td>{ g.generation.map(|x| x.to_string()).unwrap_or_else(|| "-".into()) }</td>
-                                <td>{ g.members.iter().map(|m| clip(m, 30)).collect::<Vec<_>>().join(", ") }</td>
-                                <td>{ &g.assignor }</td>
-                            </tr>
-                        }) }
-                    </tbody>
-                </table>
             }
+            { for p.groups.iter().map(|g| html! { <GroupCard group={g.clone()} /> }) }
         </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct GroupProps {
+    pub group: GroupVm,
+}
+
+/// A group as `kafka-consumer-groups --describe --members --state` shows it, with a button
+/// that starts one more member.
+#[function_component(GroupCard)]
+fn group_card(p: &GroupProps) -> Html {
+    let d = use_context::<Dispatch>().expect("dispatcher");
+    let g = &p.group;
+    let settled = g.state == "Stable";
+    let mut facts = vec![format!("generation {}", g.generation)];
+    facts.push(match g.coordinator {
+        Some(b) if g.generation >= 0 || settled => format!("coordinator b{b}"),
+        Some(b) => format!("coordinator b{b} (loading)"),
+        None => "no coordinator".into(),
+    });
+    facts.push(format!("assignor {}", clip(&g.assignor, 40)));
+    if let Some(l) = &g.leader {
+        facts.push(format!("leader {}", clip(l, 30)));
+    }
+    facts.push(format!("{} rebalance{}", g.rebalances, if g.rebalances == 1 { "" } else { "s" }));
+    html! {
+        <article class="group" aria-label={format!("group {}", clip(&g.group_id, 40))} data-group={g.group_id.clone()}
+            data-state={g.state.clone()} data-generation={g.generation.to_string()}>
+            <h4>{ clip(&g.group_id, 40) }
+                <span class={classes!("badge", (!settled).then_some("warn"))} data-testid="group-state">{ &g.state }</span></h4>
+            <p class="config-line">{ facts.join(" · ") }</p>
+            <table class="describe">
+                <thead><tr><th scope="col">{ "partition" }</th><th scope="col" title="CURRENT-OFFSET: the committed offset">{ "committed" }</th>
+                    <th scope="col" title="LOG-END-OFFSET: the high watermark">{ "log end" }</th><th scope="col">{ "lag" }</th>
+                    <th scope="col">{ "owner" }</th></tr></thead>
+                <tbody>
+                    { for g.partitions.iter().map(|r| html! {
+                        <tr>
+                            <td>{ &r.tp }</td>
+                            <td>{ r.committed.map(|x| x.to_string()).unwrap_or_else(|| "-".into()) }</td>
+                            <td>{ r.log_end.map(|x| x.to_string()).unwrap_or_else(|| "-".into()) }</td>
+                            <td>{ r.lag.map(|x| x.to_string()).unwrap_or_else(|| "-".into()) }</td>
+                            <td>{ r.owner.as_deref().map(|o| clip(o, 30)).unwrap_or_else(|| "-".into()) }</td>
+                        </tr>
+                    }) }
+                </tbody>
+            </table>
+            if !g.members.is_empty() {
+                <p class="members">{ "members: " }{ g.members.iter().map(|m| match &m.instance_id {
+                    Some(i) => format!("{} (static, {})", clip(&m.client, 30), clip(i, 30)),
+                    None => clip(&m.client, 30),
+                }).collect::<Vec<_>>().join(", ") }</p>
+            }
+            if !g.outside.is_empty() {
+                <p class="muted">{ "not in the group now: " }{ g.outside.iter().map(|c| clip(c, 30)).collect::<Vec<_>>().join(", ") }</p>
+            }
+            if let Some(Action::AddConsumer { name, like }) = g.add.clone() {
+                <div class="actions">
+                    <button onclick={let d = d.clone(); let a = Action::AddConsumer { name: name.clone(), like: like.clone() };
+                            move |_| d.dispatch(Msg::Act(a.clone()))}
+                        aria-label={format!("Start consumer {} in group {}, configured like {}", clip(&name, 30), clip(&g.group_id, 40), clip(&like, 30))}>
+                        { format!("Add member {}", clip(&name, 30)) }</button>
+                </div>
+            }
+        </article>
     }
 }
 

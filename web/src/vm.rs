@@ -1,6 +1,7 @@
 //! View models: what the components show, read from the world at the cursor. Small,
 //! comparable values, so a component whose slice of the cluster did not change is not
 //! re-rendered. Plain Rust (no browser), unit-tested natively.
+use sandbox_core::action::Action;
 use sandbox_core::cluster::broker::{BrokerStatus, Role};
 use sandbox_core::consumer::Position;
 use sandbox_core::ledger::Outcome;
@@ -438,34 +439,179 @@ pub fn consumers(w: &World) -> Vec<ConsumerVm> {
         .collect()
 }
 
-/// A consumer group as the panel shows it. Until the group coordinator lands in the core,
-/// groups are the consumers' `group.id`s with their manual assignments; the coordinator's
-/// state (generation, members, committed offsets) fills the optional fields then.
+/// One partition of a group, as `kafka-consumer-groups --describe` lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupPartitionVm {
+    pub tp: String,
+    /// CURRENT-OFFSET: the group's committed offset (the coordinator's cache).
+    pub committed: Option<u64>,
+    /// LOG-END-OFFSET: what a consumer can read up to (the leader's high watermark).
+    pub log_end: Option<u64>,
+    /// LAG: log end minus committed (the whole log without a commit).
+    pub lag: Option<u64>,
+    /// The member client that owns it in the current generation.
+    pub owner: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupMemberVm {
+    pub client: String,
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub assignment: Vec<String>,
+}
+
+/// A consumer group as its coordinator describes it: state, generation, members and their
+/// assignment, committed offsets and lag.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupVm {
     pub group_id: String,
-    pub state: Option<String>,
-    pub generation: Option<u32>,
-    pub members: Vec<String>,
+    /// The broker whose coordinator has the group (None: no running leader of the group's
+    /// `__consumer_offsets` partition, or it has not loaded the group yet).
+    pub coordinator: Option<u32>,
+    /// Kafka's group state (Empty, PreparingRebalance, CompletingRebalance, Stable, Dead).
+    pub state: String,
+    pub generation: i32,
+    /// The assignor the group chose (the members' configured one before the first join).
     pub assignor: String,
+    pub leader: Option<String>,
+    pub rebalances: u64,
+    pub members: Vec<GroupMemberVm>,
+    pub partitions: Vec<GroupPartitionVm>,
+    /// Consumers configured with this `group.id` that are not members now (down, or not
+    /// joined yet).
+    pub outside: Vec<String>,
+    /// The `add_consumer` that adds one more member (a copy of a subscribed consumer of the
+    /// group that is not a Streams instance or a Connect task), if the group has one.
+    pub add: Option<Action>,
 }
 
 pub fn groups(w: &World) -> Vec<GroupVm> {
-    let mut out: Vec<GroupVm> = Vec::new();
+    let mut ids: Vec<&str> = Vec::new();
     for c in &w.consumers {
-        let Some(g) = &c.config.group_id else { continue };
-        match out.iter_mut().find(|x| &x.group_id == g) {
-            Some(x) => x.members.push(c.name.clone()),
-            None => out.push(GroupVm {
-                group_id: g.clone(),
-                state: None,
-                generation: None,
-                members: vec![c.name.clone()],
-                assignor: c.config.partition_assignment_strategy.clone(),
-            }),
+        if let Some(g) = c.config.group_id.as_deref() {
+            if !ids.contains(&g) {
+                ids.push(g);
+            }
         }
     }
-    out
+    ids.into_iter()
+        .map(|id| {
+            let (_, leader, description) = sandbox_core::group::describe::coordinator_of(w, id);
+            let configured: Vec<&sandbox_core::consumer::Consumer> =
+                w.consumers.iter().filter(|c| c.config.group_id.as_deref() == Some(id)).collect();
+            let add = configured
+                .iter()
+                .filter(|c| !c.subscription.is_empty())
+                .map(|c| add_consumer_like(w, &c.name))
+                .find(|a| w.validate(a).is_ok());
+            let mut topics: Vec<&str> =
+                configured.iter().flat_map(|c| c.subscription.iter().map(String::as_str)).collect();
+            topics.sort_unstable();
+            topics.dedup();
+            let mut tps: Vec<TopicPartition> = Vec::new();
+            for t in &topics {
+                if let Some(meta) = w.controller.image.topics.get(*t) {
+                    tps.extend((0..meta.partitions.len() as u32).map(|p| TopicPartition::new(t, p)));
+                }
+            }
+            let Some(d) = description else {
+                return GroupVm {
+                    group_id: id.to_string(),
+                    coordinator: None,
+                    state: "no coordinator".into(),
+                    generation: -1,
+                    assignor: configured
+                        .first()
+                        .map(|c| c.config.partition_assignment_strategy.clone())
+                        .unwrap_or_default(),
+                    leader: None,
+                    rebalances: 0,
+                    members: Vec::new(),
+                    partitions: tps
+                        .iter()
+                        .map(|tp| GroupPartitionVm {
+                            tp: tp.to_string(),
+                            committed: None,
+                            log_end: leader_hw(w, tp),
+                            lag: None,
+                            owner: None,
+                        })
+                        .collect(),
+                    outside: configured.iter().map(|c| c.name.clone()).collect(),
+                    add,
+                };
+            };
+            for tp in d.committed.keys() {
+                if !tps.contains(tp) {
+                    tps.push(tp.clone());
+                }
+            }
+            tps.sort();
+            let members: Vec<GroupMemberVm> = d
+                .members
+                .iter()
+                .map(|m| GroupMemberVm {
+                    client: w.node_name(m.client),
+                    member_id: m.member_id.clone(),
+                    instance_id: m.group_instance_id.clone(),
+                    assignment: m.assignment.iter().map(|tp| tp.to_string()).collect(),
+                })
+                .collect();
+            let owner_of = |tp: &TopicPartition| {
+                d.members.iter().find(|m| m.assignment.contains(tp)).map(|m| w.node_name(m.client))
+            };
+            GroupVm {
+                group_id: id.to_string(),
+                coordinator: leader,
+                state: d.state.to_string(),
+                generation: d.generation,
+                assignor: d.protocol.clone().unwrap_or_else(|| {
+                    configured.first().map(|c| c.config.partition_assignment_strategy.clone()).unwrap_or_default()
+                }),
+                leader: d
+                    .leader
+                    .as_ref()
+                    .and_then(|l| members.iter().find(|m| &m.member_id == l))
+                    .map(|m| m.client.clone()),
+                rebalances: d.stats.rebalances,
+                partitions: tps
+                    .iter()
+                    .map(|tp| {
+                        let committed = d.committed.get(tp).copied();
+                        let log_end = leader_hw(w, tp);
+                        GroupPartitionVm {
+                            tp: tp.to_string(),
+                            committed,
+                            log_end,
+                            lag: log_end.map(|e| e.saturating_sub(committed.unwrap_or(0))),
+                            owner: owner_of(tp),
+                        }
+                    })
+                    .collect(),
+                outside: configured
+                    .iter()
+                    .filter(|c| !members.iter().any(|m| m.client == c.name))
+                    .map(|c| c.name.clone())
+                    .collect(),
+                members,
+                add,
+            }
+        })
+        .collect()
+}
+
+/// The `add_consumer` action for a new member like `model`, with a free name: the model's
+/// name with the next free number (`worker-1` gives `worker-2`, then `worker-3`...).
+pub fn add_consumer_like(w: &World, model: &str) -> Action {
+    let stem = model.trim_end_matches(|c: char| c.is_ascii_digit());
+    let (stem, first) = match model[stem.len()..].parse::<u64>() {
+        Ok(n) if !stem.is_empty() => (stem.to_string(), n.saturating_add(1)),
+        _ => (format!("{model}-"), 2),
+    };
+    let taken = |n: &str| w.producers.iter().any(|p| p.name == n) || w.consumers.iter().any(|c| c.name == n);
+    let name = (first..).map(|k| format!("{stem}{k}")).find(|n| !taken(n)).unwrap_or_default();
+    Action::AddConsumer { name, like: model.to_string() }
 }
 
 // ------------------------------------------------------------------ event log
@@ -521,6 +667,7 @@ fn effect_kind(e: &Effect) -> Kind {
         | ControllerRestarted
         | ClientCrashed { .. }
         | ClientRestarted { .. }
+        | ClientStarted { .. }
         | ClientClosed { .. }
         | ConfigChanged { .. }
         | TopicCreated { .. }
@@ -660,7 +807,8 @@ fn effect_nodes(e: &Effect, out: &mut Vec<NodeId>) {
         | PollTimeoutExpired { consumer, .. } => out.push(NodeId::Consumer(*consumer)),
         CoordinatorFound { consumer, broker, .. } => out.extend([NodeId::Consumer(*consumer), NodeId::Broker(*broker)]),
         MemberJoined { client, .. } | ClientClosed { client } => out.push(*client),
-        ClientCrashed { client, .. } | ClientRestarted { client } | MetadataUpdated { client, .. } => out.push(*client),
+        ClientCrashed { client, .. } | ClientRestarted { client } | ClientStarted { client } => out.push(*client),
+        MetadataUpdated { client, .. } => out.push(*client),
         _ => {}
     }
 }
@@ -790,6 +938,54 @@ mod tests {
         assert_ne!(k.leader, b.leader);
         // Nothing to keep from (first view, or another scenario's partition): computed.
         assert_eq!(cluster(&s.world, None, |_| true).partitions[0], *f);
+    }
+
+    #[test]
+    fn groups_show_their_coordinators_description_and_add_a_member_like_a_running_one() {
+        let mut s = session("groups/three-members-two-partitions");
+        s.advance_until(sandbox_core::sim::time::SimTime::from_ms(20_000), || false);
+        let g = &groups(&s.world)[0];
+        assert_eq!((g.group_id.as_str(), g.state.as_str(), g.generation), ("rides-readers", "Stable", 1));
+        assert!(g.coordinator.is_some());
+        assert_eq!(g.assignor, "range");
+        assert_eq!(g.members.len(), 3);
+        assert!(g.outside.is_empty());
+        // Two partitions for three members: one idle member, each partition owned once.
+        let owners: Vec<_> = g.partitions.iter().map(|p| p.owner.clone()).collect();
+        assert_eq!(owners.len(), 2);
+        assert!(owners.iter().all(Option::is_some) && owners[0] != owners[1], "{owners:?}");
+        assert_eq!(g.members.iter().filter(|m| m.assignment.is_empty()).count(), 1);
+        for p in &g.partitions {
+            let (committed, end) = (p.committed.expect("auto-commit ran"), p.log_end.unwrap());
+            assert!(committed > 0 && committed <= end && p.lag == Some(end - committed), "{p:?}");
+        }
+        // The name after the members' own numbering... they are lettered: reader-a-2.
+        let add = g.add.clone().expect("a member can be added");
+        assert_eq!(add, Action::AddConsumer { name: "reader-a-2".into(), like: "reader-a".into() });
+        s.act(add).unwrap();
+        s.advance_until(sandbox_core::sim::time::SimTime::from_ms(30_000), || false);
+        let g = &groups(&s.world)[0];
+        assert_eq!((g.members.len(), g.generation), (4, 2), "{g:?}");
+        assert_eq!(g.add, Some(Action::AddConsumer { name: "reader-a-3".into(), like: "reader-a".into() }));
+        // Crashed members (reader-b now, reader-a at 40 s by the scenario) leave the
+        // description once their session (45 s) expires.
+        s.act(Action::CrashClient { client: "reader-b".into() }).unwrap();
+        s.advance_until(sandbox_core::sim::time::SimTime::from_ms(90_000), || false);
+        let g = &groups(&s.world)[0];
+        assert_eq!(g.outside, ["reader-a", "reader-b"]);
+        assert_eq!(g.members.len(), 2);
+    }
+
+    #[test]
+    fn added_members_are_numbered_after_their_model() {
+        let s = session("groups/three-members-two-partitions");
+        let name = |model: &str| match add_consumer_like(&s.world, model) {
+            Action::AddConsumer { name, .. } => name,
+            _ => unreachable!(),
+        };
+        assert_eq!(name("reader-a"), "reader-a-2");
+        assert_eq!(name("worker-1"), "worker-2");
+        assert_eq!(name("7"), "7-2");
     }
 
     #[test]

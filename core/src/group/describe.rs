@@ -1,7 +1,7 @@
 //! What `kafka-consumer-groups --describe` (with `--members`, `--state`, `--offsets`) and
 //! the consumers' own metrics say about each group at the end of a run, plus a look inside
 //! the group's `__consumer_offsets` partition.
-use super::coordinator::GroupState;
+use super::coordinator::{GroupDescription, GroupState};
 use super::offsets::{self, offsets_partition, OffsetsRecord, OFFSETS_TOPIC};
 use crate::cluster::broker::Role;
 use crate::log::PartitionLog;
@@ -104,6 +104,26 @@ pub fn committed_offsets(world: &World) -> BTreeMap<String, BTreeMap<TopicPartit
     out
 }
 
+/// Where a group lives and what its coordinator says of it (`DescribeGroups`): the
+/// `__consumer_offsets` partition it hashes to, that partition's leader, and the leader's
+/// description of the group when the leader runs and has loaded it (None: no coordinator
+/// now, as `kafka-consumer-groups` finds during a failover).
+pub fn coordinator_of(world: &World, group: &str) -> (u32, Option<u32>, Option<GroupDescription>) {
+    let n = world.controller.image.topics.get(OFFSETS_TOPIC).map(|t| t.partitions.len() as u32).unwrap_or(0);
+    let partition = offsets::partition_for(group, n.max(1));
+    let tp = offsets_partition(partition);
+    let leader = world.controller.image.partition(&tp).and_then(|p| p.leader);
+    let description = leader.and_then(|l| {
+        let b = world.broker(l).filter(|b| b.is_running())?;
+        let leads = matches!(b.replicas.get(&tp).map(|r| &r.role), Some(Role::Leader(_)));
+        if !leads {
+            return None;
+        }
+        b.coordinator.describe(group, partition)
+    });
+    (partition, leader, description)
+}
+
 pub fn group_summaries(world: &World, hw_of: &dyn Fn(&TopicPartition) -> Option<u64>) -> Vec<GroupSummary> {
     let committed_all = committed_offsets(world);
     let mut groups: BTreeSet<String> = committed_all.keys().cloned().collect();
@@ -112,22 +132,12 @@ pub fn group_summaries(world: &World, hw_of: &dyn Fn(&TopicPartition) -> Option<
             groups.insert(g.clone());
         }
     }
-    let n = world.controller.image.topics.get(OFFSETS_TOPIC).map(|t| t.partitions.len() as u32).unwrap_or(0);
     let name_of = |node: NodeId| world.node_name(node);
     groups
         .into_iter()
         .map(|group| {
-            let partition = offsets::partition_for(&group, n.max(1));
+            let (partition, leader, description) = coordinator_of(world, &group);
             let tp = offsets_partition(partition);
-            let leader = world.controller.image.partition(&tp).and_then(|p| p.leader);
-            let description = leader.and_then(|l| {
-                let b = world.broker(l).filter(|b| b.is_running())?;
-                let leads = matches!(b.replicas.get(&tp).map(|r| &r.role), Some(Role::Leader(_)));
-                if !leads {
-                    return None;
-                }
-                b.coordinator.describe(&group, partition)
-            });
             let members_consumers: Vec<&crate::consumer::Consumer> =
                 world.consumers.iter().filter(|c| c.config.group_id.as_deref() == Some(&group)).collect();
             let topics: BTreeSet<&str> =
