@@ -128,6 +128,10 @@ async function fps(b, speed, seconds) {
       gc: perFrame(['MinorGC', 'MajorGC']),
     },
     steps_played: after - before,
+    // The pacer: the speed the simulation kept up with (the speed gives way before the
+    // frame rate does) and the simulation budget it learned per kind of frame.
+    achieved_speed: Math.round(result.sim.achieved_speed * 100) / 100,
+    sim_budget_ms: result.sim.budget_ms,
   };
 }
 
