@@ -289,3 +289,26 @@ fn add_consumer_is_refused_without_a_group_to_join_or_a_free_name() {
     assert!(refused("controller", "a").contains("cannot name a client"));
     assert!(w.validate(&Action::AddConsumer { name: "a2".into(), like: "a".into() }).is_ok());
 }
+
+#[test]
+fn a_client_cannot_write_to_an_internal_topic() {
+    let mut s = setup(1, 1, vec![consumer("a", &[], true)], 5_000);
+    s.timeline.clear();
+    s.timeline.push(at(
+        1_000,
+        Action::Send {
+            producer: "p".into(),
+            topic: "__consumer_offsets".into(),
+            key: Some("k".into()),
+            value: Some("garbage".into()),
+            partition: Some(0),
+        },
+    ));
+    let (w, trace) = run(&s);
+    let rejected = trace.iter().flat_map(|e| &e.effects).any(|e| {
+        matches!(e, Effect::ProduceRejected { error: sandbox_core::error::ErrorCode::INVALID_TOPIC_EXCEPTION, .. })
+    });
+    assert!(rejected, "the broker refuses the append");
+    assert_eq!(w.producers[0].stats.records_failed, 1, "not retriable: the send fails");
+    assert_eq!(w.producers[0].stats.records_acked, 0);
+}

@@ -57,6 +57,9 @@ pub enum ErrorCode {
     PRODUCER_FENCED,
     /// Client side: the record's transaction was aborted before it was sent.
     TRANSACTION_ABORTED,
+    /// A client produce to an internal topic (`__consumer_offsets`, `__transaction_state`):
+    /// only the brokers' coordinators write there ("Cannot append to internal topic").
+    INVALID_TOPIC_EXCEPTION,
 }
 
 impl ErrorCode {

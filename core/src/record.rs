@@ -30,6 +30,12 @@ impl TopicPartition {
     }
 }
 
+/// Kafka's internal topics (`Topic.isInternal`): only the brokers' group and transaction
+/// coordinators write to them; a client produce is refused.
+pub fn is_internal_topic(name: &str) -> bool {
+    name == crate::group::offsets::OFFSETS_TOPIC || name == crate::txn::TRANSACTION_STATE_TOPIC
+}
+
 impl Serialize for TopicPartition {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)

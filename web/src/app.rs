@@ -229,8 +229,15 @@ pub fn app() -> Html {
         *prev_cluster.borrow_mut() = Some(vm.clone());
         vm
     };
-    let topics: Vec<(String, u32)> =
-        w.controller.image.topics.values().map(|t| (t.name.to_string(), t.partitions.len() as u32)).collect();
+    // Topics a client may write to (the brokers refuse produces to internal topics).
+    let topics: Vec<(String, u32)> = w
+        .controller
+        .image
+        .topics
+        .values()
+        .filter(|t| !sandbox_core::record::is_internal_topic(&t.name))
+        .map(|t| (t.name.to_string(), t.partitions.len() as u32))
+        .collect();
     let time_ms = if state.playing { state.clock.as_ms_f64() } else { w.now.as_ms_f64() };
     let session_ref = SessionRef { session: state.session.clone(), key: state.mid_rev };
     let slow_ref = SessionRef { session: state.session.clone(), key: state.slow_rev };

@@ -1,7 +1,7 @@
 //! The cluster view: brokers and the controller with their fault buttons, and every
 //! partition with its replicas, leader, epoch, ISR and a log lane per replica.
 use crate::state::{Dispatch, Msg};
-use crate::vm::{BrokerVm, ClusterVm, LaneVm, PartitionVm, KEY_COLOURS};
+use crate::vm::{BrokerVm, ClusterVm, LaneVm, LinkVm, PartitionVm, KEY_COLOURS};
 use sandbox_core::action::Action;
 use sandbox_core::cluster::broker::BrokerStatus;
 use std::rc::Rc;
@@ -52,10 +52,13 @@ pub fn cluster_view(p: &ClusterProps) -> Html {
                 </article>
                 { for vm.brokers.iter().map(|b| html! { <BrokerCard key={b.id} vm={b.clone()} /> }) }
             </div>
-            <NetworkControls nodes={vm.nodes.clone()} cut_links={vm.cut_links} />
+            <NetworkControls nodes={vm.nodes.clone()} cut_links={vm.cut_links} links={vm.links.clone()} />
             <Legend />
             <div class="partitions">
-                { for vm.partitions.iter().map(|pv| html! { <PartitionRow key={pv.tp.clone()} vm={pv.clone()} /> }) }
+                { for vm.partitions.iter().filter(|pv| !pv.internal).map(|pv| html! { <PartitionRow key={pv.tp.clone()} vm={pv.clone()} /> }) }
+                if vm.partitions.iter().any(|pv| pv.internal) {
+                    <InternalPartitions partitions={vm.partitions.iter().filter(|pv| pv.internal).cloned().collect::<Vec<_>>()} />
+                }
             </div>
         </section>
     }
@@ -65,6 +68,7 @@ pub fn cluster_view(p: &ClusterProps) -> Html {
 pub struct NetworkProps {
     pub nodes: Vec<String>,
     pub cut_links: usize,
+    pub links: Vec<LinkVm>,
 }
 
 /// Network faults between two chosen nodes: cut (one or both ways), slow, lossy; heal all.
@@ -106,6 +110,18 @@ pub fn network_controls(p: &NetworkProps) -> Html {
                 from: vec![a], to: vec![b], latency_ms: None, jitter_ms: None, drop: Some(0.05), duplicate: None, both_ways: true }) }
             <button class="small" onclick={act(&d, Action::Heal { nodes: None })} aria-label="Heal every cut link">{ "heal all" }</button>
             if p.cut_links > 0 { <span class="badge warn">{ format!("{} links cut", p.cut_links) }</span> }
+            if !p.links.is_empty() {
+                <ul class="altered-links" aria-label="Slow or lossy links">
+                    { for p.links.iter().map(|l| html! {
+                        <li>
+                            <span class="badge warn">{ crate::vm::clip(&l.describe(), 80) }</span>
+                            <button class="small" onclick={act(&d, l.restore.clone())}
+                                aria-label={format!("Restore the default link between {} and {}", crate::vm::clip(&l.from, 24), crate::vm::clip(&l.to, 24))}>
+                                { "restore" }</button>
+                        </li>
+                    }) }
+                </ul>
+            }
         </div>
     }
 }
@@ -178,6 +194,41 @@ pub fn broker_card(p: &BrokerProps) -> Html {
                 }
             </div>
         </article>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct InternalProps {
+    pub partitions: Vec<PartitionVm>,
+}
+
+/// Kafka's internal topics, folded: a group's offsets live in one of the 50
+/// `__consumer_offsets` partitions, and a student looks for the topics they made first.
+/// Flagged partitions (offline, under min ISR) say so in the summary line.
+#[function_component(InternalPartitions)]
+fn internal_partitions(p: &InternalProps) -> Html {
+    let mut topics: Vec<(&str, usize)> = Vec::new();
+    for pv in &p.partitions {
+        let topic = pv.tp.rsplit_once('-').map(|(t, _)| t).unwrap_or(&pv.tp);
+        match topics.iter_mut().find(|(t, _)| *t == topic) {
+            Some((_, n)) => *n += 1,
+            None => topics.push((topic, 1)),
+        }
+    }
+    let offline = p.partitions.iter().filter(|pv| pv.offline).count();
+    let under = p.partitions.iter().filter(|pv| pv.under_replicated).count();
+    let mut summary = topics.iter().map(|(t, n)| format!("{t} ({n} partitions)")).collect::<Vec<_>>().join(", ");
+    if offline > 0 {
+        summary.push_str(&format!(" · {offline} offline"));
+    }
+    if under > 0 {
+        summary.push_str(&format!(" · {under} under-replicated"));
+    }
+    html! {
+        <details class="internal-topics">
+            <summary>{ "Internal topics: " }{ summary }</summary>
+            { for p.partitions.iter().map(|pv| html! { <PartitionRow key={pv.tp.clone()} vm={pv.clone()} /> }) }
+        </details>
     }
 }
 

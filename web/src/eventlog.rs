@@ -96,7 +96,14 @@ pub fn event_log(p: &EventLogProps) -> Html {
     nodes.extend(w.brokers.iter().map(|b| NodeId::Broker(b.id)));
     nodes.extend((0..w.producers.len() as u32).map(NodeId::Producer));
     nodes.extend((0..w.consumers.len() as u32).map(NodeId::Consumer));
-    let partitions: Vec<String> = w.controller.image.partitions().map(|(tp, _)| tp.to_string()).collect();
+    // The user's topics first, internal ones after.
+    let (mut partitions, internal): (Vec<String>, Vec<String>) = w
+        .controller
+        .image
+        .partitions()
+        .map(|(tp, _)| tp.to_string())
+        .partition(|tp| !tp.rsplit_once('-').is_some_and(|(t, _)| sandbox_core::record::is_internal_topic(t)));
+    partitions.extend(internal);
 
     let on_node = {
         let (d, f) = (d.clone(), f.clone());

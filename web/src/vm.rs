@@ -93,6 +93,8 @@ pub struct LaneVm {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PartitionVm {
     pub tp: String,
+    /// A partition of an internal topic (`__consumer_offsets`, `__transaction_state`).
+    pub internal: bool,
     pub leader: Option<u32>,
     pub leader_epoch: u32,
     pub partition_epoch: u32,
@@ -122,12 +124,81 @@ pub struct BrokerVm {
     pub replicas: usize,
 }
 
+/// A link whose latency, jitter, loss or duplication differs from the run's default (a
+/// "slow" or "lossy" fault), one per node pair; `both_ways` when both directions carry the
+/// same properties.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkVm {
+    pub from: String,
+    pub to: String,
+    pub both_ways: bool,
+    pub latency_ms: f64,
+    pub jitter_ms: f64,
+    pub drop: f64,
+    pub duplicate: f64,
+    /// The action that gives the pair the default link back.
+    pub restore: Action,
+}
+
+impl LinkVm {
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!("{:.0} ms", self.latency_ms)];
+        if self.jitter_ms > 0.0 {
+            parts.push(format!("±{:.0} ms", self.jitter_ms));
+        }
+        if self.drop > 0.0 {
+            parts.push(format!("{:.1}% resets", self.drop * 100.0));
+        }
+        if self.duplicate > 0.0 {
+            parts.push(format!("{:.1}% duplicated", self.duplicate * 100.0));
+        }
+        format!("{} {} {}: {}", self.from, if self.both_ways { "⇄" } else { "→" }, self.to, parts.join(", "))
+    }
+}
+
+fn altered_links(w: &World) -> Vec<LinkVm> {
+    let default = w.network.default_link;
+    let mut out: Vec<LinkVm> = Vec::new();
+    for (&(a, b), props) in &w.network.links {
+        if *props == default {
+            continue;
+        }
+        let reverse = w.network.link(b, a);
+        let both_ways = reverse == *props;
+        if both_ways && b < a {
+            continue; // listed once, from the smaller node
+        }
+        let (from, to) = (w.node_name(a), w.node_name(b));
+        out.push(LinkVm {
+            restore: Action::Link {
+                from: vec![from.clone()],
+                to: vec![to.clone()],
+                latency_ms: Some(default.latency.as_ms_f64()),
+                jitter_ms: Some(default.jitter.as_ms_f64()),
+                drop: Some(default.drop),
+                duplicate: Some(default.duplicate),
+                both_ways,
+            },
+            from,
+            to,
+            both_ways,
+            latency_ms: props.latency.as_ms_f64(),
+            jitter_ms: props.jitter.as_ms_f64(),
+            drop: props.drop,
+            duplicate: props.duplicate,
+        });
+    }
+    out
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClusterVm {
     /// Every node by the name actions use (controller, b1.., client names).
     pub nodes: Vec<String>,
     /// Cut directed links.
     pub cut_links: usize,
+    /// Slow or lossy links.
+    pub links: Vec<LinkVm>,
     pub controller_alive: bool,
     pub controller_isolated: bool,
     pub metadata_version: u64,
@@ -173,7 +244,11 @@ pub fn cluster(w: &World, prev: Option<&ClusterVm>, keep: impl Fn(&str) -> bool)
         })
         .collect();
     let mut partitions = Vec::new();
-    for (tp, state) in w.controller.image.partitions() {
+    // The user's topics first; Kafka's internal topics (50 partitions of
+    // `__consumer_offsets` in any run with a group) after them.
+    let (user, internal): (Vec<_>, Vec<_>) =
+        w.controller.image.partitions().partition(|(tp, _)| !sandbox_core::record::is_internal_topic(&tp.topic));
+    for (tp, state) in user.into_iter().chain(internal) {
         let min_isr = w.controller.image.topic_config(&tp.topic).map(|c| c.min_insync_replicas).unwrap_or(1);
         for r in &state.replicas {
             if let Some(b) = brokers.iter_mut().find(|b| b.id == *r) {
@@ -194,6 +269,7 @@ pub fn cluster(w: &World, prev: Option<&ClusterVm>, keep: impl Fn(&str) -> bool)
     ClusterVm {
         nodes: w.all_nodes().into_iter().map(|n| w.node_name(n)).collect(),
         cut_links: w.network.blocked.len(),
+        links: altered_links(w),
         controller_alive: w.controller.alive,
         controller_isolated,
         metadata_version: w.controller.image.version,
@@ -212,6 +288,7 @@ fn partition(
 ) -> PartitionVm {
     let (window, lanes) = kept.unwrap_or_else(|| lanes(w, tp, state));
     PartitionVm {
+        internal: sandbox_core::record::is_internal_topic(&tp.topic),
         tp: name,
         leader: state.leader,
         leader_epoch: state.leader_epoch,
@@ -986,6 +1063,43 @@ mod tests {
         assert_eq!(name("reader-a"), "reader-a-2");
         assert_eq!(name("worker-1"), "worker-2");
         assert_eq!(name("7"), "7-2");
+    }
+
+    #[test]
+    fn slow_and_lossy_links_are_listed_once_per_pair_and_can_be_restored() {
+        let mut s = session("replication/acks-1-leader-crash");
+        let link = |from: &str, to: &str, latency: Option<f64>, drop: Option<f64>, both_ways: bool| Action::Link {
+            from: vec![from.into()],
+            to: vec![to.into()],
+            latency_ms: latency,
+            jitter_ms: None,
+            drop,
+            duplicate: None,
+            both_ways,
+        };
+        s.act(link("b1", "b2", Some(200.0), None, true)).unwrap();
+        s.act(link("producer", "b1", None, Some(0.05), false)).unwrap();
+        let links = cluster(&s.world, None, |_| false).links;
+        assert_eq!(links.len(), 2, "{links:?}");
+        let slow = links.iter().find(|l| l.both_ways).unwrap();
+        assert_eq!((slow.from.as_str(), slow.to.as_str(), slow.latency_ms), ("b1", "b2", 200.0));
+        assert_eq!(slow.describe(), "b1 ⇄ b2: 200 ms");
+        let lossy = links.iter().find(|l| !l.both_ways).unwrap();
+        assert_eq!(lossy.describe(), "producer → b1: 0 ms, 5.0% resets");
+        for l in &links {
+            s.act(l.restore.clone()).unwrap();
+        }
+        assert_eq!(cluster(&s.world, None, |_| false).links, []);
+    }
+
+    #[test]
+    fn internal_topics_come_after_the_users_and_are_marked() {
+        let s = session("groups/three-members-two-partitions");
+        let vm = cluster(&s.world, None, |_| false);
+        assert_eq!(vm.partitions[0].tp, "rides-0");
+        assert_eq!(vm.partitions[1].tp, "rides-1");
+        assert!(!vm.partitions[1].internal);
+        assert!(vm.partitions[2..].iter().all(|p| p.internal && p.tp.starts_with("__consumer_offsets-")));
     }
 
     #[test]

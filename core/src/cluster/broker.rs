@@ -690,7 +690,13 @@ impl Broker {
         let mut done = Vec::with_capacity(partitions.len());
         let mut waiting = Vec::new();
         for part in partitions {
-            match self.append_to_leader(&part.tp, part.batch, acks, io) {
+            // As ReplicaManager.appendToLocalLog with internalTopicsAllowed = false.
+            let appended = if crate::record::is_internal_topic(&part.tp.topic) {
+                Err(ErrorCode::INVALID_TOPIC_EXCEPTION)
+            } else {
+                self.append_to_leader(&part.tp, part.batch, acks, io)
+            };
+            match appended {
                 Err(error) => {
                     io.emit(Effect::ProduceRejected { tp: part.tp.clone(), broker: self.id, error });
                     done.push(ProducePartitionResponse {
