@@ -176,3 +176,52 @@ test('a member added to a group joins it and the group rebalances to a new gener
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('Space presses a focused button, and the help dialog keeps the keyboard while open', async () => {
+  const { page, errors } = await open(browser.context, link(SCENARIO, 1, 50));
+  const before = await cursor(page);
+  await page.focus('button[aria-label="Crash broker 1"]');
+  await page.keyboard.press(' ');
+  assert.equal(await page.locator('[data-broker="1"]').getAttribute('data-state'), 'crashed', 'the button was pressed');
+  assert.equal(await page.getAttribute('[data-testid="play"]', 'aria-pressed'), 'false', 'and play was not toggled');
+  assert.equal(await cursor(page), before + 1, 'the crash is one step');
+  // The help: focus moves into it, Tab stays in it, the run's keys wait until it closes.
+  await page.focus('body');
+  await page.keyboard.press('?');
+  const dialog = page.locator('[role="dialog"]');
+  await dialog.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Close');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => !!document.activeElement.closest('[role="dialog"]')), true);
+  const at = await cursor(page);
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await cursor(page), at, 'no step while the dialog is open');
+  await page.keyboard.press('Escape');
+  assert.equal(await dialog.count(), 0);
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await cursor(page), at + 1);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a long End shows its progress and Space stops it where it is', async () => {
+  const toml = fs.readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), '../../web/bench/fps-5x24.toml'), 'utf8');
+  const { page, errors } = await open(browser.context, `${BASE_URL}#v=1&t=${Buffer.from(toml).toString('base64url')}&seed=1&c=1`);
+  await page.mouse.move(0, 0);
+  await page.keyboard.press('End');
+  const jumping = page.locator('[data-testid="jumping"]');
+  await jumping.waitFor({ timeout: 10000 });
+  assert.match(await jumping.innerText(), /computing to the end … \d+ steps so far/);
+  // The page stays responsive while it computes: the step counter moves.
+  const a = await cursor(page);
+  await page.waitForFunction((x) => Number(document.querySelector('[data-testid="cursor"]').textContent) > x, a);
+  await page.keyboard.press(' ');
+  await jumping.waitFor({ state: 'detached' });
+  const stopped = await cursor(page);
+  await page.waitForTimeout(300);
+  assert.equal(await cursor(page), stopped, 'it stays where it stopped');
+  assert.match(await page.innerText('[data-testid="notice"]'), /Stopped/);
+  assert.equal(await page.locator('.end-badge').count(), 0, 'not at the end');
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -65,10 +65,19 @@ fn in_text_field(e: &web_sys::KeyboardEvent) -> bool {
         .unwrap_or(false)
 }
 
-fn on_target_button(e: &web_sys::KeyboardEvent) -> bool {
-    e.target()
-        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        .is_some_and(|el| el.tag_name().eq_ignore_ascii_case("button"))
+/// Whether the key's target is a control that Space itself operates (a button presses, a
+/// checkbox ticks, a disclosure opens): there Space does that, not play/pause.
+fn on_space_control(e: &web_sys::KeyboardEvent) -> bool {
+    e.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).is_some_and(|el| {
+        let tag = el.tag_name().to_ascii_lowercase();
+        matches!(tag.as_str(), "button" | "a" | "summary" | "label")
+            || el.get_attribute("role").is_some_and(|r| r == "button" || r == "link")
+    })
+}
+
+/// Whether the help dialog is open (its keys are its own while it is).
+fn help_open() -> bool {
+    dom::document().and_then(|d| d.query_selector("[role=dialog]").ok().flatten()).is_some()
 }
 
 #[function_component(App)]
@@ -79,8 +88,9 @@ pub fn app() -> Html {
     // The animation loop.
     {
         let dispatch = dispatch.clone();
-        use_effect_with(state.playing, move |&playing| {
-            let stop: Box<dyn FnOnce()> = if playing { Box::new(start_frames(dispatch)) } else { Box::new(|| ()) };
+        // While playing, and while a long jump goes on over frames.
+        use_effect_with(state.playing || state.fast_forward.is_some(), move |&animate| {
+            let stop: Box<dyn FnOnce()> = if animate { Box::new(start_frames(dispatch)) } else { Box::new(|| ()) };
             stop
         });
     }
@@ -98,7 +108,15 @@ pub fn app() -> Html {
                     if in_text_field(e) || e.ctrl_key() || e.meta_key() || e.alt_key() {
                         return;
                     }
-                    let msg = match e.key().as_str() {
+                    let key = e.key();
+                    if key == " " && on_space_control(e) {
+                        return;
+                    }
+                    // The dialog keeps the keyboard: only Escape and ? (which close it) pass.
+                    if help_open() && key != "Escape" && key != "?" {
+                        return;
+                    }
+                    let msg = match key.as_str() {
                         " " => Some(Msg::TogglePlay),
                         "ArrowRight" if e.shift_key() => Some(Msg::NextInteresting),
                         "ArrowRight" => Some(Msg::StepForward),
@@ -110,6 +128,7 @@ pub fn app() -> Html {
                         "?" => Some(Msg::ToggleHelp),
                         "Escape" => {
                             d.dispatch(Msg::Help(false));
+                            d.dispatch(Msg::StopJump);
                             Some(Msg::Notice(None))
                         }
                         _ => None,
@@ -117,17 +136,6 @@ pub fn app() -> Html {
                     if let Some(m) = msg {
                         e.prevent_default();
                         d.dispatch(m);
-                    }
-                })
-            });
-            // A focused button is activated by the space key on key-up: the shortcut took it.
-            let keyup = doc.as_ref().map(|doc| {
-                let opts = gloo::events::EventListenerOptions::enable_prevent_default();
-                gloo::events::EventListener::new_with_options(doc, "keyup", opts, move |e| {
-                    if let Some(e) = e.dyn_ref::<web_sys::KeyboardEvent>() {
-                        if e.key() == " " && on_target_button(e) {
-                            e.prevent_default();
-                        }
                     }
                 })
             });
@@ -140,7 +148,7 @@ pub fn app() -> Html {
                     }
                 })
             });
-            move || drop((keydown, keyup, hashchange))
+            move || drop((keydown, hashchange))
         });
     }
 
@@ -248,11 +256,13 @@ pub fn app() -> Html {
             <a class="skip" href="#cluster">{ "Skip to the cluster" }</a>
             <Header source={s.source.clone()} title={s.scenario.title.clone()} description={s.scenario.description.clone()}
                 seed={s.seed} knobs={Knobs::of(&s.scenario)} link={(!state.playing).then(|| format!("{}#{}", dom::base_url(), link_of(&s)))}
+                link_note={crate::state::link_note(&s)}
                 source_text={text.clone()} />
             <Timebar cursor={s.cursor()} frontier={s.frontier()} first_kept={s.first_kept_step()} playing={state.playing}
                 speed={state.speed} time_ms={time_ms} digest={format_digest(w.digest())} at_end={s.at_end()}
                 complete={s.frontier_is_end() || (s.at_end() && s.cursor() == s.frontier())}
-                achieved={(state.playing && state.achieved_speed < 0.8 * state.speed_factor()).then_some(state.achieved_speed)} />
+                achieved={(state.playing && state.achieved_speed < 0.8 * state.speed_factor()).then_some(state.achieved_speed)}
+                jump={state.fast_forward.map(|(goal, steps)| (goal == crate::session::Goal::End, steps))} />
             <NoticeBar notice={state.notice.clone()} />
             <main class="layout">
                 <ClusterView vm={cluster} />

@@ -278,7 +278,10 @@ fn group_card(p: &GroupProps) -> Html {
     let d = use_context::<Dispatch>().expect("dispatcher");
     let g = &p.group;
     let settled = g.state == "Stable";
-    let mut facts = vec![format!("generation {}", g.generation)];
+    let mut facts = Vec::new();
+    if g.generation >= 0 {
+        facts.push(format!("generation {}", g.generation));
+    }
     facts.push(match g.coordinator {
         Some(b) if g.generation >= 0 || settled => format!("coordinator b{b}"),
         Some(b) => format!("coordinator b{b} (loading)"),
@@ -345,7 +348,11 @@ pub fn invariants(p: &InvariantsProps) -> Html {
             <h2 id="inv-title">{ "Invariants" }</h2>
             <ul>
                 { for p.states.iter().map(|s| {
-                    let name = s.id.name();
+                    // The scope of an invariant that a run can "lose" records without breaking.
+                    let name = match s.id {
+                        sandbox_core::invariant::InvariantId::AckedNotLost => "acked_not_lost (acks=all records)",
+                        id => id.name(),
+                    };
                     match &s.first {
                         None => html! {
                             <li class="held" title={s.id.description()}>

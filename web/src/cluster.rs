@@ -384,7 +384,8 @@ fn draw_lanes(canvas: &web_sys::HtmlCanvasElement, lanes: &[LaneVm], window: (u6
                         ctx.stroke_rect(x + 1.5, y0 + 5.5, CELL_PX - 3.0, LANE_PX - 11.0);
                     }
                     if c.offset % 5 == 0 {
-                        set_fill(&ctx, if matches!(c.colour, 3 | 8) { "#000" } else { "#fff" });
+                        // White only on the two dark colours: black reads better on the rest.
+                        set_fill(&ctx, if matches!(c.colour, 4 | 7) { "#fff" } else { "#000" });
                         ctx.fill_text(NUMS[(c.offset % 100) as usize], x + CELL_PX / 2.0, y0 + LANE_PX / 2.0).ok();
                     }
                 }
@@ -490,10 +491,12 @@ pub fn lanes(p: &LanesProps) -> Html {
         });
     }
     let window = p.window;
-    let onmousemove = {
+    // The record under the pointer: a tooltip on hover, and a caption under the lanes on a
+    // click or tap (touch screens have no hover).
+    let tip_at = {
         let lanes = p.lanes.clone();
-        Callback::from(move |e: MouseEvent| {
-            let Some(el) = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) else { return };
+        move |e: &MouseEvent| -> Option<(web_sys::HtmlElement, String)> {
+            let el = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())?;
             let (w, h) = (f64::from(el.client_width().max(1)), f64::from(el.client_height().max(1)));
             let row = ((f64::from(e.offset_y()) / h) * lanes.len() as f64).floor().max(0.0) as usize;
             let tip = lanes
@@ -504,8 +507,25 @@ pub fn lanes(p: &LanesProps) -> Html {
                     l.cells.get(i)?.as_ref().map(|c| format!("b{}: {}", l.broker, c.tip()))
                 })
                 .unwrap_or_default();
-            if el.get_attribute("title").as_deref() != Some(tip.as_str()) {
-                let _ = el.set_attribute("title", &tip);
+            Some((el, tip))
+        }
+    };
+    let onmousemove = {
+        let tip_at = tip_at.clone();
+        Callback::from(move |e: MouseEvent| {
+            if let Some((el, tip)) = tip_at(&e) {
+                if el.get_attribute("title").as_deref() != Some(tip.as_str()) {
+                    let _ = el.set_attribute("title", &tip);
+                }
+            }
+        })
+    };
+    let picked = use_state(String::new);
+    let onclick = {
+        let picked = picked.clone();
+        Callback::from(move |e: MouseEvent| {
+            if let Some((_, tip)) = tip_at(&e) {
+                picked.set(tip);
             }
         })
     };
@@ -526,11 +546,14 @@ pub fn lanes(p: &LanesProps) -> Html {
                     </div>
                 }
             }) }
-            <canvas key="cells" ref={canvas} class="cells" {onmousemove} aria-hidden="true"></canvas>
+            <canvas key="cells" ref={canvas} class="cells" {onmousemove} {onclick} aria-hidden="true"></canvas>
             { for p.lanes.iter().enumerate().map(|(i, l)| html! {
                 <span key={format!("n{}", l.broker)} class="lane-nums" style={format!("grid-row:{}", i + 1)}>
                     { format!("LEO {} · HW {}", l.leo, l.hw) }</span>
             }) }
+            if !picked.is_empty() {
+                <p key="picked" class="picked" style={format!("grid-row:{}", rows + 1)} aria-live="polite">{ (*picked).clone() }</p>
+            }
         </div>
     }
 }

@@ -5,6 +5,7 @@ use crate::edit::{Knobs, MAX_SCENARIO_BYTES};
 use crate::scenarios;
 use crate::session::Source;
 use crate::state::{Dispatch, Msg, Notice, SPEED_MAX, SPEED_MIN};
+use wasm_bindgen::JsCast;
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
@@ -22,6 +23,8 @@ pub struct HeaderProps {
     pub knobs: Knobs,
     /// The share link (None while playing).
     pub link: Option<String>,
+    /// What the link leaves out (a run past the steps a link replays).
+    pub link_note: Option<String>,
     pub source_text: String,
 }
 
@@ -99,10 +102,14 @@ pub fn header(p: &HeaderProps) -> Html {
         })
     };
     let on_copy = {
-        let link = p.link.clone();
+        let (link, d) = (p.link.clone(), d.clone());
         Callback::from(move |_| {
             if let Some(l) = &link {
-                dom::copy_to_clipboard(l);
+                d.dispatch(Msg::Notice(Some(if dom::copy_to_clipboard(l) {
+                    Notice::Info("Share link copied.".into())
+                } else {
+                    Notice::Error("This page has no access to the clipboard: select the link and copy it.".into())
+                })));
             }
         })
     };
@@ -143,6 +150,7 @@ pub fn header(p: &HeaderProps) -> Html {
                 <label for="share-link">{ "Share link" }</label>
                 <input id="share-link" readonly=true value={p.link.clone().unwrap_or_else(|| "(pause to get the link)".into())}/>
                 <button onclick={on_copy} disabled={p.link.is_none()}>{ "Copy" }</button>
+                if let Some(n) = &p.link_note { <span class="link-note">{ n }</span> }
             </div>
         </header>
     }
@@ -329,6 +337,8 @@ pub struct TimebarProps {
     /// While playing slower than asked (the machine cannot keep up at 60 frames/s): the
     /// speed actually kept.
     pub achieved: Option<f64>,
+    /// A jump going on over frames: (to the end?, steps so far).
+    pub jump: Option<(bool, u64)>,
 }
 
 pub fn speed_label(speed: i32) -> String {
@@ -406,6 +416,12 @@ pub fn timebar(p: &TimebarProps) -> Html {
                 <span>{ format!("t = {:.3} s", p.time_ms / 1000.0) }</span>
                 <span title="Trace digest: equal digests mean identical runs">{ "digest " }<output data-testid="digest">{ &p.digest }</output></span>
                 if p.at_end { <span class="end-badge">{ "end of run" }</span> }
+                if let Some((to_end, steps)) = p.jump {
+                    <span class="jump" role="status" data-testid="jumping">
+                        { format!("{} … {steps} steps so far (Space or Esc stops)",
+                            if to_end { "computing to the end" } else { "looking for the next interesting event" }) }
+                    </span>
+                }
             </div>
         </section>
     }
@@ -442,26 +458,82 @@ pub fn notice_bar(p: &NoticeProps) -> Html {
 #[function_component(Help)]
 pub fn help() -> Html {
     let d = use_dispatch();
-    let close = Callback::from(move |_| d.dispatch(Msg::Help(false)));
+    let close = {
+        let d = d.clone();
+        Callback::from(move |_: MouseEvent| d.dispatch(Msg::Help(false)))
+    };
+    let dialog = use_node_ref();
+    let close_button = use_node_ref();
+    // Focus moves into the dialog when it opens and back where it was when it closes.
+    {
+        let close_button = close_button.clone();
+        use_effect_with((), move |_| {
+            let before = dom::document().and_then(|d| d.active_element());
+            if let Some(b) = close_button.cast::<web_sys::HtmlElement>() {
+                let _ = b.focus();
+            }
+            move || {
+                if let Some(el) = before.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+                    let _ = el.focus();
+                }
+            }
+        });
+    }
+    // Tab cycles within the dialog (it is modal).
+    let onkeydown = {
+        let dialog = dialog.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            if e.key() != "Tab" {
+                return;
+            }
+            let Some(root) = dialog.cast::<web_sys::Element>() else { return };
+            let Ok(list) = root.query_selector_all("button, a[href], input, select, textarea, summary") else { return };
+            let items: Vec<web_sys::HtmlElement> =
+                (0..list.length()).filter_map(|i| list.item(i)?.dyn_into::<web_sys::HtmlElement>().ok()).collect();
+            let (Some(first), Some(last)) = (items.first(), items.last()) else { return };
+            let active = dom::document().and_then(|d| d.active_element());
+            let at = |el: &web_sys::HtmlElement| active.as_ref().is_some_and(|a| a == el.as_ref());
+            if e.shift_key() && at(first) {
+                e.prevent_default();
+                let _ = last.focus();
+            } else if !e.shift_key() && at(last) {
+                e.prevent_default();
+                let _ = first.focus();
+            }
+        })
+    };
+    // A click on the backdrop (outside the dialog) closes it.
+    let on_backdrop = {
+        let d = d.clone();
+        Callback::from(move |e: MouseEvent| {
+            let outside = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .is_some_and(|el| el.class_name().split_whitespace().any(|c| c == "modal-backdrop"));
+            if outside {
+                d.dispatch(Msg::Help(false));
+            }
+        })
+    };
     let keys = [
-        ("Space", "play / pause"),
+        ("Space", "play / pause (on a focused button, Space presses it)"),
         ("→ / ←", "step forward / back"),
         ("Shift + →", "jump to the next interesting event"),
         ("Home / End", "start / end of the run"),
         ("+ / −", "faster / slower"),
         ("?", "this help"),
-        ("Esc", "close this help or a message"),
+        ("Esc", "close this help or a message; stop a long jump"),
     ];
     html! {
-        <div class="modal-backdrop">
-            <section class="modal" role="dialog" aria-modal="true" aria-labelledby="help-title">
+        <div class="modal-backdrop" onclick={on_backdrop}>
+            <section class="modal" role="dialog" aria-modal="true" aria-labelledby="help-title" ref={dialog} {onkeydown}>
                 <h2 id="help-title">{ "Keyboard shortcuts" }</h2>
                 <dl>
                     { for keys.iter().map(|(k, v)| html! { <><dt><kbd>{ *k }</kbd></dt><dd>{ *v }</dd></> }) }
                 </dl>
                 <p>{ "Click a broker's buttons to inject faults; acting at a past step starts a new branch from there. \
                       Click a line of the event log to jump to that step. The share link replays this exact run." }</p>
-                <button onclick={close} autofocus=true>{ "Close" }</button>
+                <button onclick={close} ref={close_button}>{ "Close" }</button>
             </section>
         </div>
     }

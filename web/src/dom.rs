@@ -38,6 +38,12 @@ pub fn base_url() -> String {
         .unwrap_or_default()
 }
 
+/// The page URL without its query and fragment.
+pub fn page_url() -> String {
+    let href = base_url();
+    href.split('?').next().unwrap_or("").to_string()
+}
+
 /// Replaces the fragment without a navigation or a history entry.
 pub fn set_hash(fragment: &str) {
     let url = format!("#{fragment}");
@@ -80,10 +86,19 @@ pub fn download(filename: &str, text: &str) {
     let _ = web_sys::Url::revoke_object_url(&url);
 }
 
-pub fn copy_to_clipboard(text: &str) {
-    if let Some(w) = window() {
-        let _ = w.navigator().clipboard().write_text(text);
+/// Copies `text`; false when the browser offers no clipboard (a page served over plain
+/// HTTP from another host has none).
+pub fn copy_to_clipboard(text: &str) -> bool {
+    let Some(w) = window() else { return false };
+    let navigator = w.navigator();
+    // `navigator.clipboard` is undefined outside secure contexts: check before calling it.
+    let has = js_sys::Reflect::get(&navigator, &wasm_bindgen::JsValue::from_str("clipboard"))
+        .is_ok_and(|c| !c.is_undefined() && !c.is_null());
+    if !has {
+        return false;
     }
+    let _ = navigator.clipboard().write_text(text);
+    true
 }
 
 /// Marks the page interactive (for the measurement script and the tests).
@@ -130,16 +145,23 @@ pub fn show_fatal(message: &str) {
         area.set_attribute("rows", "8")?;
         area.set_text_content(Some(&report));
         panel.append_child(&area)?;
+        // The module is dead after a panic: the links must load the page again, and a link
+        // that only changes the fragment would not (hence the query string).
         let links = doc.create_element("p")?;
-        if !link.is_empty() {
+        let session = if link.is_empty() {
+            location_hash()
+        } else {
+            link.split_once('#').map(|(_, f)| f.to_string()).unwrap_or_default()
+        };
+        if !session.is_empty() && session != "new" {
             let a = doc.create_element("a")?;
-            a.set_attribute("href", &link)?;
+            a.set_attribute("href", &format!("{}?reopen#{session}", page_url()))?;
             a.set_text_content(Some("Reopen this session"));
             links.append_child(&a)?;
             links.append_child(&doc.create_text_node(" · "))?;
         }
         let fresh = doc.create_element("a")?;
-        fresh.set_attribute("href", &format!("{}#new", base_url()))?;
+        fresh.set_attribute("href", &format!("{}?fresh#new", page_url()))?;
         fresh.set_text_content(Some("Start fresh"));
         links.append_child(&fresh)?;
         panel.append_child(&links)?;

@@ -2,6 +2,7 @@
 //! plus a replay script with the sandbox's predictions (the same files as
 //! `kafka-sandbox export SCENARIO --to compose DIR`), shown as text to copy or download.
 use crate::dom;
+use crate::state::{Dispatch, Msg, Notice};
 use sandbox_core::export::{compose_export, ExportFile, Predictions};
 use sandbox_core::scenario::run::execute;
 use sandbox_core::scenario::Scenario;
@@ -31,6 +32,7 @@ pub struct ExportProps {
 
 #[function_component(ExportReal)]
 pub fn export_real(p: &ExportProps) -> Html {
+    let d = use_context::<Dispatch>().expect("dispatcher");
     let files = use_state(|| None::<Result<Vec<ExportFile>, String>>);
     // A different scenario or seed makes the shown files stale.
     {
@@ -65,7 +67,14 @@ pub fn export_real(p: &ExportProps) -> Html {
                             };
                             let copy = {
                                 let text = text.clone();
-                                Callback::from(move |_| dom::copy_to_clipboard(&text))
+                                let d = d.clone();
+                                Callback::from(move |_| {
+                                    d.dispatch(Msg::Notice(Some(if dom::copy_to_clipboard(&text) {
+                                        Notice::Info("Copied.".into())
+                                    } else {
+                                        Notice::Error("This page has no access to the clipboard: select the text and copy it.".into())
+                                    })))
+                                })
                             };
                             html! {
                                 <div class="export-file" data-file={name.clone()}>

@@ -38,7 +38,7 @@ pub fn label(kind: AnomalyKind) -> String {
 /// The verdict of one kind: (icon, words for screen readers and the row, css class).
 pub fn verdict(k: &KindReport) -> (&'static str, String, &'static str) {
     if !k.applicable {
-        ("➖", "does not apply: the sandbox has no transactions".into(), "na")
+        ("➖", "does not apply: no producer in this run uses transactions".into(), "na")
     } else if k.count == 0 {
         ("✅", "none".into(), "held")
     } else if k.kind.is_info() {

@@ -66,6 +66,26 @@ pub struct Session {
     history: HistoryRecorder,
 }
 
+/// Where a jump goes: the end of the run, or the next step with an interesting effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Goal {
+    End,
+    Interesting,
+}
+
+/// How a jump ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JumpEnd {
+    /// At the goal.
+    Reached,
+    /// The run ended before anything interesting happened.
+    RunOver,
+    /// Its time was up; call again to go on.
+    Paused,
+    /// It took the most steps one jump may take.
+    Capped,
+}
+
 /// How a replay of a shared action log went.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReplayProblem(pub String);
@@ -267,6 +287,28 @@ impl Session {
     pub fn step_back(&mut self) -> u64 {
         let c = self.cursor();
         self.seek(c.saturating_sub(1))
+    }
+
+    /// Steps toward `goal`, at most `max_steps`, asking `stop` every 64 steps whether to
+    /// pause (a frame's time is up). Returns the steps taken and how the jump ended; a
+    /// paused jump goes on from where it stopped with another call.
+    pub fn jump(&mut self, goal: Goal, max_steps: u64, mut stop: impl FnMut() -> bool) -> (u64, JumpEnd) {
+        let mut n = 0;
+        loop {
+            if n >= max_steps {
+                return (n, JumpEnd::Capped);
+            }
+            if !self.step_forward() {
+                return (n, if goal == Goal::End { JumpEnd::Reached } else { JumpEnd::RunOver });
+            }
+            n += 1;
+            if goal == Goal::Interesting && self.event(self.world.steps - 1).is_some_and(|e| e.is_interesting()) {
+                return (n, JumpEnd::Reached);
+            }
+            if n.is_multiple_of(64) && stop() {
+                return (n, JumpEnd::Paused);
+            }
+        }
     }
 
     /// Steps until a step with an interesting effect (elections, crashes, failures...) or
@@ -480,6 +522,41 @@ mod tests {
         assert_ne!(s.world.digest(), before.0);
         s.step_back();
         assert_eq!((s.world.digest(), s.cursor(), sandbox_core::sim::digest::digest_of(&s.world)), before);
+    }
+
+    #[test]
+    fn a_paused_jump_goes_on_where_it_stopped_and_ends_where_an_unpaused_one_does() {
+        let name = "replication/acks-1-leader-crash";
+        let mut whole = session(name, 1);
+        let (all, end) = whole.jump(Goal::End, u64::MAX, || false);
+        assert_eq!(end, JumpEnd::Reached);
+        assert!(whole.at_end());
+        let mut s = session(name, 1);
+        let mut checks = 0;
+        let (first, end) = s.jump(Goal::End, u64::MAX, || {
+            checks += 1;
+            checks == 3
+        });
+        assert_eq!((first, end), (3 * 64, JumpEnd::Paused));
+        assert_eq!(s.cursor(), 1 + 3 * 64);
+        let (rest, end) = s.jump(Goal::End, u64::MAX, || false);
+        assert_eq!((first + rest, end), (all, JumpEnd::Reached));
+        assert_eq!((s.cursor(), s.world.digest()), (whole.cursor(), whole.world.digest()));
+        // At the end: nothing to do.
+        assert_eq!(s.jump(Goal::End, u64::MAX, || false), (0, JumpEnd::Reached));
+        assert_eq!(s.jump(Goal::Interesting, u64::MAX, || false), (0, JumpEnd::RunOver));
+    }
+
+    #[test]
+    fn a_jump_to_the_next_interesting_event_stops_right_after_it_or_at_its_cap() {
+        let mut s = session("replication/acks-1-leader-crash", 1);
+        let (n, end) = s.jump(Goal::Interesting, u64::MAX, || false);
+        assert_eq!(end, JumpEnd::Reached);
+        assert!(s.event(s.cursor() - 1).unwrap().is_interesting());
+        let mut again = session("replication/acks-1-leader-crash", 1);
+        assert_eq!(again.next_interesting(u64::MAX), n, "the same step as next_interesting");
+        let mut capped = session("replication/acks-1-leader-crash", 1);
+        assert_eq!(capped.jump(Goal::End, 10, || false), (10, JumpEnd::Capped));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::edit::{self, Knobs, MAX_SCENARIO_BYTES};
 use crate::pacer::{self, FrameKind};
 use crate::scenarios;
-use crate::session::{Session, Source};
+use crate::session::{Goal, JumpEnd, Session, Source};
 use crate::share::{self, Shared};
 use crate::streams_live::{IqSelection, IqSelections};
 use crate::vm::LogFilter;
@@ -28,6 +28,9 @@ pub const MID_REFRESH_MS: f64 = 100.0;
 pub const SETTLE_MS: u32 = 120;
 /// Steps "next interesting event" and "end" compute at most.
 pub const MAX_JUMP_STEPS: u64 = 5_000_000;
+/// A jump first runs this long at once (most are over by then: no flicker); a longer one
+/// goes on frame by frame, the time bar showing its progress and Space or Esc stopping it.
+pub const SYNC_JUMP_MS: f64 = 60.0;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Notice {
@@ -62,6 +65,9 @@ pub struct AppState {
     pub achieved_speed: f64,
     /// Interactive queries of the Streams applications' stores, per `application.id`.
     pub iq: IqSelections,
+    /// A jump (End, next interesting event) going on over several frames, and the steps
+    /// it has taken so far.
+    pub fast_forward: Option<(Goal, u64)>,
 }
 
 pub enum Msg {
@@ -92,6 +98,8 @@ pub enum Msg {
     },
     SetFilter(LogFilter),
     Notice(Option<Notice>),
+    /// Stops a jump going on (Esc).
+    StopJump,
     Help(bool),
     ToggleHelp,
     /// The slow views (charts, summary, saved link) catch up with the session.
@@ -138,13 +146,35 @@ pub fn open_link(fragment: &str) -> Result<Session, String> {
     Ok(s)
 }
 
+/// The share link of the session at its cursor. Past the steps a link may replay
+/// ([`share::MAX_SHARED_CURSOR`]) it opens at that step instead (see [`link_note`]).
 pub fn link_of(s: &Session) -> String {
-    share::encode(&Shared {
+    link_within(s, share::MAX_SHARED_CURSOR).0
+}
+
+/// What the share link leaves out, when the cursor is past the steps a link may replay.
+pub fn link_note(s: &Session) -> Option<String> {
+    link_within(s, share::MAX_SHARED_CURSOR).1
+}
+
+/// The link of the session at its cursor, or at step `max` with the actions before it, and
+/// then a note saying so.
+fn link_within(s: &Session, max: u64) -> (String, Option<String>) {
+    let cursor = s.cursor().min(max);
+    let link = share::encode(&Shared {
         source: s.source.clone(),
         seed: s.seed,
-        actions: s.world.action_log.clone(),
-        cursor: s.cursor(),
-    })
+        actions: s.world.action_log.iter().filter(|a| a.at_step < cursor).cloned().collect(),
+        cursor,
+    });
+    let note = (s.cursor() > max).then(|| {
+        let later = s.world.action_log.iter().filter(|a| a.at_step >= max).count();
+        format!(
+            "A link replays at most {max} steps: this one opens at step {max}{}.",
+            if later > 0 { format!(", without the {later} action(s) after it") } else { String::new() }
+        )
+    });
+    (link, note)
 }
 
 impl AppState {
@@ -165,6 +195,7 @@ impl AppState {
             filter: LogFilter::default(),
             help: false,
             achieved_speed: 0.0,
+            fast_forward: None,
             iq: IqSelections::new(),
         }
     }
@@ -200,6 +231,8 @@ impl AppState {
         let mut next = (**self).clone();
         next.rev += 1;
         next.mid_rev += 1;
+        // Any change of the session stops a jump going on (a jump sets it again in `f`).
+        next.fast_forward = None;
         f(&mut next);
         if !next.playing {
             next.clock = next.session.borrow().world.now;
@@ -223,6 +256,66 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// End or next interesting event: at once when it is quick, else over frames.
+    fn start_jump(self: &Rc<Self>, goal: Goal) -> Rc<AppState> {
+        let deadline = crate::dom::now_ms() + SYNC_JUMP_MS;
+        let (steps, end) = self.session.borrow_mut().jump(goal, MAX_JUMP_STEPS, || crate::dom::now_ms() > deadline);
+        if steps == 0 {
+            let text = match goal {
+                Goal::End => "The run is at its end.",
+                Goal::Interesting => "Nothing more happens in this run.",
+            };
+            return error(self, text.into());
+        }
+        self.jump_ended(goal, steps, end)
+    }
+
+    /// One frame of a jump going on.
+    fn jump_frame(self: &Rc<Self>, t: f64, goal: Goal, done: u64) -> Rc<AppState> {
+        let budget = pacer::with(|p| {
+            if let Some(l) = self.last_frame {
+                p.frame_arrived(t - l);
+            }
+            p.budget_ms(FrameKind::Plain)
+        });
+        let deadline = crate::dom::now_ms() + budget;
+        let (steps, end) = self
+            .session
+            .borrow_mut()
+            .jump(goal, MAX_JUMP_STEPS.saturating_sub(done), || crate::dom::now_ms() > deadline);
+        pacer::with(|p| p.simulated(FrameKind::Plain, budget, 0.0, 0.0));
+        let mut next = self.jump_ended(goal, done + steps, end);
+        if let Some(n) = Rc::get_mut(&mut next) {
+            n.last_frame = Some(t);
+            if t - self.last_mid >= MID_REFRESH_MS {
+                n.last_mid = t;
+            } else {
+                // The side panels follow a jump at their own pace.
+                n.mid_rev = self.mid_rev;
+            }
+        }
+        next
+    }
+
+    fn jump_ended(self: &Rc<Self>, goal: Goal, steps: u64, end: JumpEnd) -> Rc<AppState> {
+        self.changed(|n| {
+            n.playing = false;
+            n.last_frame = None;
+            match end {
+                JumpEnd::Reached => {}
+                JumpEnd::RunOver => n.notice = Some(Notice::Info("Nothing more happens in this run.".into())),
+                JumpEnd::Capped => {
+                    n.notice = Some(Notice::Info(format!(
+                        "Computed {steps} more steps without getting there; the run goes on (press again)."
+                    )))
+                }
+                JumpEnd::Paused => n.fast_forward = Some((goal, steps)),
+            }
+        })
+    }
+}
+
 fn error(self_: &Rc<AppState>, text: String) -> Rc<AppState> {
     let mut next = (**self_).clone();
     next.notice = Some(Notice::Error(text));
@@ -235,6 +328,9 @@ impl Reducible for AppState {
     fn reduce(self: Rc<Self>, msg: Msg) -> Rc<Self> {
         match msg {
             Msg::Frame(t) => {
+                if let Some((goal, done)) = self.fast_forward {
+                    return self.jump_frame(t, goal, done);
+                }
                 if !self.playing {
                     return self;
                 }
@@ -288,6 +384,9 @@ impl Reducible for AppState {
                 Rc::new(next)
             }
             Msg::TogglePlay => {
+                if self.fast_forward.is_some() {
+                    return self.reduce(Msg::StopJump);
+                }
                 let at_end = self.session.borrow().at_end();
                 if !self.playing && at_end {
                     return error(&self, "The run is over: step back or scrub the timeline to replay it.".into());
@@ -317,13 +416,7 @@ impl Reducible for AppState {
                 }
                 self.changed(|n| n.playing = false)
             }
-            Msg::NextInteresting => {
-                let n = self.session.borrow_mut().next_interesting(MAX_JUMP_STEPS);
-                if n == 0 {
-                    return error(&self, "Nothing more happens in this run.".into());
-                }
-                self.changed(|n| n.playing = false)
-            }
+            Msg::NextInteresting => self.start_jump(Goal::Interesting),
             Msg::Seek(target) => {
                 let moved = {
                     let mut s = self.session.borrow_mut();
@@ -337,22 +430,12 @@ impl Reducible for AppState {
                 }
                 self.changed(|n| n.playing = false)
             }
-            Msg::ToEnd => {
-                let done = {
-                    let mut s = self.session.borrow_mut();
-                    let done = s.compute_to_end(MAX_JUMP_STEPS);
-                    let f = s.frontier();
-                    s.seek(f);
-                    done
-                };
-                self.changed(|n| {
-                    n.playing = false;
-                    if !done {
-                        n.notice = Some(Notice::Info(format!(
-                            "Computed {MAX_JUMP_STEPS} more steps; the run goes on (press End again)."
-                        )));
-                    }
-                })
+            Msg::ToEnd => self.start_jump(Goal::End),
+            Msg::StopJump => {
+                if self.fast_forward.is_none() {
+                    return self;
+                }
+                self.changed(|n| n.notice = Some(Notice::Info("Stopped.".into())))
             }
             Msg::SetSpeed(v) => {
                 let v = v.clamp(SPEED_MIN, SPEED_MAX);
@@ -498,6 +581,29 @@ mod tests {
         let again = AppState::initial(&link, None);
         let (a, b) = (state.session.borrow(), again.session.borrow());
         assert_eq!((a.cursor(), a.world.digest()), (b.cursor(), b.world.digest()));
+    }
+
+    #[test]
+    fn past_the_steps_a_link_replays_the_link_opens_at_the_limit_and_says_so() {
+        let state = Rc::new(AppState::initial("", None));
+        let state = state.reduce(Msg::Seek(40));
+        let state = state.reduce(Msg::Act(Action::Crash { broker: 2 }));
+        let mut state = state;
+        while state.session.borrow().cursor() < 80 {
+            state = state.reduce(Msg::StepForward);
+        }
+        let state = state.reduce(Msg::Act(Action::Restart { broker: 2 }));
+        let s = state.session.borrow();
+        assert_eq!(link_within(&s, 1_000).1, None, "within the limit: the whole session");
+        let (link, note) = link_within(&s, 60);
+        assert_eq!(
+            note.as_deref(),
+            Some("A link replays at most 60 steps: this one opens at step 60, without the 1 action(s) after it.")
+        );
+        let opened = AppState::initial(&link, None);
+        let o = opened.session.borrow();
+        assert_eq!(o.cursor(), 60);
+        assert_eq!(o.world.action_log.len(), 1, "the crash at step 40 is in, the restart at 80 is not");
     }
 
     #[test]

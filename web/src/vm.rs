@@ -298,7 +298,9 @@ fn partition(
         min_isr,
         offline: state.leader.is_none(),
         under_replicated: state.isr.len() < state.replicas.len(),
-        under_min_isr: (state.isr.len() as u32) < min_isr.min(state.replicas.len() as u32),
+        // Against min.insync.replicas itself: set above the replication factor, it refuses
+        // every acks=all write, and the flag should say so.
+        under_min_isr: (state.isr.len() as u32) < min_isr,
         window,
         lanes,
     }
@@ -478,6 +480,11 @@ fn leader_hw(w: &World, tp: &TopicPartition) -> Option<u64> {
     w.broker(state.leader?)?.replicas.get(tp).map(|r| r.log.high_watermark())
 }
 
+fn leader_lso(w: &World, tp: &TopicPartition) -> Option<u64> {
+    let state = w.controller.image.partition(tp)?;
+    w.broker(state.leader?)?.replicas.get(tp).map(|r| r.log.last_stable_offset())
+}
+
 pub fn consumers(w: &World) -> Vec<ConsumerVm> {
     w.consumers
         .iter()
@@ -493,7 +500,12 @@ pub fn consumers(w: &World) -> Vec<ConsumerVm> {
                 .assignment
                 .iter()
                 .map(|tp| {
-                    let hw = leader_hw(w, tp);
+                    // A read_committed consumer reads up to the last stable offset, not the HW.
+                    let hw = if c.config.isolation_level == sandbox_core::config::IsolationLevel::ReadCommitted {
+                        leader_lso(w, tp)
+                    } else {
+                        leader_hw(w, tp)
+                    };
                     let pos = c.positions.get(tp);
                     ConsumerPartitionVm {
                         tp: tp.to_string(),
@@ -596,7 +608,7 @@ pub fn groups(w: &World) -> Vec<GroupVm> {
                 return GroupVm {
                     group_id: id.to_string(),
                     coordinator: None,
-                    state: "no coordinator".into(),
+                    state: "unknown (no coordinator)".into(),
                     generation: -1,
                     assignor: configured
                         .first()
@@ -661,7 +673,8 @@ pub fn groups(w: &World) -> Vec<GroupVm> {
                             tp: tp.to_string(),
                             committed,
                             log_end,
-                            lag: log_end.map(|e| e.saturating_sub(committed.unwrap_or(0))),
+                            // As kafka-consumer-groups: no committed offset, no lag.
+                            lag: log_end.zip(committed).map(|(e, c)| e.saturating_sub(c)),
                             owner: owner_of(tp),
                         }
                     })
