@@ -227,6 +227,13 @@ pub fn app() -> Html {
             Rc::new(crate::connect_live::ksql(&session.borrow().world, &summary.ksql))
         })
     };
+    // The run's Schema Registry: with the side panels.
+    let registry = {
+        let session = state.session.clone();
+        use_memo((state.mid_rev, Rc::as_ptr(&state.session) as usize), move |_| {
+            crate::schema_vm::registry_at(&session.borrow()).map(Rc::new)
+        })
+    };
     // While playing, a partition scrolled out of view keeps its lanes as they were: its
     // logs are not read and its row is not rendered (it catches up when it scrolls back in
     // or the run pauses).
@@ -280,7 +287,7 @@ pub fn app() -> Html {
                 </div>
                 <PauseOffScreen playing={playing}><EventLog session={session_ref} filter={state.filter.clone()} playing={playing} /></PauseOffScreen>
                 <PauseOffScreen playing={playing}><Charts session={slow_ref} summary={summary} /></PauseOffScreen>
-                <SchemaPanel />
+                <PauseOffScreen playing={playing}><SchemaPanel registry={(*registry).clone()} /></PauseOffScreen>
                 if !streams.is_empty() {
                     <PauseOffScreen playing={playing}><crate::streams_live::StreamsApps apps={(*streams).clone()} /></PauseOffScreen>
                 }

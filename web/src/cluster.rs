@@ -1,5 +1,6 @@
-//! The cluster view: brokers and the controller with their fault buttons, and every
-//! partition with its replicas, leader, epoch, ISR and a log lane per replica.
+//! The cluster view: brokers, the controller and the Schema Registry (when the run has one)
+//! with their fault buttons, and every partition with its replicas, leader, epoch, ISR and a log lane per replica.
+use crate::schema_vm::RegistryNodeVm;
 use crate::state::{Dispatch, Msg};
 use crate::vm::{BrokerVm, ClusterVm, LaneVm, LinkVm, PartitionVm, KEY_COLOURS};
 use sandbox_core::action::Action;
@@ -51,6 +52,7 @@ pub fn cluster_view(p: &ClusterProps) -> Html {
                     </div>
                 </article>
                 { for vm.brokers.iter().map(|b| html! { <BrokerCard key={b.id} vm={b.clone()} /> }) }
+                if let Some(r) = &vm.registry { <RegistryCard vm={r.clone()} /> }
             </div>
             <NetworkControls nodes={vm.nodes.clone()} cut_links={vm.cut_links} links={vm.links.clone()} />
             <Legend />
@@ -229,6 +231,47 @@ fn internal_partitions(p: &InternalProps) -> Html {
             <summary>{ "Internal topics: " }{ summary }</summary>
             { for p.partitions.iter().map(|pv| html! { <PartitionRow key={pv.tp.clone()} vm={pv.clone()} /> }) }
         </details>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct RegistryProps {
+    pub vm: RegistryNodeVm,
+}
+
+/// The Schema Registry node: running or crashed, with its fault buttons.
+#[function_component(RegistryCard)]
+pub fn registry_card(p: &RegistryProps) -> Html {
+    let d = use_context::<Dispatch>().expect("dispatcher");
+    let r = &p.vm;
+    let state = match (r.alive, r.isolated) {
+        (false, _) => "crashed",
+        (true, true) => "isolated",
+        (true, false) => "running",
+    };
+    let node = || Some(vec!["schema-registry".to_string()]);
+    html! {
+        <article class={classes!("node", "registry", state)} aria-label={format!("Schema Registry, {state}")}
+            data-testid="registry-card" data-state={state}>
+            <h3>{ "schema registry" }</h3>
+            <p class="state">
+                { state }
+                if r.cut_links > 0 && !r.isolated { <span class="badge warn">{ format!("{} links cut", r.cut_links) }</span> }
+            </p>
+            <p class="counts">{ format!("{} subject{}", r.subjects, if r.subjects == 1 { "" } else { "s" }) }{ match r.incarnation { 0 => String::new(), n => format!(" · restarts {n}") } }</p>
+            <div class="actions">
+                if r.alive {
+                    <button onclick={act(&d, Action::CrashSchemaRegistry)} aria-label="Crash the schema registry">{ "Crash" }</button>
+                } else {
+                    <button onclick={act(&d, Action::RestartSchemaRegistry)} aria-label="Restart the schema registry">{ "Restart" }</button>
+                }
+                if r.cut_links > 0 {
+                    <button onclick={act(&d, Action::Heal { nodes: node() })} aria-label="Heal the schema registry's links">{ "Heal" }</button>
+                } else {
+                    <button onclick={act(&d, Action::Isolate { node: "schema-registry".into() })} aria-label="Isolate the schema registry">{ "Isolate" }</button>
+                }
+            </div>
+        </article>
     }
 }
 

@@ -96,6 +96,9 @@ pub fn event_log(p: &EventLogProps) -> Html {
     nodes.extend(w.brokers.iter().map(|b| NodeId::Broker(b.id)));
     nodes.extend((0..w.producers.len() as u32).map(NodeId::Producer));
     nodes.extend((0..w.consumers.len() as u32).map(NodeId::Consumer));
+    if w.schema_registry.is_some() {
+        nodes.push(NodeId::SchemaRegistry);
+    }
     // The user's topics first, internal ones after.
     let (mut partitions, internal): (Vec<String>, Vec<String>) = w
         .controller
@@ -206,7 +209,9 @@ mod tests {
 
     #[test]
     fn node_filter_values_round_trip() {
-        for n in [NodeId::Controller, NodeId::Broker(12), NodeId::Producer(0), NodeId::Consumer(7)] {
+        for n in
+            [NodeId::Controller, NodeId::Broker(12), NodeId::Producer(0), NodeId::Consumer(7), NodeId::SchemaRegistry]
+        {
             assert_eq!(parse_node(&node_value(n)), Some(n));
         }
         assert_eq!(parse_node(""), None);

@@ -21,6 +21,7 @@ pub mod offscreen;
 pub mod pacer;
 pub mod scenarios;
 pub mod schema_panel;
+pub mod schema_vm;
 pub mod session;
 pub mod share;
 pub mod state;

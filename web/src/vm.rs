@@ -204,6 +204,8 @@ pub struct ClusterVm {
     pub metadata_version: u64,
     pub brokers: Vec<BrokerVm>,
     pub partitions: Vec<PartitionVm>,
+    /// The Schema Registry node, if the run has one.
+    pub registry: Option<crate::schema_vm::RegistryNodeVm>,
 }
 
 pub fn status_name(s: BrokerStatus) -> &'static str {
@@ -214,7 +216,7 @@ pub fn status_name(s: BrokerStatus) -> &'static str {
     }
 }
 
-fn links_cut(w: &World, node: NodeId) -> (usize, bool) {
+pub(crate) fn links_cut(w: &World, node: NodeId) -> (usize, bool) {
     let others: Vec<NodeId> = w.all_nodes().into_iter().filter(|n| *n != node).collect();
     let cut = others.iter().filter(|&&o| w.network.is_blocked(node, o) || w.network.is_blocked(o, node)).count();
     let isolated =
@@ -275,6 +277,7 @@ pub fn cluster(w: &World, prev: Option<&ClusterVm>, keep: impl Fn(&str) -> bool)
         metadata_version: w.controller.image.version,
         brokers,
         partitions,
+        registry: crate::schema_vm::registry_node(w),
     }
 }
 
@@ -899,6 +902,14 @@ fn effect_nodes(e: &Effect, out: &mut Vec<NodeId>) {
         MemberJoined { client, .. } | ClientClosed { client } => out.push(*client),
         ClientCrashed { client, .. } | ClientRestarted { client } | ClientStarted { client } => out.push(*client),
         MetadataUpdated { client, .. } => out.push(*client),
+        RegistryCrashed | RegistryRestarted | SchemaRegistered { .. } | SchemaRefused { .. } => {
+            out.push(NodeId::SchemaRegistry)
+        }
+        ConfigChanged { target, name, .. }
+            if name == "compatibility" && (target == "schema registry" || target.starts_with("subject ")) =>
+        {
+            out.push(NodeId::SchemaRegistry)
+        }
         _ => {}
     }
 }

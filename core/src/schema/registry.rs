@@ -189,6 +189,12 @@ impl SchemaRegistry {
         }
     }
 
+    /// Subjects with a level of their own (`GET /config/{subject}?defaultToGlobal=false`
+    /// for each), including subjects that have no live version yet.
+    pub fn compatibility_overrides(&self) -> Vec<(String, CompatibilityLevel)> {
+        self.subjects.iter().filter_map(|(n, s)| s.compatibility.map(|l| (n.clone(), l))).collect()
+    }
+
     /// The level in force for a subject: its own, else the global one.
     pub fn compatibility(&self, subject: &str) -> CompatibilityLevel {
         self.subjects.get(subject).and_then(|s| s.compatibility).unwrap_or(self.compatibility)
@@ -510,6 +516,25 @@ mod tests {
         // NONE lets it through.
         r.set_subject_compatibility(SUBJECT, CompatibilityLevel::None);
         assert_eq!(r.register(SUBJECT, taxi::RIDE_VALUE_V2_TOTAL_AMOUNT_STRING).unwrap().version, 2);
+    }
+
+    #[test]
+    fn overrides_list_subjects_with_a_level_of_their_own() {
+        let mut r = SchemaRegistry::new();
+        r.register(SUBJECT, taxi::RIDE_VALUE_V1).unwrap();
+        assert!(r.compatibility_overrides().is_empty());
+        // A level of its own, even one equal to the global level or on a subject with no version.
+        r.set_subject_compatibility(SUBJECT, CompatibilityLevel::Backward);
+        r.set_subject_compatibility("empty-value", CompatibilityLevel::Full);
+        assert_eq!(
+            r.compatibility_overrides(),
+            [
+                ("empty-value".to_string(), CompatibilityLevel::Full),
+                (SUBJECT.to_string(), CompatibilityLevel::Backward)
+            ]
+        );
+        r.clear_subject_compatibility(SUBJECT);
+        assert_eq!(r.compatibility_overrides().len(), 1);
     }
 
     #[test]
