@@ -118,6 +118,25 @@ offset = 2
 "#;
 
 #[test]
+fn an_operator_cannot_reach_a_crashed_registry() {
+    let text = OUTAGE.replace(
+        "[[at]]\nat_ms = 10000",
+        "[[at]]\nat_ms = 5000\naction = \"set_compatibility\"\nlevel = \"NONE\"\n\n[[at]]\nat_ms = 6000\naction = \"register_schema\"\nsubject = \"x-value\"\nschema = \"builtin:ride_value_v1\"\n\n[[at]]\nat_ms = 10000",
+    );
+    let (world, trace) = run(&text);
+    let refused: Vec<u64> = effects(&trace)
+        .filter_map(|(t, e)| match e {
+            Effect::Note { text } if text.contains("connection refused") => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused, [5000, 6000], "both requests failed while the registry was down");
+    let r = world.schema_registry.as_ref().unwrap();
+    assert!(!r.registry.subjects().contains(&"x-value".to_string()), "nothing registered");
+    assert_ne!(r.registry.global_compatibility().to_string(), "NONE");
+}
+
+#[test]
 fn a_poison_record_stops_the_consumer_at_its_offset_until_the_application_seeks_past_it() {
     let (world, trace) = run(POISON);
     let c = &world.consumers[0];

@@ -494,6 +494,15 @@ impl World {
         Err(ActionError(format!("no node named '{name}' (use controller, b1.., or a client name)")))
     }
 
+    /// An operator's request to the registry (curl against its REST API) needs the process
+    /// up: a crashed registry's machine refuses the connection.
+    fn registry_up(&self) -> Result<(), ActionError> {
+        match &self.schema_registry {
+            Some(r) if !r.alive => Err(ActionError("the schema registry is down: connection refused".into())),
+            _ => Ok(()),
+        }
+    }
+
     /// Checks an `add_consumer`: `like` is a running group member of its own (not a Kafka
     /// Streams instance nor a Connect task, whose clients their runtime starts), `name` is
     /// free, and there is room. Returns the index of `like`.
@@ -2117,6 +2126,7 @@ impl World {
             }
             SetCompatibility { subject, level } => {
                 let level = level.parse::<CompatibilityLevel>().map_err(|e| ActionError(e.to_string()))?;
+                self.registry_up()?;
                 let r = self.schema_registry.as_mut().ok_or_else(|| ActionError("no schema registry".into()))?;
                 match &subject {
                     Some(s) => r.registry.set_subject_compatibility(s, level),
@@ -2130,6 +2140,7 @@ impl World {
             }
             RegisterSchema { subject, schema } => {
                 let text = schema_text(&schema).map_err(ActionError)?;
+                self.registry_up()?;
                 self.with_io(NodeId::SchemaRegistry, |w, io| {
                     if let Some(r) = w.schema_registry.as_mut() {
                         let _ = r.register(&subject, &text, io);
