@@ -4,8 +4,7 @@ use crate::state::{Dispatch, Msg, Notice};
 use crate::vm::{clip, ConsumerVm, GroupVm, ProducerVm};
 use sandbox_core::action::Action;
 use sandbox_core::invariant::InvariantState;
-use sandbox_core::ledger::Outcome;
-use sandbox_core::summary::RunSummary;
+use sandbox_core::summary::{RecordFate, Removal, RunSummary};
 use std::rc::Rc;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -23,6 +22,41 @@ pub struct Summary {
 impl PartialEq for Summary {
     fn eq(&self, other: &Self) -> bool {
         self.rev == other.rev
+    }
+}
+
+/// How the producer panel shows what became of a record: a CSS class and the text.
+pub fn fate_text(fate: &RecordFate) -> (&'static str, String) {
+    match fate {
+        RecordFate::Pending => ("muted", "⏳ waiting".into()),
+        RecordFate::Failed { error } => ("warn", format!("⚠️ failed: {error}")),
+        RecordFate::Acked { offset } => ("ok", format!("✅ acked at offset {offset}")),
+        RecordFate::Removed { offset, by } => (
+            "ok",
+            format!(
+                "✅ acked at offset {offset}, since removed by {}",
+                match by {
+                    Removal::Retention => "retention",
+                    Removal::Compaction => "compaction",
+                }
+            ),
+        ),
+        RecordFate::Unacknowledged { offset } => {
+            ("muted", format!("❔ sent with acks=0 (no answer), in the log at offset {offset}"))
+        }
+        RecordFate::Lost { offset, why } => {
+            let what = match offset {
+                Some(o) => format!("❌ acked at offset {o}, then lost"),
+                None => "❌ sent with acks=0 (no answer), not in the log: lost".into(),
+            };
+            (
+                "bad",
+                match why {
+                    Some(why) => format!("{what} ({why})"),
+                    None => what,
+                },
+            )
+        }
     }
 }
 
@@ -71,17 +105,7 @@ pub fn producers(p: &ProducersProps) -> Html {
                     if !pr.recent.is_empty() {
                         <ul class="recent" aria-label="Latest records">
                             { for pr.recent.iter().map(|r| {
-                                let lost = outcome.as_ref().is_some_and(|o| match r.outcome {
-                                    Outcome::Acked { offset } => o.lost_records.contains(&format!("{}@{offset}", r.partition)),
-                                    _ => false,
-                                });
-                                let (class, text) = match r.outcome {
-                                    _ if lost => ("bad", "❌ acked, then lost".to_string()),
-                                    Outcome::Acked { offset } => ("ok", format!("✅ acked at offset {offset}")),
-                                    Outcome::Failed { error } => ("warn", format!("⚠️ failed: {error}")),
-                                    Outcome::Unknown => ("muted", "❔ sent with acks=0 (no answer)".to_string()),
-                                    Outcome::Pending => ("muted", "⏳ waiting".to_string()),
-                                };
+                                let (class, text) = fate_text(&r.fate);
                                 html! { <li key={r.id} class={class}>{ format!("record #{} → {}: {text}", r.id, r.partition) }</li> }
                             }) }
                         </ul>

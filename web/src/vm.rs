@@ -4,9 +4,9 @@
 use sandbox_core::action::Action;
 use sandbox_core::cluster::broker::{BrokerStatus, Role};
 use sandbox_core::consumer::Position;
-use sandbox_core::ledger::Outcome;
 use sandbox_core::network::NodeId;
-use sandbox_core::record::{Blob, TopicPartition};
+use sandbox_core::record::{Blob, RecordId, TopicPartition};
+use sandbox_core::summary::{record_fates, RecordFate};
 use sandbox_core::trace::{Cause, Effect, TraceEvent};
 use sandbox_core::world::World;
 use std::rc::Rc;
@@ -291,13 +291,14 @@ pub struct InFlightVm {
     pub batches: Vec<(String, u32, u32)>,
 }
 
-/// One of a producer's latest records and what became of it.
+/// One of a producer's latest records and what became of it: the producer's answer checked
+/// against the partition's log (an acknowledged record can be lost since).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordOutcomeVm {
     pub id: u64,
     /// `topic-partition`, or the topic while the partitioner has not chosen yet.
     pub partition: String,
-    pub outcome: Outcome,
+    pub fate: RecordFate,
 }
 
 /// Records of the ledger scanned (from the newest) for a producer's latest records.
@@ -327,19 +328,26 @@ pub struct ProducerVm {
 
 fn recent_records(w: &World, producer: u32) -> Vec<RecordOutcomeVm> {
     let l = &w.ledger;
-    l.records
+    let recent: Vec<(usize, &sandbox_core::ledger::RecordEntry)> = l
+        .records
         .iter()
         .enumerate()
         .rev()
         .take(RECENT_SCAN)
         .filter(|(_, r)| r.producer == producer)
         .take(RECENT_RECORDS)
-        .map(|(i, r)| {
+        .collect();
+    let ids: Vec<RecordId> = recent.iter().map(|(i, _)| RecordId(*i as u64)).collect();
+    let fates = record_fates(w, &ids);
+    recent
+        .into_iter()
+        .zip(fates)
+        .map(|((i, r), fate)| {
             let topic = l.topics.get(r.topic as usize).map(|t| t.to_string()).unwrap_or_default();
             RecordOutcomeVm {
                 id: i as u64,
                 partition: if r.partition == u32::MAX { topic } else { format!("{topic}-{}", r.partition) },
-                outcome: r.outcome,
+                fate,
             }
         })
         .collect()
@@ -895,7 +903,7 @@ mod tests {
         assert_eq!(p.recent.len(), RECENT_RECORDS);
         assert!(p.recent.windows(2).all(|w| w[0].id > w[1].id), "newest first");
         assert!(p.recent.iter().all(|r| r.partition == "orders-0"));
-        assert!(p.recent.iter().any(|r| matches!(r.outcome, Outcome::Acked { .. })));
+        assert!(p.recent.iter().any(|r| matches!(r.fate, RecordFate::Acked { .. })));
         let p = &vm.partitions[0];
         assert_eq!(p.tp, "orders-0");
         assert_eq!(p.leader, Some(1));
@@ -938,6 +946,33 @@ mod tests {
         assert_ne!(k.leader, b.leader);
         // Nothing to keep from (first view, or another scenario's partition): computed.
         assert_eq!(cluster(&s.world, None, |_| true).partitions[0], *f);
+    }
+
+    #[test]
+    fn acknowledged_records_lost_since_show_as_lost_record_by_record() {
+        use sandbox_core::sim::time::SimTime;
+        let name = "replication/acks-1-leader-crash";
+        // Before the crash: acknowledged, and in the leader's log.
+        let mut s = session(name);
+        s.advance_until(SimTime::from_ms(4_500), || false);
+        let p = &producers(&s.world)[0];
+        assert!(p.recent.iter().all(|r| matches!(r.fate, RecordFate::Acked { .. })), "{:?}", p.recent);
+        assert!(crate::clients::fate_text(&p.recent[0].fate).1.starts_with("✅ acked at offset"));
+        // At the end, more records are lost than the summary lists (20): the latest six
+        // (#94-#99) are among them, and say how they went.
+        while s.step_forward() {}
+        let summary = sandbox_core::summary::RunSummary::of(&s.world);
+        assert!(summary.producers[0].lost > sandbox_core::summary::LISTED as u64);
+        let p = &producers(&s.world)[0];
+        assert_eq!(p.recent.iter().map(|r| r.id).collect::<Vec<_>>(), [99, 98, 97, 96, 95, 94]);
+        for r in &p.recent {
+            let (class, text) = crate::clients::fate_text(&r.fate);
+            assert_eq!(class, "bad", "{text}");
+            assert!(
+                text.starts_with("❌ acked at offset") && text.contains("truncated after a leader change"),
+                "{text}"
+            );
+        }
     }
 
     #[test]
