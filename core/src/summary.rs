@@ -607,7 +607,7 @@ pub fn record_fates(world: &World, ids: &[RecordId]) -> Vec<RecordFate> {
 
 /// How a record sent at `sent_at` to `tp` (at `offset`, when acknowledged) left the log,
 /// when the run shows it: a topic or partition without any log left, a power loss, an
-/// unclean election, a truncation after a leader change. Nothing for acks=0 records, which
+/// unclean election, a leader change to a replica without it. Nothing for acks=0 records, which
 /// may never have been written.
 fn loss_reason(world: &World, tp: &TopicPartition, offset: Option<u64>, sent_at: SimTime) -> Option<String> {
     let Some(state) = world.controller.image.partition(tp) else {
@@ -629,7 +629,7 @@ fn loss_reason(world: &World, tp: &TopicPartition, offset: Option<u64>, sent_at:
     if world.controller.unclean_elections.iter().any(|(t, _)| t == tp) {
         return Some("an unclean leader election chose a replica without it".into());
     }
-    (state.leader_epoch > 0).then(|| "truncated after a leader change: the new leader never had it".into())
+    (state.leader_epoch > 0).then(|| "gone after a leader change: the new leader never had it".into())
 }
 
 impl RunSummary {
@@ -1473,7 +1473,7 @@ mod tests {
         for f in record_fates(&world, &latest) {
             match f {
                 RecordFate::Lost { offset: Some(_), why: Some(why) } => {
-                    assert!(why.contains("truncated after a leader change"), "{why}")
+                    assert!(why.contains("gone after a leader change"), "{why}")
                 }
                 other => panic!("expected a lost record, got {other:?}"),
             }

@@ -968,10 +968,7 @@ mod tests {
         for r in &p.recent {
             let (class, text) = crate::clients::fate_text(&r.fate);
             assert_eq!(class, "bad", "{text}");
-            assert!(
-                text.starts_with("❌ acked at offset") && text.contains("truncated after a leader change"),
-                "{text}"
-            );
+            assert!(text.starts_with("❌ acked at offset") && text.contains("gone after a leader change"), "{text}");
         }
     }
 
