@@ -104,7 +104,7 @@ fn line_chart(title: &str, y_desc: &str, series: &[Series], x_max: f64) -> Resul
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let y_max = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0f64, f64::max).max(1.0) * 1.1;
         let mut chart = ChartBuilder::on(&root)
-            .caption(safe_label(title), ("sans-serif", 14))
+            .caption(safe_text(title, 60), ("sans-serif", 14))
             .margin(6)
             .x_label_area_size(30)
             .y_label_area_size(48)
@@ -121,11 +121,18 @@ fn line_chart(title: &str, y_desc: &str, series: &[Series], x_max: f64) -> Resul
             .map_err(|e| e.to_string())?;
         for (i, s) in series.iter().enumerate() {
             let colour = PALETTE[i % PALETTE.len()];
-            chart
-                .draw_series(LineSeries::new(s.points.iter().copied(), colour.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(safe_label(&s.label))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], colour.stroke_width(2)));
+            // A NaN value is a gap: the line stops there and starts again after it.
+            let runs: Vec<&[(f64, f64)]> = s.points.split(|p| p.1.is_nan()).filter(|r| !r.is_empty()).collect();
+            for (j, run) in runs.iter().enumerate() {
+                let drawn = chart
+                    .draw_series(LineSeries::new(run.iter().copied(), colour.stroke_width(2)))
+                    .map_err(|e| e.to_string())?;
+                if j == 0 {
+                    drawn
+                        .label(safe_label(&s.label))
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], colour.stroke_width(2)));
+                }
+            }
         }
         if !series.is_empty() {
             chart
@@ -309,25 +316,61 @@ pub fn partition_bars(w: &World) -> PartitionBars {
     out
 }
 
-/// The five charts as SVG text (or an error text per chart).
-pub fn render_all(w: &World, samples: &[Sample], summary: &RunSummary) -> Vec<(&'static str, Result<String, String>)> {
-    let x_max = w.now.as_ms_f64() / 1000.0;
-    let throughput = vec![
-        Series { label: "produced (acked/s)".into(), points: rates(samples, |s| s.acked) },
-        Series { label: "consumed/s".into(), points: rates(samples, |s| s.consumed) },
-    ];
-    let lag: Vec<Series> = w
-        .consumers
+/// Per consumer, its total lag over time; while it is not running (crashed, closed) it has
+/// no position and so no lag: NaN, a gap in its line.
+pub fn lag_series(w: &World, samples: &[Sample]) -> Vec<Series> {
+    w.consumers
         .iter()
         .enumerate()
         .map(|(i, c)| Series {
             label: c.name.clone(),
             points: samples
                 .iter()
-                .map(|s| (s.time.as_ms_f64() / 1000.0, s.lag.get(i).copied().unwrap_or(0) as f64))
+                .map(|s| {
+                    let lag = s.lag.get(i).copied().flatten();
+                    (s.time.as_ms_f64() / 1000.0, lag.map(|l| l as f64).unwrap_or(f64::NAN))
+                })
                 .collect(),
         })
-        .collect();
+        .collect()
+}
+
+/// Per consumer group, its lag as `kafka-consumer-groups --describe` sums it (log end minus
+/// committed offset): unlike a consumer's own lag it goes on counting while nobody reads a
+/// partition (its owner crashed, the group is rebalancing). NaN while no coordinator answers.
+pub fn group_lag_series(samples: &[Sample]) -> Vec<Series> {
+    let mut groups: Vec<&str> = Vec::new();
+    for s in samples {
+        for (g, _) in &s.group_lag {
+            if !groups.contains(&g.as_str()) {
+                groups.push(g);
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|g| Series {
+            label: g.to_string(),
+            points: samples
+                .iter()
+                .map(|s| {
+                    let lag = s.group_lag.iter().find(|(id, _)| id == g).and_then(|(_, l)| *l);
+                    (s.time.as_ms_f64() / 1000.0, lag.map(|l| l as f64).unwrap_or(f64::NAN))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The six charts as SVG text (or an error text per chart).
+pub fn render_all(w: &World, samples: &[Sample], summary: &RunSummary) -> Vec<(&'static str, Result<String, String>)> {
+    let x_max = w.now.as_ms_f64() / 1000.0;
+    let throughput = vec![
+        Series { label: "produced (acked/s)".into(), points: rates(samples, |s| s.acked) },
+        Series { label: "consumed/s".into(), points: rates(samples, |s| s.consumed) },
+    ];
+    let lag = lag_series(w, samples);
+    let group_lag = group_lag_series(samples);
     let bars = partition_bars(w);
     let internal = w.controller.image.topics.keys().any(|t| t.starts_with("__"));
     let names: Vec<String> = summary.producers.iter().map(|p| p.name.clone()).collect();
@@ -341,6 +384,14 @@ pub fn render_all(w: &World, samples: &[Sample], summary: &RunSummary) -> Vec<(&
         (
             "Consumer lag",
             if lag.is_empty() { Err("no consumer".into()) } else { line_chart("Consumer lag", "records", &lag, x_max) },
+        ),
+        (
+            "Group lag",
+            if group_lag.is_empty() {
+                Err("no consumer group".into())
+            } else {
+                line_chart("Group lag (log end - committed offset)", "records", &group_lag, x_max)
+            },
         ),
         (
             "Records per partition",
@@ -446,9 +497,9 @@ mod tests {
         s.advance_until(sandbox_core::sim::time::SimTime::from_ms(20_000), || false);
         let summary = RunSummary::of(&s.world);
         let charts = render_all(&s.world, s.samples(), &summary);
-        assert_eq!(charts.len(), 5);
+        assert_eq!(charts.len(), 6);
         for (name, svg) in &charts {
-            if *name == "Consumer lag" {
+            if *name == "Consumer lag" || *name == "Group lag" {
                 assert!(svg.is_err(), "the scenario has no consumer");
                 continue;
             }
@@ -550,7 +601,8 @@ mod tests {
         assert_eq!(bars.x_desc, "partition of rides");
         assert!(bars.records.iter().all(|r| r.1 > 0.0));
         let summary = RunSummary::of(&s.world);
-        let svg = render_all(&s.world, s.samples(), &summary).swap_remove(3).1.unwrap();
+        let charts = render_all(&s.world, s.samples(), &summary);
+        let svg = charts.iter().find(|(n, _)| *n == "Records per partition").unwrap().1.clone().unwrap();
         let t: Vec<String> = texts(&svg).into_iter().map(|x| x.2).collect();
         assert!(t.iter().any(|x| x == "Records per partition (internal __ topics left out)"), "{t:?}");
         assert!(t.iter().all(|x| !x.contains("consumer")), "{t:?}");
@@ -575,5 +627,34 @@ mod tests {
         )
         .unwrap();
         assert!(texts(&svg).iter().any(|x| x.2 == format!("partition (the first {MAX_BARS} of 40)")), "{svg}");
+    }
+
+    #[test]
+    fn a_stopped_consumers_lag_line_stops_instead_of_climbing() {
+        let s = end_of("groups/three-members-two-partitions");
+        let lag = lag_series(&s.world, s.samples());
+        let a = lag.iter().find(|l| l.label == "reader-a").unwrap();
+        let crash_s = 40.0;
+        assert!(a.points.iter().filter(|p| p.0 < crash_s).all(|p| !p.1.is_nan()));
+        assert!(a.points.iter().filter(|p| p.0 > crash_s).all(|p| p.1.is_nan()), "a gap after its crash");
+        // The group's lag goes on: reader-a's partition waits for its session to time out
+        // (45 s) with nobody reading it, then its new owner catches up.
+        let group = group_lag_series(s.samples());
+        assert_eq!(group.len(), 1);
+        assert_eq!(group[0].label, "rides-readers");
+        let at = |t: f64| group[0].points.iter().find(|p| p.0 >= t).unwrap().1;
+        assert!(at(crash_s + 30.0) > at(crash_s) + 100.0, "backlog while nobody reads: {:?}", group[0].points);
+        assert!(group[0].points.last().unwrap().1 < at(crash_s + 30.0), "drained by the new owner");
+        let summary = RunSummary::of(&s.world);
+        let charts = render_all(&s.world, s.samples(), &summary);
+        let svg = charts.iter().find(|(n, _)| *n == "Group lag").unwrap().1.as_ref().unwrap();
+        assert!(texts(svg).iter().any(|t| t.2 == "Group lag (log end - committed offset)"), "{svg}");
+        // A gap splits the line: one polyline per run of values.
+        let gap =
+            Series { label: "c".into(), points: vec![(0.0, 1.0), (1.0, 2.0), (2.0, f64::NAN), (3.0, 1.0), (4.0, 1.0)] };
+        let svg = line_chart("Consumer lag", "records", &[gap], 4.0).unwrap();
+        let colour = "stroke=\"#0072B2\"";
+        let lines = svg.split("<polyline").filter(|p| p.split('>').next().is_some_and(|t| t.contains(colour)));
+        assert_eq!(lines.count(), 2 + 1, "two runs and the legend's sample: {svg}");
     }
 }

@@ -1,7 +1,7 @@
 //! Producers (config, in-flight batches, outcomes, a produce form), consumers and groups,
 //! and the invariants panel.
 use crate::state::{Dispatch, Msg, Notice};
-use crate::vm::{clip, ConsumerVm, GroupVm, ProducerVm};
+use crate::vm::{clip, ConsumerState, ConsumerVm, GroupVm, ProducerVm};
 use sandbox_core::action::Action;
 use sandbox_core::invariant::InvariantState;
 use sandbox_core::summary::{RecordFate, Removal, RunSummary};
@@ -235,6 +235,22 @@ pub fn produce_form(p: &ProduceFormProps) -> Html {
     }
 }
 
+/// What a stopped consumer's card says instead of a live position and lag.
+pub fn stopped_note(c: &ConsumerVm) -> String {
+    let group = c.group_id.is_some();
+    match (c.state, group) {
+        (ConsumerState::Closed, true) => {
+            "Closed: it left its group, which gives its partitions to the other members.".into()
+        }
+        (ConsumerState::Closed, false) => "Closed: it reads nothing.".into(),
+        (_, true) => "Crashed: it reads nothing and has no lag. Its group keeps its partitions assigned to it \
+             until session.timeout.ms passes without a heartbeat, then gives them to the other members, \
+             which start from the committed offsets."
+            .into(),
+        (_, false) => "Crashed: it reads nothing and has no lag.".into(),
+    }
+}
+
 #[derive(Properties, PartialEq)]
 pub struct ConsumersProps {
     pub consumers: Vec<ConsumerVm>,
@@ -251,15 +267,20 @@ pub fn consumers(p: &ConsumersProps) -> Html {
             { for p.consumers.iter().map(|c| {
                 let name = c.name.clone();
                 html! {
-                <article class="client" aria-label={format!("consumer {}", clip(&c.name, 40))}>
+                <article class="client" aria-label={format!("consumer {}", clip(&c.name, 40))} data-state={c.state.name()}>
                     <h3>{ clip(&c.name, 40) }
-                        if !c.alive { <span class="badge warn">{ "crashed" }</span> }
+                        if c.state != ConsumerState::Running { <span class="badge warn" data-testid="consumer-state">{ c.state.name() }</span> }
                     </h3>
                     <p class="config-line">{ format!("group.id={} · partition.assignment.strategy={}",
                         c.group_id.as_deref().map(|g| clip(g, 40)).unwrap_or_else(|| "(none: manual assign)".into()), c.assignor) }</p>
                     <p>{ format!("consumed {} records · {} fetches · {} offset resets", c.consumed, c.fetches, c.resets) }</p>
+                    if !c.alive {
+                        <p class="muted">{ stopped_note(c) }</p>
+                    }
+                    if c.alive || !c.partitions.is_empty() {
                     <table class="positions">
-                        <thead><tr><th scope="col">{ "partition" }</th><th scope="col">{ "position" }</th><th scope="col">{ "HW" }</th><th scope="col">{ "lag" }</th></tr></thead>
+                        if !c.alive { <caption>{ "last assignment, when it stopped" }</caption> }
+                        <thead><tr><th scope="col">{ "partition" }</th><th scope="col">{ if c.alive { "position" } else { "last position" } }</th><th scope="col">{ "HW" }</th><th scope="col">{ "lag" }</th></tr></thead>
                         <tbody>
                             { for c.partitions.iter().map(|cp| html! {
                                 <tr>
@@ -270,6 +291,7 @@ pub fn consumers(p: &ConsumersProps) -> Html {
                             }) }
                         </tbody>
                     </table>
+                    }
                     <div class="actions">
                         if c.alive {
                             <button onclick={let d = d.clone(); let n = name.clone(); move |_| d.dispatch(Msg::Act(Action::CrashClient { client: n.clone() }))}

@@ -1,8 +1,10 @@
 //! View models: what the components show, read from the world at the cursor. Small,
 //! comparable values, so a component whose slice of the cluster did not change is not
 //! re-rendered. Plain Rust (no browser), unit-tested natively.
+use crate::session::Stop;
 use sandbox_core::action::Action;
 use sandbox_core::cluster::broker::{BrokerStatus, Role};
+use sandbox_core::consumer::app::Phase;
 use sandbox_core::consumer::Position;
 use sandbox_core::network::NodeId;
 use sandbox_core::record::{Blob, RecordId, TopicPartition};
@@ -388,19 +390,44 @@ pub fn producers(w: &World) -> Vec<ProducerVm> {
 pub struct ConsumerPartitionVm {
     pub tp: String,
     pub position: String,
+    /// The leader's HW and the lag to it; `None` for a consumer that is not running.
     pub hw: Option<u64>,
     pub lag: Option<u64>,
+}
+
+/// Whether a consumer runs, and if not how it stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumerState {
+    Running,
+    /// In `close()`: committing, then leaving its group.
+    Closing,
+    Crashed,
+    Closed,
+}
+
+impl ConsumerState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConsumerState::Running => "running",
+            ConsumerState::Closing => "closing",
+            ConsumerState::Crashed => "crashed",
+            ConsumerState::Closed => "closed",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConsumerVm {
     pub name: String,
     pub alive: bool,
+    pub state: ConsumerState,
     pub group_id: Option<String>,
     pub assignor: String,
     pub consumed: u64,
     pub fetches: u64,
     pub resets: u64,
+    /// Its assignment, or for a stopped consumer what it held when it stopped (a crashed
+    /// member keeps it in the group until its session times out; a closed one gave it up).
     pub partitions: Vec<ConsumerPartitionVm>,
 }
 
@@ -409,40 +436,52 @@ fn leader_hw(w: &World, tp: &TopicPartition) -> Option<u64> {
     w.broker(state.leader?)?.replicas.get(tp).map(|r| r.log.high_watermark())
 }
 
-pub fn consumers(w: &World) -> Vec<ConsumerVm> {
+/// The consumers at the cursor; `stops[i]`: how consumer `i` last stopped
+/// ([`crate::session::Session::consumer_stops`]).
+pub fn consumers(w: &World, stops: &[Option<Stop>]) -> Vec<ConsumerVm> {
     w.consumers
         .iter()
-        .map(|c| ConsumerVm {
-            name: c.name.clone(),
-            alive: c.alive,
-            group_id: c.config.group_id.clone(),
-            assignor: c.config.partition_assignment_strategy.clone(),
-            consumed: c.stats.records_consumed,
-            fetches: c.stats.fetches,
-            resets: c.stats.offset_resets,
-            partitions: c
-                .assignment
-                .iter()
-                .map(|tp| {
-                    let hw = leader_hw(w, tp);
-                    let pos = c.positions.get(tp);
-                    ConsumerPartitionVm {
-                        tp: tp.to_string(),
-                        position: match pos {
-                            Some(Position::At(o)) => o.to_string(),
-                            Some(Position::Resetting(_)) => "resetting".into(),
-                            Some(Position::Failed) => "no position (reset none)".into(),
-                            Some(Position::Initializing) => "fetching committed offset".into(),
-                            None => "-".into(),
-                        },
-                        hw,
-                        lag: match (pos, hw) {
-                            (Some(Position::At(o)), Some(h)) => Some(h.saturating_sub(*o)),
-                            _ => None,
-                        },
-                    }
-                })
-                .collect(),
+        .map(|c| {
+            let state = match (c.alive, stops.get(c.index as usize).copied().flatten()) {
+                (true, _) if matches!(c.app.phase, Phase::Closing { .. }) => ConsumerState::Closing,
+                (true, _) => ConsumerState::Running,
+                (false, Some(Stop::Closed)) => ConsumerState::Closed,
+                (false, _) => ConsumerState::Crashed,
+            };
+            ConsumerVm {
+                name: c.name.clone(),
+                alive: c.alive,
+                state,
+                group_id: c.config.group_id.clone(),
+                assignor: c.config.partition_assignment_strategy.clone(),
+                consumed: c.stats.records_consumed,
+                fetches: c.stats.fetches,
+                resets: c.stats.offset_resets,
+                partitions: c
+                    .assignment
+                    .iter()
+                    .map(|tp| {
+                        // A stopped consumer has no live position: no HW to compare with.
+                        let hw = if c.alive { leader_hw(w, tp) } else { None };
+                        let pos = c.positions.get(tp);
+                        ConsumerPartitionVm {
+                            tp: tp.to_string(),
+                            position: match pos {
+                                Some(Position::At(o)) => o.to_string(),
+                                Some(Position::Resetting(_)) => "resetting".into(),
+                                Some(Position::Failed) => "no position (reset none)".into(),
+                                Some(Position::Initializing) => "fetching committed offset".into(),
+                                None => "-".into(),
+                            },
+                            hw,
+                            lag: match (pos, hw) {
+                                (Some(Position::At(o)), Some(h)) => Some(h.saturating_sub(*o)),
+                                _ => None,
+                            },
+                        }
+                    })
+                    .collect(),
+            }
         })
         .collect()
 }
@@ -970,6 +1009,47 @@ mod tests {
             assert_eq!(class, "bad", "{text}");
             assert!(text.starts_with("❌ acked at offset") && text.contains("gone after a leader change"), "{text}");
         }
+    }
+
+    #[test]
+    fn a_stopped_consumer_shows_how_it_stopped_and_no_live_lag() {
+        use sandbox_core::sim::time::SimTime;
+        let mut s = session("groups/three-members-two-partitions");
+        s.advance_until(SimTime::from_ms(30_000), || false);
+        let running = consumers(&s.world, &s.consumer_stops());
+        assert!(running.iter().all(|c| c.state == ConsumerState::Running));
+        let a = running.iter().find(|c| c.name == "reader-a").unwrap();
+        assert!(a.partitions.iter().all(|p| p.lag.is_some() && p.hw.is_some()), "{a:?}");
+        let held: Vec<String> = a.partitions.iter().map(|p| p.tp.clone()).collect();
+        assert!(!held.is_empty());
+        // reader-a crashes at 40 s; its group gives its partitions to reader-b or -c once
+        // its session times out. It keeps its last assignment, without HW or lag.
+        while s.step_forward() {}
+        let end = consumers(&s.world, &s.consumer_stops());
+        let a = end.iter().find(|c| c.name == "reader-a").unwrap();
+        assert_eq!((a.state, a.alive), (ConsumerState::Crashed, false));
+        assert_eq!(a.partitions.iter().map(|p| p.tp.clone()).collect::<Vec<_>>(), held);
+        assert!(a.partitions.iter().all(|p| p.lag.is_none() && p.hw.is_none()), "{a:?}");
+        for tp in &held {
+            let owner = end.iter().find(|c| c.alive && c.partitions.iter().any(|p| &p.tp == tp));
+            let owner = owner.unwrap_or_else(|| panic!("{tp} has a live owner"));
+            assert!(owner.partitions.iter().any(|p| &p.tp == tp && p.lag.is_some()));
+        }
+        assert!(crate::clients::stopped_note(a).contains("session.timeout.ms"));
+        // A close: the consumer leaves its group and gives its partitions up.
+        let mut s = session("groups/three-members-two-partitions");
+        s.advance_until(SimTime::from_ms(30_000), || false);
+        let before = s.cursor();
+        s.act(Action::CloseClient { client: "reader-b".into() }).unwrap();
+        s.advance_until(SimTime::from_ms(35_000), || false);
+        let b = consumers(&s.world, &s.consumer_stops()).into_iter().find(|c| c.name == "reader-b").unwrap();
+        assert_eq!((b.state, b.alive), (ConsumerState::Closed, false));
+        assert!(b.partitions.is_empty());
+        assert!(crate::clients::stopped_note(&b).starts_with("Closed"));
+        // Back before the close: running again, from the session's record of stops.
+        s.seek(before);
+        let b = consumers(&s.world, &s.consumer_stops()).into_iter().find(|c| c.name == "reader-b").unwrap();
+        assert_eq!(b.state, ConsumerState::Running);
     }
 
     #[test]
