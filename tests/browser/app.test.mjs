@@ -192,6 +192,7 @@ test('records acknowledged and then lost read lost, whatever their number (acks-
     assert.doesNotMatch(r, /✅/);
   }
   assert.match(await outcomes.innerText(), /✅ acked 100/);
+  assert.match(await page.locator('.producers p.lost').innerText(), new RegExp(`and ${lost - 20} more$`));
   assert.deepEqual(errors, []);
   await page.close();
 });

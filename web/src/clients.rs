@@ -4,7 +4,7 @@ use crate::state::{Dispatch, Msg, Notice};
 use crate::vm::{clip, ConsumerState, ConsumerVm, GroupVm, ProducerVm};
 use sandbox_core::action::Action;
 use sandbox_core::invariant::InvariantState;
-use sandbox_core::summary::{RecordFate, Removal, RunSummary};
+use sandbox_core::summary::{ProducerSummary, RecordFate, Removal, RunSummary};
 use std::rc::Rc;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -58,6 +58,14 @@ pub fn fate_text(fate: &RecordFate) -> (&'static str, String) {
             )
         }
     }
+}
+
+/// The positions of a producer's lost records the summary lists (the first
+/// [`sandbox_core::summary::LISTED`]), saying how many more there are.
+pub fn lost_line(o: &ProducerSummary) -> String {
+    let more = o.lost.saturating_sub(o.lost_records.len() as u64);
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    format!("lost: {}{more}", o.lost_records.join(", "))
 }
 
 #[derive(Properties, PartialEq)]
@@ -120,7 +128,7 @@ pub fn producers(p: &ProducersProps) -> Html {
                             if o.duplicates > 0 { <span class="bad">{ format!(" · duplicates {}", o.duplicates) }</span> }
                         </p>
                         if !o.lost_records.is_empty() {
-                            <p class="lost">{ format!("lost: {}", o.lost_records.join(", ")) }</p>
+                            <p class="lost">{ lost_line(&o) }</p>
                         }
                     }
                     <div class="actions">
@@ -423,6 +431,15 @@ pub fn invariants(p: &InvariantsProps) -> Html {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lost_line_says_how_many_more_than_listed() {
+        let mut o =
+            ProducerSummary { lost: 2, lost_records: vec!["t-0@1".into(), "t-0@2".into()], ..Default::default() };
+        assert_eq!(lost_line(&o), "lost: t-0@1, t-0@2");
+        o.lost = 100;
+        assert_eq!(lost_line(&o), "lost: t-0@1, t-0@2 and 98 more");
+    }
 
     #[test]
     fn produce_form_input_is_validated() {
