@@ -9,6 +9,7 @@ use crate::group::offsets::OFFSETS_TOPIC;
 use crate::ledger::Outcome;
 use crate::record::{RecordId, TopicPartition};
 use crate::sim::digest::format_digest;
+use crate::sim::time::SimTime;
 use crate::world::World;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -405,33 +406,76 @@ fn position(tp: &TopicPartition, offset: u64) -> String {
 struct Audit {
     /// Per record: offsets where it appears.
     seen: BTreeMap<RecordId, Vec<(TopicPartition, u64)>>,
-    /// Per partition: log start and HW of the authoritative log, and (compacted topics)
-    /// the cleaner's checkpoint: records below it may be gone by design.
-    bounds: BTreeMap<TopicPartition, (u64, u64, u64)>,
+    /// Per partition: the bounds of its authoritative log.
+    bounds: BTreeMap<TopicPartition, LogBounds>,
     reordered: BTreeMap<u32, u64>,
+}
+
+/// Log start and HW of a partition's authoritative log, and (compacted topics) the
+/// cleaner's checkpoint: records below it may be gone by design.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct LogBounds {
+    start: u64,
+    hw: u64,
+    cleaned: u64,
+}
+
+impl LogBounds {
+    fn of(world: &World, tp: &TopicPartition, log: &crate::log::PartitionLog) -> LogBounds {
+        let compacts =
+            world.controller.image.topic_config(&tp.topic).map(|c| c.cleanup_policy.compacts()).unwrap_or(false);
+        LogBounds {
+            start: log.log_start_offset(),
+            hw: log.high_watermark(),
+            cleaned: if compacts { log.cleaned_to() } else { 0 },
+        }
+    }
+
+    /// What removed the record at `offset` on purpose, if anything did: retention (or a
+    /// record deletion) below the log start, the log cleaner below its checkpoint.
+    fn removed(&self, offset: u64) -> Option<Removal> {
+        if offset == u64::MAX {
+            None
+        } else if offset < self.start {
+            Some(Removal::Retention)
+        } else if offset < self.cleaned {
+            Some(Removal::Compaction)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a record is no longer in its partition's log although nothing went wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removal {
+    /// Below the log start offset: retention (or `deleteRecords`) removed it.
+    Retention,
+    /// Superseded by a later record with the same key: the log cleaner removed it.
+    Compaction,
+}
+
+/// Whether a record the producer was told about is lost: acknowledged (or sent with
+/// acks=0), no copy of it in the authoritative log, and not removed on purpose. The one rule
+/// behind [`ProducerSummary::lost`] and [`record_fates`].
+fn is_lost(outcome: Outcome, in_log: bool, bounds: Option<&LogBounds>) -> bool {
+    match outcome {
+        Outcome::Acked { offset } => !in_log && bounds.and_then(|b| b.removed(offset)).is_none(),
+        Outcome::Unknown => !in_log,
+        Outcome::Pending | Outcome::Failed { .. } => false,
+    }
 }
 
 fn audit(world: &World) -> Audit {
     let mut seen: BTreeMap<RecordId, Vec<(TopicPartition, u64)>> = BTreeMap::new();
     let mut bounds = BTreeMap::new();
     let mut reordered: BTreeMap<u32, u64> = BTreeMap::new();
-    for (tp, state) in world.controller.image.partitions() {
-        let candidates: Vec<u32> = match state.leader {
-            Some(l) => vec![l],
-            None => state.isr.clone(),
-        };
-        let log = candidates
-            .iter()
-            .filter_map(|b| world.broker(*b)?.replicas.get(&tp).map(|r| &r.log))
-            .max_by_key(|l| l.log_end_offset());
-        let Some(log) = log else { continue };
+    for (tp, _) in world.controller.image.partitions() {
+        let Some(log) = crate::group::describe::authoritative_log(world, &tp) else { continue };
         if &*tp.topic == OFFSETS_TOPIC {
             continue; // the brokers' own records: no producer sent them
         }
-        let compacts =
-            world.controller.image.topic_config(&tp.topic).map(|c| c.cleanup_policy.compacts()).unwrap_or(false);
-        let cleaned = if compacts { log.cleaned_to() } else { 0 };
-        bounds.insert(tp.clone(), (log.log_start_offset(), log.high_watermark(), cleaned));
+        bounds.insert(tp.clone(), LogBounds::of(world, &tp, log));
         let mut last_by_producer: BTreeMap<u32, u64> = BTreeMap::new();
         for b in log.batches() {
             for (offset, r) in b.records() {
@@ -448,6 +492,144 @@ fn audit(world: &World) -> Audit {
         }
     }
     Audit { seen, bounds, reordered }
+}
+
+/// What became of one record, judged by the rule of the run summary's audit
+/// ([`ProducerSummary::lost`]) but for this record alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordFate {
+    /// Not answered yet.
+    Pending,
+    /// The producer reported an error.
+    Failed { error: crate::error::ErrorCode },
+    /// Acknowledged, and in the partition's authoritative log.
+    Acked { offset: u64 },
+    /// Acknowledged, then removed on purpose (retention, compaction).
+    Removed { offset: u64, by: Removal },
+    /// Sent with acks=0 (no answer), and in the log at this offset.
+    Unacknowledged { offset: u64 },
+    /// Acknowledged (at `offset`) or sent with acks=0 (`None`), and not in the log: lost.
+    /// `why` when the run shows how.
+    Lost { offset: Option<u64>, why: Option<String> },
+}
+
+/// The fate of a few records (a panel's latest ones), each checked against its partition's
+/// authoritative log: a lookup at the acknowledged offset, and only for a record missing
+/// there (or sent with acks=0) one scan per partition, newest batches first. Unknown ids are
+/// `Pending`.
+pub fn record_fates(world: &World, ids: &[RecordId]) -> Vec<RecordFate> {
+    use crate::group::describe::authoritative_log;
+    let ledger = &world.ledger;
+    // First pass: what the ledger and a lookup at the offset settle.
+    let mut fates: Vec<Option<RecordFate>> = Vec::with_capacity(ids.len());
+    let mut search: BTreeMap<TopicPartition, Vec<usize>> = BTreeMap::new();
+    for (i, &id) in ids.iter().enumerate() {
+        let Some(e) = ledger.entry(id) else {
+            fates.push(Some(RecordFate::Pending));
+            continue;
+        };
+        let fate = match e.outcome {
+            Outcome::Pending => Some(RecordFate::Pending),
+            Outcome::Failed { error } => Some(RecordFate::Failed { error }),
+            Outcome::Acked { offset } => {
+                let log = ledger.topic_partition(id).and_then(|tp| authoritative_log(world, &tp).map(|l| (tp, l)));
+                match log {
+                    Some((_, log)) if log.record_at(offset).is_some_and(|r| r.id == id) => {
+                        Some(RecordFate::Acked { offset })
+                    }
+                    Some((tp, log)) => match LogBounds::of(world, &tp, log).removed(offset) {
+                        Some(by) => Some(RecordFate::Removed { offset, by }),
+                        None => {
+                            search.entry(tp).or_default().push(i);
+                            None
+                        }
+                    },
+                    None => None,
+                }
+            }
+            Outcome::Unknown => {
+                if let Some(tp) = ledger.topic_partition(id) {
+                    search.entry(tp).or_default().push(i);
+                }
+                None
+            }
+        };
+        fates.push(fate);
+    }
+    // Second pass: records not where they were acknowledged, looked for anywhere in the log.
+    let mut found: BTreeMap<RecordId, u64> = BTreeMap::new();
+    for (tp, wanted) in &search {
+        let Some(log) = authoritative_log(world, tp) else { continue };
+        let mut missing: Vec<RecordId> = wanted.iter().map(|&i| ids[i]).collect();
+        'batches: for b in log.batches().iter().rev() {
+            for (offset, r) in b.records() {
+                if let Some(k) = missing.iter().position(|m| *m == r.id) {
+                    found.insert(r.id, offset);
+                    missing.swap_remove(k);
+                    if missing.is_empty() {
+                        break 'batches;
+                    }
+                }
+            }
+        }
+    }
+    ids.iter()
+        .zip(fates)
+        .map(|(&id, fate)| {
+            if let Some(f) = fate {
+                return f;
+            }
+            let Some(e) = ledger.entry(id) else { return RecordFate::Pending };
+            let tp = ledger.topic_partition(id);
+            let log = tp.as_ref().and_then(|tp| authoritative_log(world, tp).map(|l| (tp, l)));
+            let bounds = log.map(|(tp, l)| LogBounds::of(world, tp, l));
+            let at = found.get(&id).copied();
+            if !is_lost(e.outcome, at.is_some(), bounds.as_ref()) {
+                return match (e.outcome, at) {
+                    (Outcome::Unknown, Some(offset)) => RecordFate::Unacknowledged { offset },
+                    (Outcome::Acked { offset }, None) => match bounds.and_then(|b| b.removed(offset)) {
+                        Some(by) => RecordFate::Removed { offset, by },
+                        None => RecordFate::Acked { offset },
+                    },
+                    (Outcome::Acked { offset }, Some(_)) => RecordFate::Acked { offset },
+                    _ => RecordFate::Pending,
+                };
+            }
+            let offset = match e.outcome {
+                Outcome::Acked { offset } if offset != u64::MAX => Some(offset),
+                _ => None,
+            };
+            let why = tp.as_ref().and_then(|tp| loss_reason(world, tp, offset, e.sent_at));
+            RecordFate::Lost { offset, why }
+        })
+        .collect()
+}
+
+/// How a record sent at `sent_at` to `tp` (at `offset`, when acknowledged) left the log,
+/// when the run shows it: a topic or partition without any log left, a power loss, an
+/// unclean election, a leader change to a replica without it. Nothing for acks=0 records, which
+/// may never have been written.
+fn loss_reason(world: &World, tp: &TopicPartition, offset: Option<u64>, sent_at: SimTime) -> Option<String> {
+    let Some(state) = world.controller.image.partition(tp) else {
+        return Some(format!("{} no longer exists", tp.topic));
+    };
+    if crate::group::describe::authoritative_log(world, tp).is_none() {
+        return Some("the partition is offline: no in-sync replica has a log".into());
+    }
+    // acks=0: it may never have reached a log at all.
+    let offset = offset?;
+    let power = world
+        .power_losses
+        .iter()
+        .find(|(t, _, from, at)| t == tp && *at >= sent_at && *from <= offset)
+        .map(|(_, b, _, _)| *b);
+    if let Some(b) = power {
+        return Some(format!("b{b} lost power before flushing it to disk"));
+    }
+    if world.controller.unclean_elections.iter().any(|(t, _)| t == tp) {
+        return Some("an unclean leader election chose a replica without it".into());
+    }
+    (state.leader_epoch > 0).then(|| "gone after a leader change: the new leader never had it".into())
 }
 
 impl RunSummary {
@@ -480,17 +662,11 @@ impl RunSummary {
                 }
             }
             let tp = world.ledger.topic_partition(id);
-            // Below the log start (retention) or in the compacted range: removed on purpose.
-            let deleted = |offset: u64| {
-                tp.as_ref()
-                    .and_then(|tp| audit.bounds.get(tp))
-                    .map(|(start, _, cleaned)| offset < *start || offset < *cleaned)
-                    .unwrap_or(false)
-            };
+            let lost = is_lost(e.outcome, copies > 0, tp.as_ref().and_then(|tp| audit.bounds.get(tp)));
             match e.outcome {
                 Outcome::Acked { offset } => {
                     ps.acked += 1;
-                    if copies == 0 && !(offset != u64::MAX && deleted(offset)) {
+                    if lost {
                         ps.lost += 1;
                         if ps.lost_records.len() < LISTED {
                             if let Some(tp) = &tp {
@@ -501,7 +677,7 @@ impl RunSummary {
                 }
                 Outcome::Unknown => {
                     ps.unknown += 1;
-                    if copies == 0 {
+                    if lost {
                         ps.lost += 1;
                         if ps.lost_records.len() < LISTED {
                             if let Some(tp) = &tp {
@@ -594,7 +770,7 @@ impl RunSummary {
             })
             .collect();
 
-        let hw_of = |tp: &TopicPartition| audit.bounds.get(tp).map(|(_, hw, _)| *hw);
+        let hw_of = |tp: &TopicPartition| audit.bounds.get(tp).map(|b| b.hw);
         // A read_committed consumer's lag is to the last stable offset (the leader's).
         let lso_of = |tp: &TopicPartition| {
             world
@@ -696,11 +872,7 @@ impl RunSummary {
                         continue;
                     }
                     let Some(tp) = world.ledger.topic_partition(id) else { continue };
-                    let removed = audit
-                        .bounds
-                        .get(&tp)
-                        .map(|(start, _, cleaned)| offset < *start || offset < *cleaned)
-                        .unwrap_or(false);
+                    let removed = audit.bounds.get(&tp).and_then(|b| b.removed(offset)).is_some();
                     if removed && reads(&tp) && unread(id) {
                         s.never += 1;
                     }
@@ -1230,4 +1402,161 @@ fn ksql_text(clusters: &[KsqlSummary], s: &mut String) {
 /// Counts acks=all records acknowledged and later lost (for property tests).
 pub fn acked_all_lost(summary: &RunSummary) -> u64 {
     summary.producers.iter().filter(|p| p.acks == Acks::All.to_string()).map(|p| p.lost).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{run::execute, Scenario};
+
+    fn run_to_end(name: &str, text: &str) -> World {
+        let scenario = Scenario::parse(name, text).expect("scenario parses");
+        execute(&scenario, scenario.seed, None, |_, _| {}).expect("runs").0
+    }
+
+    /// Every record's fate, asked six at a time as the producer panel asks.
+    fn fates_by_six(world: &World) -> Vec<RecordFate> {
+        let ids: Vec<RecordId> = (0..world.ledger.records.len() as u64).map(RecordId).collect();
+        ids.chunks(6).flat_map(|c| record_fates(world, c)).collect()
+    }
+
+    /// Per record fates agree with the summary's audit: the lost ones, counted per
+    /// producer, and the first ones listed by position.
+    fn assert_agrees_with_summary(name: &str, world: &World) -> Vec<RecordFate> {
+        let summary = RunSummary::of(world);
+        let fates = fates_by_six(world);
+        assert_eq!(fates, record_fates(world, &(0..fates.len() as u64).map(RecordId).collect::<Vec<_>>()), "{name}");
+        for (p, ps) in summary.producers.iter().enumerate() {
+            let lost: Vec<String> = fates
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| world.ledger.records[*i].producer as usize == p)
+                .filter_map(|(i, f)| match f {
+                    RecordFate::Lost { offset, .. } => {
+                        let tp = world.ledger.topic_partition(RecordId(i as u64))?;
+                        Some(offset.map(|o| position(&tp, o)).unwrap_or_else(|| format!("{tp}@?")))
+                    }
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(lost.len() as u64, ps.lost, "{name}: {}", ps.name);
+            assert_eq!(lost.iter().take(LISTED).cloned().collect::<Vec<_>>(), ps.lost_records, "{name}: {}", ps.name);
+        }
+        // The producer's answer, checked against the log, never contradicted.
+        for (f, e) in fates.iter().zip(&world.ledger.records) {
+            let fits = match f {
+                RecordFate::Pending => e.outcome == Outcome::Pending,
+                RecordFate::Failed { error } => e.outcome == Outcome::Failed { error: *error },
+                RecordFate::Acked { offset } | RecordFate::Removed { offset, .. } => {
+                    e.outcome == Outcome::Acked { offset: *offset }
+                }
+                RecordFate::Unacknowledged { .. } => e.outcome == Outcome::Unknown,
+                RecordFate::Lost { offset: Some(o), .. } => e.outcome == Outcome::Acked { offset: *o },
+                RecordFate::Lost { offset: None, .. } => {
+                    matches!(e.outcome, Outcome::Unknown | Outcome::Acked { offset: u64::MAX })
+                }
+            };
+            assert!(fits, "{name}: {f:?} for {:?}", e.outcome);
+        }
+        fates
+    }
+
+    #[test]
+    fn acks_1_records_truncated_after_the_leader_change_are_lost_record_by_record() {
+        let name = "replication/acks-1-leader-crash";
+        let world = run_to_end(name, include_str!("../../scenarios/replication/acks-1-leader-crash.toml"));
+        let fates = assert_agrees_with_summary(name, &world);
+        let lost = fates.iter().filter(|f| matches!(f, RecordFate::Lost { .. })).count();
+        assert!(lost > LISTED, "more lost records than the summary lists ({lost})");
+        // The latest six records (#94-#99), the ones the producer panel shows.
+        let latest: Vec<RecordId> = (94..100).map(RecordId).collect();
+        for f in record_fates(&world, &latest) {
+            match f {
+                RecordFate::Lost { offset: Some(_), why: Some(why) } => {
+                    assert!(why.contains("gone after a leader change"), "{why}")
+                }
+                other => panic!("expected a lost record, got {other:?}"),
+            }
+        }
+        assert_eq!(record_fates(&world, &[RecordId(u64::MAX)]), [RecordFate::Pending], "unknown ids");
+    }
+
+    #[test]
+    fn fates_agree_with_the_summary_for_acks_0_unclean_elections_and_retention() {
+        let runs = [
+            ("replication/acks-0-leader-down", include_str!("../../scenarios/replication/acks-0-leader-down.toml")),
+            ("replication/unclean-election-on", include_str!("../../scenarios/replication/unclean-election-on.toml")),
+            (
+                "storage/retention-deletes-unread-data",
+                include_str!("../../scenarios/storage/retention-deletes-unread-data.toml"),
+            ),
+        ];
+        for (name, text) in runs {
+            let world = run_to_end(name, text);
+            let fates = assert_agrees_with_summary(name, &world);
+            let has = |f: fn(&RecordFate) -> bool| fates.iter().any(f);
+            match name {
+                "replication/acks-0-leader-down" => {
+                    assert!(has(|f| matches!(f, RecordFate::Unacknowledged { .. })), "{name}");
+                    assert!(has(|f| matches!(f, RecordFate::Lost { offset: None, why: None })), "{name}");
+                }
+                "replication/unclean-election-on" => assert!(
+                    has(|f| matches!(f, RecordFate::Lost { why: Some(w), .. } if w.contains("unclean"))),
+                    "{name}"
+                ),
+                _ => assert!(
+                    has(|f| matches!(f, RecordFate::Removed { by: Removal::Retention, .. })),
+                    "{name}: retention removed records on purpose"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn records_lost_to_a_power_cut_say_so() {
+        let text = r#"
+name = "power"
+title = "t"
+description = "d"
+seed = 1
+duration_ms = 20000
+
+[cluster]
+brokers = 1
+
+[[topic]]
+name = "t"
+partitions = 1
+replication_factor = 1
+
+[[producer]]
+name = "p"
+config = { acks = 1 }
+
+[[at]]
+at_ms = 1000
+action = "produce"
+producer = "p"
+topic = "t"
+count = 20
+interval_ms = 10
+
+[[at]]
+at_ms = 2000
+action = "power_loss"
+broker = 1
+
+[[at]]
+at_ms = 3000
+action = "restart"
+broker = 1
+"#;
+        let world = run_to_end("power", text);
+        assert!(!world.power_losses.is_empty(), "the power cut truncated the log");
+        let fates = assert_agrees_with_summary("power", &world);
+        assert!(
+            fates.iter().any(|f| matches!(f, RecordFate::Lost { why: Some(w), .. } if w.contains("b1 lost power"))),
+            "{fates:?}"
+        );
+    }
 }

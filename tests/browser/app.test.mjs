@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { launch, open, link, digest, cursor, partition, ARTIFACTS, BASE_URL } from './common.mjs';
+import { launch, open, link, digest, cursor, partition, nativeSummary, toEnd, ARTIFACTS, BASE_URL } from './common.mjs';
 
 const SCENARIO = 'replication/acks-1-leader-crash';
 let browser;
@@ -204,6 +204,26 @@ test('Space presses a focused button, and the help dialog keeps the keyboard whi
   await page.close();
 });
 
+test('records acknowledged and then lost read lost, whatever their number (acks-1-leader-crash)', async () => {
+  const { page, errors } = await open(browser.context, link(SCENARIO));
+  await toEnd(page);
+  const lost = nativeSummary(SCENARIO).producers[0].lost;
+  assert.ok(lost > 20, `more lost records than the summary lists (${lost})`);
+  const outcomes = page.locator('.producers .outcomes');
+  await page.waitForFunction((n) => document.querySelector('.producers .outcomes')?.textContent.includes(`lost ${n}`),
+    lost, { timeout: 10000 });
+  const recent = await page.locator('.producers ul.recent li').allInnerTexts();
+  assert.equal(recent.length, 6);
+  for (const r of recent) {
+    assert.match(r, /❌ acked at offset \d+, then lost \(gone after a leader change/, r);
+    assert.doesNotMatch(r, /✅/);
+  }
+  assert.match(await outcomes.innerText(), /✅ acked 100/);
+  assert.match(await page.locator('.producers p.lost').innerText(), new RegExp(`and ${lost - 20} more$`));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a long End shows its progress and Space stops it where it is', async () => {
   const toml = fs.readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), '../../web/bench/fps-5x24.toml'), 'utf8');
   const { page, errors } = await open(browser.context, `${BASE_URL}#v=1&t=${Buffer.from(toml).toString('base64url')}&seed=1&c=1`);
@@ -222,6 +242,40 @@ test('a long End shows its progress and Space stops it where it is', async () =>
   assert.equal(await cursor(page), stopped, 'it stays where it stopped');
   assert.match(await page.innerText('[data-testid="notice"]'), /Stopped/);
   assert.equal(await page.locator('.end-badge').count(), 0, 'not at the end');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a crashed consumer shows its last assignment without lag; charts label their bars', async () => {
+  const name = 'groups/three-members-two-partitions';
+  const { page, errors } = await open(browser.context, link(name));
+  await toEnd(page);
+  const a = page.locator('article[aria-label="consumer reader-a"]');
+  await page.waitForFunction(() => document.querySelector('article[aria-label="consumer reader-a"]')
+    ?.getAttribute('data-state') === 'crashed', null, { timeout: 10000 });
+  assert.equal((await a.locator('[data-testid="consumer-state"]').innerText()).trim(), 'crashed');
+  assert.match(await a.locator('caption').innerText(), /last assignment/);
+  const rows = await a.locator('table.positions tbody tr').all();
+  assert.ok(rows.length > 0, 'its last assignment is listed');
+  for (const row of rows) {
+    const cells = await row.locator('td').allInnerTexts();
+    assert.deepEqual(cells.slice(2), ['-', '-'], `no HW or lag for a crashed consumer: ${cells}`);
+  }
+  // Its partitions have a live owner with a lag.
+  const tp = (await rows[0].locator('td').first().innerText()).trim();
+  const owners = page.locator('article.client[data-state="running"]', { has: page.locator(`td:text-is("${tp}")`) });
+  assert.equal(await owners.count(), 1, `${tp} has one running owner`);
+  // Charts (slow cadence): records per partition shows the user's topic, not __consumer_offsets.
+  const bars = page.locator('figure[aria-label="Records per partition"] svg');
+  await bars.waitFor({ timeout: 10000 });
+  const texts = (await bars.locator('text').allTextContents()).map((t) => t.trim());
+  assert.ok(texts.some((t) => t.includes('partition of rides')), texts.join('|'));
+  assert.ok(!texts.some((t) => t.includes('consumer_offsets')), texts.join('|'));
+  assert.ok(texts.includes('0') && texts.includes('1'), texts.join('|'));
+  assert.equal(await page.locator('figure[aria-label="Group lag"] svg').count(), 1);
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.locator('.consumers').screenshot({ path: path.join(ARTIFACTS, 'consumers-crashed.png') });
+  await page.locator('.charts').screenshot({ path: path.join(ARTIFACTS, 'charts-groups.png') });
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -201,7 +201,7 @@ pub fn app() -> Html {
         use_memo((state.mid_rev, Rc::as_ptr(&state.session) as usize), move |_| {
             let s = session.borrow();
             let w = &s.world;
-            (vm::producers(w), vm::consumers(w), vm::groups(w), w.invariants.states.clone())
+            (vm::producers(w), vm::consumers(w, &s.consumer_stops()), vm::groups(w), w.invariants.states.clone())
         })
     };
     // The Streams applications and their store queries: with the side panels, and at once

@@ -1,11 +1,10 @@
 //! Producers (config, in-flight batches, outcomes, a produce form), consumers and groups,
 //! and the invariants panel.
 use crate::state::{Dispatch, Msg, Notice};
-use crate::vm::{clip, ConsumerVm, GroupVm, ProducerVm};
+use crate::vm::{clip, ConsumerState, ConsumerVm, GroupVm, ProducerVm};
 use sandbox_core::action::Action;
 use sandbox_core::invariant::InvariantState;
-use sandbox_core::ledger::Outcome;
-use sandbox_core::summary::RunSummary;
+use sandbox_core::summary::{ProducerSummary, RecordFate, Removal, RunSummary};
 use std::rc::Rc;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
@@ -24,6 +23,49 @@ impl PartialEq for Summary {
     fn eq(&self, other: &Self) -> bool {
         self.rev == other.rev
     }
+}
+
+/// How the producer panel shows what became of a record: a CSS class and the text.
+pub fn fate_text(fate: &RecordFate) -> (&'static str, String) {
+    match fate {
+        RecordFate::Pending => ("muted", "⏳ waiting".into()),
+        RecordFate::Failed { error } => ("warn", format!("⚠️ failed: {error}")),
+        RecordFate::Acked { offset } => ("ok", format!("✅ acked at offset {offset}")),
+        RecordFate::Removed { offset, by } => (
+            "ok",
+            format!(
+                "✅ acked at offset {offset}, since removed by {}",
+                match by {
+                    Removal::Retention => "retention",
+                    Removal::Compaction => "compaction",
+                }
+            ),
+        ),
+        RecordFate::Unacknowledged { offset } => {
+            ("muted", format!("❔ sent with acks=0 (no answer), in the log at offset {offset}"))
+        }
+        RecordFate::Lost { offset, why } => {
+            let what = match offset {
+                Some(o) => format!("❌ acked at offset {o}, then lost"),
+                None => "❌ sent with acks=0 (no answer), not in the log: lost".into(),
+            };
+            (
+                "bad",
+                match why {
+                    Some(why) => format!("{what} ({why})"),
+                    None => what,
+                },
+            )
+        }
+    }
+}
+
+/// The positions of a producer's lost records the summary lists (the first
+/// [`sandbox_core::summary::LISTED`]), saying how many more there are.
+pub fn lost_line(o: &ProducerSummary) -> String {
+    let more = o.lost.saturating_sub(o.lost_records.len() as u64);
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    format!("lost: {}{more}", o.lost_records.join(", "))
 }
 
 #[derive(Properties, PartialEq)]
@@ -71,17 +113,7 @@ pub fn producers(p: &ProducersProps) -> Html {
                     if !pr.recent.is_empty() {
                         <ul class="recent" aria-label="Latest records">
                             { for pr.recent.iter().map(|r| {
-                                let lost = outcome.as_ref().is_some_and(|o| match r.outcome {
-                                    Outcome::Acked { offset } => o.lost_records.contains(&format!("{}@{offset}", r.partition)),
-                                    _ => false,
-                                });
-                                let (class, text) = match r.outcome {
-                                    _ if lost => ("bad", "❌ acked, then lost".to_string()),
-                                    Outcome::Acked { offset } => ("ok", format!("✅ acked at offset {offset}")),
-                                    Outcome::Failed { error } => ("warn", format!("⚠️ failed: {error}")),
-                                    Outcome::Unknown => ("muted", "❔ sent with acks=0 (no answer)".to_string()),
-                                    Outcome::Pending => ("muted", "⏳ waiting".to_string()),
-                                };
+                                let (class, text) = fate_text(&r.fate);
                                 html! { <li key={r.id} class={class}>{ format!("record #{} → {}: {text}", r.id, r.partition) }</li> }
                             }) }
                         </ul>
@@ -96,7 +128,7 @@ pub fn producers(p: &ProducersProps) -> Html {
                             if o.duplicates > 0 { <span class="bad">{ format!(" · duplicates {}", o.duplicates) }</span> }
                         </p>
                         if !o.lost_records.is_empty() {
-                            <p class="lost">{ format!("lost: {}", o.lost_records.join(", ")) }</p>
+                            <p class="lost">{ lost_line(&o) }</p>
                         }
                     }
                     <div class="actions">
@@ -211,6 +243,22 @@ pub fn produce_form(p: &ProduceFormProps) -> Html {
     }
 }
 
+/// What a stopped consumer's card says instead of a live position and lag.
+pub fn stopped_note(c: &ConsumerVm) -> String {
+    let group = c.group_id.is_some();
+    match (c.state, group) {
+        (ConsumerState::Closed, true) => {
+            "Closed: it left its group, which gives its partitions to the other members.".into()
+        }
+        (ConsumerState::Closed, false) => "Closed: it reads nothing.".into(),
+        (_, true) => "Crashed: it reads nothing and has no lag. Its group keeps its partitions assigned to it \
+             until session.timeout.ms passes without a heartbeat, then gives them to the other members, \
+             which start from the committed offsets."
+            .into(),
+        (_, false) => "Crashed: it reads nothing and has no lag.".into(),
+    }
+}
+
 #[derive(Properties, PartialEq)]
 pub struct ConsumersProps {
     pub consumers: Vec<ConsumerVm>,
@@ -227,15 +275,20 @@ pub fn consumers(p: &ConsumersProps) -> Html {
             { for p.consumers.iter().map(|c| {
                 let name = c.name.clone();
                 html! {
-                <article class="client" aria-label={format!("consumer {}", clip(&c.name, 40))}>
+                <article class="client" aria-label={format!("consumer {}", clip(&c.name, 40))} data-state={c.state.name()}>
                     <h3>{ clip(&c.name, 40) }
-                        if !c.alive { <span class="badge warn">{ "crashed" }</span> }
+                        if c.state != ConsumerState::Running { <span class="badge warn" data-testid="consumer-state">{ c.state.name() }</span> }
                     </h3>
                     <p class="config-line">{ format!("group.id={} · partition.assignment.strategy={}",
                         c.group_id.as_deref().map(|g| clip(g, 40)).unwrap_or_else(|| "(none: manual assign)".into()), c.assignor) }</p>
                     <p>{ format!("consumed {} records · {} fetches · {} offset resets", c.consumed, c.fetches, c.resets) }</p>
+                    if !c.alive {
+                        <p class="muted">{ stopped_note(c) }</p>
+                    }
+                    if c.alive || !c.partitions.is_empty() {
                     <table class="positions">
-                        <thead><tr><th scope="col">{ "partition" }</th><th scope="col">{ "position" }</th><th scope="col">{ "HW" }</th><th scope="col">{ "lag" }</th></tr></thead>
+                        if !c.alive { <caption>{ "last assignment, when it stopped" }</caption> }
+                        <thead><tr><th scope="col">{ "partition" }</th><th scope="col">{ if c.alive { "position" } else { "last position" } }</th><th scope="col">{ "HW" }</th><th scope="col">{ "lag" }</th></tr></thead>
                         <tbody>
                             { for c.partitions.iter().map(|cp| html! {
                                 <tr>
@@ -246,6 +299,7 @@ pub fn consumers(p: &ConsumersProps) -> Html {
                             }) }
                         </tbody>
                     </table>
+                    }
                     <div class="actions">
                         if c.alive {
                             <button onclick={let d = d.clone(); let n = name.clone(); move |_| d.dispatch(Msg::Act(Action::CrashClient { client: n.clone() }))}
@@ -384,6 +438,15 @@ pub fn invariants(p: &InvariantsProps) -> Html {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lost_line_says_how_many_more_than_listed() {
+        let mut o =
+            ProducerSummary { lost: 2, lost_records: vec!["t-0@1".into(), "t-0@2".into()], ..Default::default() };
+        assert_eq!(lost_line(&o), "lost: t-0@1, t-0@2");
+        o.lost = 100;
+        assert_eq!(lost_line(&o), "lost: t-0@1, t-0@2 and 98 more");
+    }
 
     #[test]
     fn produce_form_input_is_validated() {

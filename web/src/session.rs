@@ -10,9 +10,11 @@
 //! are dropped.
 use sandbox_core::action::Action;
 use sandbox_core::history::{check, Allowances, History, HistoryRecorder, HistoryReport};
+use sandbox_core::network::NodeId;
+use sandbox_core::record::TopicPartition;
 use sandbox_core::scenario::Scenario;
 use sandbox_core::sim::time::SimTime;
-use sandbox_core::trace::TraceEvent;
+use sandbox_core::trace::{Effect, TraceEvent};
 use sandbox_core::world::{ActionError, LoggedAction, World};
 
 /// Snapshots start every this many steps; the interval doubles whenever the snapshots
@@ -38,8 +40,23 @@ pub struct Sample {
     pub sent: u64,
     pub acked: u64,
     pub consumed: u64,
-    /// Per consumer: total lag over its assigned partitions.
-    pub lag: Vec<u64>,
+    /// Per consumer: total lag over its assigned partitions; `None` while it is not running
+    /// (a crashed or closed consumer has no position, so no lag: its chart line stops).
+    pub lag: Vec<Option<u64>>,
+    /// Per consumer group (by `group.id`): what `kafka-consumer-groups --describe` sums as
+    /// its lag, log end minus committed offset over the partitions of its topics (the whole
+    /// log without a commit); `None` while no coordinator answers.
+    pub group_lag: Vec<(String, Option<u64>)>,
+}
+
+/// How a consumer stopped running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The process died (`crash_client`): its partitions stay with it until the group
+    /// coordinator's session timeout.
+    Crashed,
+    /// `close()`: it committed (auto-commit) and left its group, its partitions revoked.
+    Closed,
 }
 
 #[derive(Clone)]
@@ -60,6 +77,10 @@ pub struct Session {
     interval: u64,
     samples: Vec<Sample>,
     sample_period: u64,
+    /// Consumers stopping (`Some`) and starting again (`None`) in the current branch up to
+    /// the frontier: (step, consumer, how), in step order (the world keeps no trace of how
+    /// a consumer stopped).
+    stops: Vec<(u64, u32, Option<Stop>)>,
     /// The clients' history of the current branch up to the frontier (what `kafka-sandbox
     /// run` checks). Only steps computed for the first time are observed: the history at
     /// the cursor is this one rewound, so seeking never replays it.
@@ -111,6 +132,7 @@ impl Session {
             interval: FIRST_SNAPSHOT_INTERVAL,
             samples: Vec::new(),
             sample_period,
+            stops: Vec::new(),
             history,
         };
         s.samples.push(s.sample());
@@ -161,6 +183,19 @@ impl Session {
         &self.actions
     }
 
+    /// Per consumer (by index): how it last stopped before the cursor, if it did. Only
+    /// meaningful for a consumer that is not running at the cursor.
+    pub fn consumer_stops(&self) -> Vec<Option<Stop>> {
+        let c = self.cursor();
+        let mut out = vec![None; self.world.consumers.len()];
+        for (_, i, how) in self.stops.iter().take_while(|(step, ..)| *step < c) {
+            if let Some(slot) = out.get_mut(*i as usize) {
+                *slot = *how;
+            }
+        }
+        out
+    }
+
     /// Chart samples up to the cursor.
     pub fn samples(&self) -> &[Sample] {
         let c = self.cursor();
@@ -182,7 +217,7 @@ impl Session {
 
     fn sample(&self) -> Sample {
         let w = &self.world;
-        let hw = |tp: &sandbox_core::record::TopicPartition| {
+        let hw = |tp: &TopicPartition| {
             let state = w.controller.image.partition(tp)?;
             let leader = w.broker(state.leader?)?;
             leader.replicas.get(tp).map(|r| r.log.high_watermark())
@@ -193,7 +228,8 @@ impl Session {
             sent: w.producers.iter().map(|p| p.stats.records_sent).sum(),
             acked: w.producers.iter().map(|p| p.stats.records_acked).sum(),
             consumed: w.consumers.iter().map(|c| c.stats.records_consumed).sum(),
-            lag: w.consumers.iter().map(|c| c.lag(hw).values().sum()).collect(),
+            lag: w.consumers.iter().map(|c| c.alive.then(|| c.lag(hw).values().sum())).collect(),
+            group_lag: group_lags(w, hw),
         }
     }
 
@@ -229,6 +265,20 @@ impl Session {
     fn record(&mut self, event: TraceEvent) {
         if event.step == self.frontier() {
             self.history.observe(&self.world, &event);
+            for e in &event.effects {
+                let (i, how) = match e {
+                    Effect::ClientCrashed { client: NodeId::Consumer(i), .. } => (*i, Some(Stop::Crashed)),
+                    Effect::ClientClosed { client: NodeId::Consumer(i) } => (*i, Some(Stop::Closed)),
+                    Effect::ClientRestarted { client: NodeId::Consumer(i) } => (*i, None),
+                    _ => continue,
+                };
+                // A crash of a consumer already stopped (a timeline entry after a close)
+                // changes nothing.
+                let last = self.stops.iter().rev().find(|s| s.1 == i).and_then(|s| s.2);
+                if how.is_none() || last.is_none() {
+                    self.stops.push((event.step, i, how));
+                }
+            }
             self.trace.push(event);
             if self.trace.len() > MAX_TRACE_EVENTS {
                 let drop = MAX_TRACE_EVENTS / 4;
@@ -358,6 +408,7 @@ impl Session {
         self.actions.retain(|a| a.at_step < c);
         self.snapshots.retain(|w| w.steps <= c);
         self.samples.retain(|s| s.step <= c);
+        self.stops.retain(|(step, ..)| *step < c);
         self.history = self.history.rewound(&self.world);
         self.actions.push(LoggedAction { at_step: c, action });
         if self.step_forward() {
@@ -439,6 +490,43 @@ impl Session {
         self.seek(back);
         done
     }
+}
+
+/// Each consumer group's total lag as its coordinator's committed offsets give it (see
+/// [`Sample::group_lag`]), in order of first appearance among the consumers.
+fn group_lags(w: &World, hw: impl Fn(&TopicPartition) -> Option<u64>) -> Vec<(String, Option<u64>)> {
+    let mut out: Vec<(String, Option<u64>)> = Vec::new();
+    for c in &w.consumers {
+        let Some(g) = c.config.group_id.as_deref() else { continue };
+        if out.iter().any(|(id, _)| id == g) {
+            continue;
+        }
+        let (_, _, description) = sandbox_core::group::describe::coordinator_of(w, g);
+        let lag = description.map(|d| {
+            let mut topics: Vec<&str> = w
+                .consumers
+                .iter()
+                .filter(|c| c.config.group_id.as_deref() == Some(g))
+                .flat_map(|c| c.subscription.iter().map(String::as_str))
+                .collect();
+            topics.sort_unstable();
+            topics.dedup();
+            let mut tps: Vec<TopicPartition> = Vec::new();
+            for t in topics {
+                if let Some(meta) = w.controller.image.topics.get(t) {
+                    tps.extend((0..meta.partitions.len() as u32).map(|p| TopicPartition::new(t, p)));
+                }
+            }
+            for tp in d.committed.keys() {
+                if !tps.contains(tp) {
+                    tps.push(tp.clone());
+                }
+            }
+            tps.iter().filter_map(|tp| Some(hw(tp)?.saturating_sub(d.committed.get(tp).copied().unwrap_or(0)))).sum()
+        });
+        out.push((g.to_string(), lag));
+    }
+    out
 }
 
 /// A rough size of a world in memory (what a snapshot costs): the ledger, the latency
@@ -728,5 +816,27 @@ mod tests {
         s.seek(s.cursor() / 2);
         assert!(s.samples().len() < n);
         assert!(s.samples().last().unwrap().step <= s.cursor());
+    }
+
+    #[test]
+    fn a_stopped_consumer_has_no_lag_samples_and_its_stop_is_kept_per_branch() {
+        // reader-a crashes at 40 s (the scenario's timeline) and never returns.
+        let mut s = session("groups/three-members-two-partitions", 1);
+        let a = s.world.consumers.iter().position(|c| c.name == "reader-a").unwrap();
+        while s.step_forward() {}
+        let crash = SimTime::from_ms(40_000);
+        let (before, after): (Vec<_>, Vec<_>) = s.samples().iter().partition(|x| x.time < crash);
+        assert!(before.iter().all(|x| x.lag[a].is_some()), "running: a lag");
+        assert!(!after.is_empty() && after.iter().all(|x| x.lag[a].is_none()), "crashed: a gap, not a climb");
+        assert!(after.iter().any(|x| x.lag.iter().enumerate().any(|(i, l)| i != a && l.is_some())));
+        assert_eq!(s.consumer_stops()[a], Some(Stop::Crashed));
+        // Before the crash it had not stopped; a branch that closes it instead says so.
+        let end = s.cursor();
+        s.seek(end / 4);
+        assert_eq!(s.consumer_stops()[a], None);
+        s.act(Action::CloseClient { client: "reader-a".into() }).unwrap();
+        s.advance_until(SimTime::from_ms(60_000), || false);
+        assert_eq!(s.consumer_stops()[a], Some(Stop::Closed), "the old branch's crash is gone");
+        assert!(!s.world.consumers[a].alive);
     }
 }

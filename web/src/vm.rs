@@ -1,12 +1,14 @@
 //! View models: what the components show, read from the world at the cursor. Small,
 //! comparable values, so a component whose slice of the cluster did not change is not
 //! re-rendered. Plain Rust (no browser), unit-tested natively.
+use crate::session::Stop;
 use sandbox_core::action::Action;
 use sandbox_core::cluster::broker::{BrokerStatus, Role};
+use sandbox_core::consumer::app::Phase;
 use sandbox_core::consumer::Position;
-use sandbox_core::ledger::Outcome;
 use sandbox_core::network::NodeId;
-use sandbox_core::record::{Blob, TopicPartition};
+use sandbox_core::record::{Blob, RecordId, TopicPartition};
+use sandbox_core::summary::{record_fates, RecordFate};
 use sandbox_core::trace::{Cause, Effect, TraceEvent};
 use sandbox_core::world::World;
 use std::rc::Rc;
@@ -373,13 +375,14 @@ pub struct InFlightVm {
     pub batches: Vec<(String, u32, u32)>,
 }
 
-/// One of a producer's latest records and what became of it.
+/// One of a producer's latest records and what became of it: the producer's answer checked
+/// against the partition's log (an acknowledged record can be lost since).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordOutcomeVm {
     pub id: u64,
     /// `topic-partition`, or the topic while the partitioner has not chosen yet.
     pub partition: String,
-    pub outcome: Outcome,
+    pub fate: RecordFate,
 }
 
 /// Records of the ledger scanned (from the newest) for a producer's latest records.
@@ -409,19 +412,26 @@ pub struct ProducerVm {
 
 fn recent_records(w: &World, producer: u32) -> Vec<RecordOutcomeVm> {
     let l = &w.ledger;
-    l.records
+    let recent: Vec<(usize, &sandbox_core::ledger::RecordEntry)> = l
+        .records
         .iter()
         .enumerate()
         .rev()
         .take(RECENT_SCAN)
         .filter(|(_, r)| r.producer == producer)
         .take(RECENT_RECORDS)
-        .map(|(i, r)| {
+        .collect();
+    let ids: Vec<RecordId> = recent.iter().map(|(i, _)| RecordId(*i as u64)).collect();
+    let fates = record_fates(w, &ids);
+    recent
+        .into_iter()
+        .zip(fates)
+        .map(|((i, r), fate)| {
             let topic = l.topics.get(r.topic as usize).map(|t| t.to_string()).unwrap_or_default();
             RecordOutcomeVm {
                 id: i as u64,
                 partition: if r.partition == u32::MAX { topic } else { format!("{topic}-{}", r.partition) },
-                outcome: r.outcome,
+                fate,
             }
         })
         .collect()
@@ -462,19 +472,44 @@ pub fn producers(w: &World) -> Vec<ProducerVm> {
 pub struct ConsumerPartitionVm {
     pub tp: String,
     pub position: String,
+    /// The leader's HW and the lag to it; `None` for a consumer that is not running.
     pub hw: Option<u64>,
     pub lag: Option<u64>,
+}
+
+/// Whether a consumer runs, and if not how it stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumerState {
+    Running,
+    /// In `close()`: committing, then leaving its group.
+    Closing,
+    Crashed,
+    Closed,
+}
+
+impl ConsumerState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConsumerState::Running => "running",
+            ConsumerState::Closing => "closing",
+            ConsumerState::Crashed => "crashed",
+            ConsumerState::Closed => "closed",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConsumerVm {
     pub name: String,
     pub alive: bool,
+    pub state: ConsumerState,
     pub group_id: Option<String>,
     pub assignor: String,
     pub consumed: u64,
     pub fetches: u64,
     pub resets: u64,
+    /// Its assignment, or for a stopped consumer what it held when it stopped (a crashed
+    /// member keeps it in the group until its session times out; a closed one gave it up).
     pub partitions: Vec<ConsumerPartitionVm>,
 }
 
@@ -488,45 +523,59 @@ fn leader_lso(w: &World, tp: &TopicPartition) -> Option<u64> {
     w.broker(state.leader?)?.replicas.get(tp).map(|r| r.log.last_stable_offset())
 }
 
-pub fn consumers(w: &World) -> Vec<ConsumerVm> {
+/// The consumers at the cursor; `stops[i]`: how consumer `i` last stopped
+/// ([`crate::session::Session::consumer_stops`]).
+pub fn consumers(w: &World, stops: &[Option<Stop>]) -> Vec<ConsumerVm> {
     w.consumers
         .iter()
-        .map(|c| ConsumerVm {
-            name: c.name.clone(),
-            alive: c.alive,
-            group_id: c.config.group_id.clone(),
-            assignor: c.config.partition_assignment_strategy.clone(),
-            consumed: c.stats.records_consumed,
-            fetches: c.stats.fetches,
-            resets: c.stats.offset_resets,
-            partitions: c
-                .assignment
-                .iter()
-                .map(|tp| {
-                    // A read_committed consumer reads up to the last stable offset, not the HW.
-                    let hw = if c.config.isolation_level == sandbox_core::config::IsolationLevel::ReadCommitted {
-                        leader_lso(w, tp)
-                    } else {
-                        leader_hw(w, tp)
-                    };
-                    let pos = c.positions.get(tp);
-                    ConsumerPartitionVm {
-                        tp: tp.to_string(),
-                        position: match pos {
-                            Some(Position::At(o)) => o.to_string(),
-                            Some(Position::Resetting(_)) => "resetting".into(),
-                            Some(Position::Failed) => "no position (reset none)".into(),
-                            Some(Position::Initializing) => "fetching committed offset".into(),
-                            None => "-".into(),
-                        },
-                        hw,
-                        lag: match (pos, hw) {
-                            (Some(Position::At(o)), Some(h)) => Some(h.saturating_sub(*o)),
-                            _ => None,
-                        },
-                    }
-                })
-                .collect(),
+        .map(|c| {
+            let state = match (c.alive, stops.get(c.index as usize).copied().flatten()) {
+                (true, _) if matches!(c.app.phase, Phase::Closing { .. }) => ConsumerState::Closing,
+                (true, _) => ConsumerState::Running,
+                (false, Some(Stop::Closed)) => ConsumerState::Closed,
+                (false, _) => ConsumerState::Crashed,
+            };
+            ConsumerVm {
+                name: c.name.clone(),
+                alive: c.alive,
+                state,
+                group_id: c.config.group_id.clone(),
+                assignor: c.config.partition_assignment_strategy.clone(),
+                consumed: c.stats.records_consumed,
+                fetches: c.stats.fetches,
+                resets: c.stats.offset_resets,
+                partitions: c
+                    .assignment
+                    .iter()
+                    .map(|tp| {
+                        // A stopped consumer has no live position: no HW to compare with. A
+                        // read_committed one reads up to the last stable offset, not the HW.
+                        let hw = if !c.alive {
+                            None
+                        } else if c.config.isolation_level == sandbox_core::config::IsolationLevel::ReadCommitted {
+                            leader_lso(w, tp)
+                        } else {
+                            leader_hw(w, tp)
+                        };
+                        let pos = c.positions.get(tp);
+                        ConsumerPartitionVm {
+                            tp: tp.to_string(),
+                            position: match pos {
+                                Some(Position::At(o)) => o.to_string(),
+                                Some(Position::Resetting(_)) => "resetting".into(),
+                                Some(Position::Failed) => "no position (reset none)".into(),
+                                Some(Position::Initializing) => "fetching committed offset".into(),
+                                None => "-".into(),
+                            },
+                            hw,
+                            lag: match (pos, hw) {
+                                (Some(Position::At(o)), Some(h)) => Some(h.saturating_sub(*o)),
+                                _ => None,
+                            },
+                        }
+                    })
+                    .collect(),
+            }
         })
         .collect()
 }
@@ -996,7 +1045,7 @@ mod tests {
         assert_eq!(p.recent.len(), RECENT_RECORDS);
         assert!(p.recent.windows(2).all(|w| w[0].id > w[1].id), "newest first");
         assert!(p.recent.iter().all(|r| r.partition == "orders-0"));
-        assert!(p.recent.iter().any(|r| matches!(r.outcome, Outcome::Acked { .. })));
+        assert!(p.recent.iter().any(|r| matches!(r.fate, RecordFate::Acked { .. })));
         let p = &vm.partitions[0];
         assert_eq!(p.tp, "orders-0");
         assert_eq!(p.leader, Some(1));
@@ -1039,6 +1088,71 @@ mod tests {
         assert_ne!(k.leader, b.leader);
         // Nothing to keep from (first view, or another scenario's partition): computed.
         assert_eq!(cluster(&s.world, None, |_| true).partitions[0], *f);
+    }
+
+    #[test]
+    fn acknowledged_records_lost_since_show_as_lost_record_by_record() {
+        use sandbox_core::sim::time::SimTime;
+        let name = "replication/acks-1-leader-crash";
+        // Before the crash: acknowledged, and in the leader's log.
+        let mut s = session(name);
+        s.advance_until(SimTime::from_ms(4_500), || false);
+        let p = &producers(&s.world)[0];
+        assert!(p.recent.iter().all(|r| matches!(r.fate, RecordFate::Acked { .. })), "{:?}", p.recent);
+        assert!(crate::clients::fate_text(&p.recent[0].fate).1.starts_with("✅ acked at offset"));
+        // At the end, more records are lost than the summary lists (20): the latest six
+        // (#94-#99) are among them, and say how they went.
+        while s.step_forward() {}
+        let summary = sandbox_core::summary::RunSummary::of(&s.world);
+        assert!(summary.producers[0].lost > sandbox_core::summary::LISTED as u64);
+        let p = &producers(&s.world)[0];
+        assert_eq!(p.recent.iter().map(|r| r.id).collect::<Vec<_>>(), [99, 98, 97, 96, 95, 94]);
+        for r in &p.recent {
+            let (class, text) = crate::clients::fate_text(&r.fate);
+            assert_eq!(class, "bad", "{text}");
+            assert!(text.starts_with("❌ acked at offset") && text.contains("gone after a leader change"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_stopped_consumer_shows_how_it_stopped_and_no_live_lag() {
+        use sandbox_core::sim::time::SimTime;
+        let mut s = session("groups/three-members-two-partitions");
+        s.advance_until(SimTime::from_ms(30_000), || false);
+        let running = consumers(&s.world, &s.consumer_stops());
+        assert!(running.iter().all(|c| c.state == ConsumerState::Running));
+        let a = running.iter().find(|c| c.name == "reader-a").unwrap();
+        assert!(a.partitions.iter().all(|p| p.lag.is_some() && p.hw.is_some()), "{a:?}");
+        let held: Vec<String> = a.partitions.iter().map(|p| p.tp.clone()).collect();
+        assert!(!held.is_empty());
+        // reader-a crashes at 40 s; its group gives its partitions to reader-b or -c once
+        // its session times out. It keeps its last assignment, without HW or lag.
+        while s.step_forward() {}
+        let end = consumers(&s.world, &s.consumer_stops());
+        let a = end.iter().find(|c| c.name == "reader-a").unwrap();
+        assert_eq!((a.state, a.alive), (ConsumerState::Crashed, false));
+        assert_eq!(a.partitions.iter().map(|p| p.tp.clone()).collect::<Vec<_>>(), held);
+        assert!(a.partitions.iter().all(|p| p.lag.is_none() && p.hw.is_none()), "{a:?}");
+        for tp in &held {
+            let owner = end.iter().find(|c| c.alive && c.partitions.iter().any(|p| &p.tp == tp));
+            let owner = owner.unwrap_or_else(|| panic!("{tp} has a live owner"));
+            assert!(owner.partitions.iter().any(|p| &p.tp == tp && p.lag.is_some()));
+        }
+        assert!(crate::clients::stopped_note(a).contains("session.timeout.ms"));
+        // A close: the consumer leaves its group and gives its partitions up.
+        let mut s = session("groups/three-members-two-partitions");
+        s.advance_until(SimTime::from_ms(30_000), || false);
+        let before = s.cursor();
+        s.act(Action::CloseClient { client: "reader-b".into() }).unwrap();
+        s.advance_until(SimTime::from_ms(35_000), || false);
+        let b = consumers(&s.world, &s.consumer_stops()).into_iter().find(|c| c.name == "reader-b").unwrap();
+        assert_eq!((b.state, b.alive), (ConsumerState::Closed, false));
+        assert!(b.partitions.is_empty());
+        assert!(crate::clients::stopped_note(&b).starts_with("Closed"));
+        // Back before the close: running again, from the session's record of stops.
+        s.seek(before);
+        let b = consumers(&s.world, &s.consumer_stops()).into_iter().find(|c| c.name == "reader-b").unwrap();
+        assert_eq!(b.state, ConsumerState::Running);
     }
 
     #[test]
