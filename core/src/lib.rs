@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod config;
 pub mod connect;
 pub mod consumer;
+pub mod de;
 pub mod error;
 pub mod export;
 pub mod group;
