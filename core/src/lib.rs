@@ -9,6 +9,7 @@ pub mod action;
 pub mod bench;
 pub mod client;
 pub mod cluster;
+pub mod collect;
 pub mod config;
 pub mod connect;
 pub mod consumer;

@@ -477,7 +477,8 @@ impl LessonState {
                 self.drafts.clear();
                 let id = self.catalog.lessons[i].lesson.lesson.id.clone();
                 if let Some(p) = self.progress.of(&id) {
-                    self.drafts = p.answers.iter().map(|(q, a)| (q.clone(), a.given.clone())).collect();
+                    self.drafts =
+                        sandbox_core::collect::btree_map(p.answers.iter().map(|(q, a)| (q.clone(), a.given.clone())));
                 }
             }
             LessonMsg::Close => self.open = None,

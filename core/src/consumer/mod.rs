@@ -237,13 +237,10 @@ impl Consumer {
 
     /// Records the consumer is behind the HW, per partition (`records-lag`).
     pub fn lag(&self, hw: impl Fn(&TopicPartition) -> Option<u64>) -> BTreeMap<TopicPartition, u64> {
-        self.positions
-            .iter()
-            .filter_map(|(tp, p)| match p {
-                Position::At(pos) => hw(tp).map(|h| (tp.clone(), h.saturating_sub(*pos))),
-                _ => None,
-            })
-            .collect()
+        crate::collect::btree_map(self.positions.iter().filter_map(|(tp, p)| match p {
+            Position::At(pos) => hw(tp).map(|h| (tp.clone(), h.saturating_sub(*pos))),
+            _ => None,
+        }))
     }
 
     pub(crate) fn schedule_wake(&mut self, after: Dur, io: &mut Io) {

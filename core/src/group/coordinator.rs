@@ -1749,7 +1749,7 @@ impl GroupCoordinator {
             committed: self
                 .offsets
                 .get(group)
-                .map(|o| o.iter().map(|(tp, v)| (tp.clone(), v.offset)).collect())
+                .map(|o| crate::collect::btree_map(o.iter().map(|(tp, v)| (tp.clone(), v.offset))))
                 .unwrap_or_default(),
             stats: g.stats.clone(),
         })
