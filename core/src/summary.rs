@@ -1095,7 +1095,7 @@ pub fn live_records(world: &World, topic: &str, windowed: bool) -> Vec<crate::st
         }
         parts.push((tp.partition, recs));
     }
-    parts.sort_by_key(|(p, _)| *p);
+    crate::collect::sort_by_key(&mut parts, |(p, _)| *p);
     let mut heads = vec![0usize; parts.len()];
     let mut out = Vec::with_capacity(parts.iter().map(|(_, r)| r.len()).sum());
     loop {

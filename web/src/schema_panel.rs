@@ -198,7 +198,7 @@ pub fn schema_panel() -> Html {
     let subjects = subject_versions(&reg);
     let ids: Vec<u32> = {
         let mut v: Vec<u32> = subjects.iter().flat_map(|(_, vs)| vs.iter().map(|x| x.1)).collect();
-        v.sort_unstable();
+        sandbox_core::collect::sort(&mut v);
         v.dedup();
         v
     };

@@ -320,7 +320,7 @@ impl Broker {
         }
         self.metadata.version = delta.version;
         io.emit(Effect::MetadataUpdated { client: NodeId::Broker(self.id), version: delta.version });
-        touched.sort();
+        crate::collect::sort(&mut touched);
         touched.dedup();
         for tp in touched {
             self.reconcile(&tp, io);

@@ -715,7 +715,7 @@ impl Scenario {
                 let ok = a.len() == r.partitions as usize
                     && a.iter().all(|reps| {
                         let mut s = reps.clone();
-                        s.sort_unstable();
+                        crate::collect::sort(&mut s);
                         s.dedup();
                         reps.len() == r.replication_factor as usize
                             && s.len() == reps.len()

@@ -380,7 +380,7 @@ pub fn assign_detailed(
         Strategy::CooperativeSticky => sticky::assign(&group, true)?,
     };
     let assignment = crate::collect::btree_map(members.iter().zip(outcome.per_member.iter_mut()).map(|(m, pids)| {
-        pids.sort_unstable();
+        crate::collect::sort(pids);
         let tps = pids.iter().map(|&p| group.topic_partition(p)).collect();
         (m.member_id.clone(), tps)
     }));
@@ -728,7 +728,7 @@ mod tests {
         let t = BTreeMap::new();
         let g = Group::new(&t, &members).unwrap();
         let mut order = vec![0, 1, 2];
-        order.sort_by(|&x, &y| g.member_info_cmp(x, y));
+        crate::collect::sort_by(&mut order, |&x, &y| g.member_info_cmp(x, y));
         // AbstractPartitionAssignorTest.testMemberInfoSortingSomeGroupInstanceId
         assert_eq!(order, vec![2, 0, 1]);
     }
