@@ -2,11 +2,16 @@
 //! applied as one explicit step, and user actions are logged so a run is reproducible from
 //! scenario + seed + action log.
 use crate::config::ConfigValue;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
+/// Read from share-link JSON (`LoggedAction` calls the derive's inherent `Action::deserialize`
+/// on the JSON reader), scenario TOML and lesson TOML: the derive is inherent
+/// (`remote = "Self"`) and the trait reads the TOML inputs through [`crate::de::via_buffer`]
+/// into a deserializer with the JSON error type, so the variants' visitors exist once in the
+/// bundle instead of once per format.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(remote = "Self", tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// A producer application sends `count` records (key/value patterns, a pace).
     Produce {
@@ -217,6 +222,18 @@ pub enum Action {
     Note {
         text: String,
     },
+}
+
+impl Serialize for Action {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Action::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Action {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::de::via_buffer(d, Action::deserialize)
+    }
 }
 
 /// A schema reference as shown in traces: the built-in name, or the start of the JSON.

@@ -386,7 +386,7 @@ pub fn replay_script(scenario: &Scenario, predictions: &Predictions) -> String {
         }
     }
     let mut timeline: Vec<&(SimTime, Action)> = s.timeline.iter().collect();
-    timeline.sort_by_key(|(t, _)| *t);
+    crate::collect::sort_by_key(&mut timeline, |(t, _)| *t);
     for (i, (t, action)) in timeline.iter().enumerate() {
         let next = timeline.get(i + 1).map(|(n, _)| *n).unwrap_or(s.end);
         let _ = writeln!(sh, "\n# --- t={:.1}s: {action}", t.as_ms_f64() / 1000.0);
@@ -507,7 +507,7 @@ fn step_command(scenario: &Scenario, action: &Action) -> String {
         Partition { groups } => {
             // Disconnect every group but the largest from the compose network.
             let mut groups: Vec<&Vec<String>> = groups.iter().collect();
-            groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
+            crate::collect::sort_by_key(&mut groups, |g| std::cmp::Reverse(g.len()));
             let mut cmds = Vec::new();
             for g in groups.iter().skip(1) {
                 for n in g.iter() {

@@ -607,7 +607,7 @@ fn obs_read(h: &History, r: &ReadOp) -> Observation {
 
 fn anomaly(kind: AnomalyKind, summary: String, records: Vec<Observation>, allowed_by: Option<String>) -> Anomaly {
     let mut steps: Vec<u64> = records.iter().map(|o| o.step).collect();
-    steps.sort_unstable();
+    crate::collect::sort(&mut steps);
     steps.dedup();
     let step = steps.last().copied().unwrap_or(0);
     Anomaly { kind, summary, records, steps, step, allowed_by, explanation: kind.explanation().to_string() }
@@ -889,7 +889,7 @@ pub fn check(h: &History, allow: &Allowances) -> HistoryReport {
             count: of_kind.len() as u64,
             unexplained,
         });
-        of_kind.sort_by_key(|a| (a.allowed_by.is_some(), a.step));
+        crate::collect::sort_by_key(&mut of_kind, |a| (a.allowed_by.is_some(), a.step));
         report.anomalies.extend(of_kind.into_iter().take(MAX_LISTED));
     }
     report

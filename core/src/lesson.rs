@@ -400,7 +400,7 @@ impl Lesson {
             }
             s.setup.timeline.push((SimTime((a.at_ms * 1000.0) as u64), a.action.clone()));
         }
-        s.setup.timeline.sort_by_key(|(t, _)| *t);
+        crate::collect::sort_by_key(&mut s.setup.timeline, |(t, _)| *t);
         s.expectations = self.break_it.expect.clone();
         Ok(s)
     }
@@ -423,7 +423,7 @@ impl Lesson {
             problems.push("needs a recap".into());
         }
         let mut ids: Vec<&str> = self.questions.iter().map(|q| q.id.as_str()).collect();
-        ids.sort_unstable();
+        crate::collect::sort(&mut ids);
         if ids.windows(2).any(|w| w[0] == w[1]) {
             problems.push("question ids must be unique".into());
         }

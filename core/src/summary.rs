@@ -253,7 +253,7 @@ pub fn connector_summaries(world: &World) -> Vec<ConnectorSummary> {
                     c.tables.values().map(|t| t.duplicate_rows).sum()
                 },
                 redelivered: c.tables.values().map(|t| t.redelivered).sum(),
-                tables: c.tables.iter().map(|(n, t)| (n.clone(), t.rows.len() as u64)).collect(),
+                tables: crate::collect::btree_map(c.tables.iter().map(|(n, t)| (n.clone(), t.rows.len() as u64))),
             }
         })
         .collect()
@@ -816,22 +816,19 @@ impl RunSummary {
                 schema_fetches: c.deser.stats.schema_fetches,
                 records_with_defaults: c.deser.stats.records_with_defaults,
                 last_read: c.deser.last.clone(),
-                positions: c
-                    .positions
-                    .iter()
-                    .filter_map(|(tp, p)| match p {
-                        Position::At(o) => Some((tp.to_string(), *o)),
-                        _ => None,
-                    })
-                    .collect(),
-                lag: if c.config.isolation_level == crate::config::IsolationLevel::ReadCommitted {
-                    c.lag(lso_of)
-                } else {
-                    c.lag(hw_of)
-                }
-                .into_iter()
-                .map(|(tp, l)| (tp.to_string(), l))
-                .collect(),
+                positions: crate::collect::btree_map(c.positions.iter().filter_map(|(tp, p)| match p {
+                    Position::At(o) => Some((tp.to_string(), *o)),
+                    _ => None,
+                })),
+                lag: crate::collect::btree_map(
+                    if c.config.isolation_level == crate::config::IsolationLevel::ReadCommitted {
+                        c.lag(lso_of)
+                    } else {
+                        c.lag(hw_of)
+                    }
+                    .into_iter()
+                    .map(|(tp, l)| (tp.to_string(), l)),
+                ),
             })
             .collect();
 
@@ -916,7 +913,7 @@ impl RunSummary {
             deliveries,
             groups: crate::group::describe::group_summaries(world, &hw_of),
             invariants,
-            produce_errors: world.produce_errors.iter().map(|(e, n)| (e.to_string(), *n)).collect(),
+            produce_errors: crate::collect::btree_map(world.produce_errors.iter().map(|(e, n)| (e.to_string(), *n))),
             unclean_elections: world.controller.unclean_elections.len() as u64,
             leader_elections: world.controller.counters.leader_elections,
             isr_shrinks: world.controller.counters.isr_shrinks,
@@ -1270,7 +1267,7 @@ pub fn live_records(world: &World, topic: &str, windowed: bool) -> Vec<crate::st
         }
         parts.push((tp.partition, recs));
     }
-    parts.sort_by_key(|(p, _)| *p);
+    crate::collect::sort_by_key(&mut parts, |(p, _)| *p);
     let mut heads = vec![0usize; parts.len()];
     let mut out = Vec::with_capacity(parts.iter().map(|(_, r)| r.len()).sum());
     loop {

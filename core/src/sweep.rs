@@ -97,7 +97,7 @@ pub fn random_faults(setup: &Setup, seed: u64) -> Vec<(SimTime, Action)> {
             }
         }
     }
-    out.sort_by_key(|(t, _)| *t);
+    crate::collect::sort_by_key(&mut out, |(t, _)| *t);
     out
 }
 
@@ -148,7 +148,7 @@ impl SeedOutcome {
 pub fn run_with_faults(setup: &Setup, seed: u64, faults: &[(SimTime, Action)]) -> Result<SeedOutcome, ActionError> {
     let mut s = setup.clone();
     s.timeline.extend(faults.iter().cloned());
-    s.timeline.sort_by_key(|(t, _)| *t);
+    crate::collect::sort_by_key(&mut s.timeline, |(t, _)| *t);
     let (mut world, _) = World::new(&s, seed)?;
     let history = run_recorded(&mut world)?;
     let history = check(&history, &Allowances::of(&world));

@@ -161,6 +161,10 @@ pub enum Input {
 pub struct LoggedAction {
     /// Number of steps taken before the action was applied.
     pub at_step: u64,
+    /// Share links carry the log as JSON: the action is read straight from the JSON reader
+    /// (the derive's own code, errors at their exact position), not through the buffered
+    /// form the TOML inputs share (`crate::de`).
+    #[serde(deserialize_with = "Action::deserialize")]
     pub action: Action,
 }
 

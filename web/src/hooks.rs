@@ -108,7 +108,7 @@ pub fn sandbox_bench_seek(steps: u32, seeks: u32) -> Result<String, JsValue> {
         drop(report);
     }
     let mut sorted_times = times.clone();
-    sorted_times.sort_by(|a, b| a.total_cmp(b));
+    sandbox_core::collect::sort_by(&mut sorted_times, |a, b| a.total_cmp(b));
     let pct =
         |p: f64| sorted_times.get(((sorted_times.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
     Ok(format!(

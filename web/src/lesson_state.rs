@@ -78,7 +78,7 @@ impl Catalog {
             }
             c.lessons.push(Entry { file: name.to_string(), lesson, scenario });
         }
-        c.lessons.sort_by(|a, b| {
+        sandbox_core::collect::sort_by(&mut c.lessons, |a, b| {
             (a.lesson.lesson.order, &a.lesson.lesson.id).cmp(&(b.lesson.lesson.order, &b.lesson.lesson.id))
         });
         c
@@ -241,7 +241,7 @@ pub fn broken_source(lesson: &Lesson, scenario_text: &str) -> Result<String, Str
         Some(toml::Value::Float(f)) => (f * 1000.0) as u64,
         _ => u64::MAX,
     };
-    at.sort_by_key(micros);
+    sandbox_core::collect::sort_by_key(&mut at, micros);
     table.insert("at".into(), toml::Value::Array(at));
     let expect = lesson
         .break_it
@@ -477,7 +477,8 @@ impl LessonState {
                 self.drafts.clear();
                 let id = self.catalog.lessons[i].lesson.lesson.id.clone();
                 if let Some(p) = self.progress.of(&id) {
-                    self.drafts = p.answers.iter().map(|(q, a)| (q.clone(), a.given.clone())).collect();
+                    self.drafts =
+                        sandbox_core::collect::btree_map(p.answers.iter().map(|(q, a)| (q.clone(), a.given.clone())));
                 }
             }
             LessonMsg::Close => self.open = None,

@@ -132,7 +132,7 @@ pub fn of_registry(r: &SchemaRegistry, in_run: bool) -> RegistryVm {
         })
         .collect();
     let mut ids: Vec<u32> = subjects.iter().flat_map(|s| s.versions.iter().map(|v| v.id)).collect();
-    ids.sort_unstable();
+    sandbox_core::collect::sort(&mut ids);
     ids.dedup();
     RegistryVm {
         in_run,

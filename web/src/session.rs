@@ -509,7 +509,7 @@ fn group_lags(w: &World, hw: impl Fn(&TopicPartition) -> Option<u64>) -> Vec<(St
                 .filter(|c| c.config.group_id.as_deref() == Some(g))
                 .flat_map(|c| c.subscription.iter().map(String::as_str))
                 .collect();
-            topics.sort_unstable();
+            sandbox_core::collect::sort(&mut topics);
             topics.dedup();
             let mut tps: Vec<TopicPartition> = Vec::new();
             for t in topics {

@@ -82,7 +82,7 @@ pub fn run(input: &StreamsInput) -> Result<StreamsRun, String> {
             (r.pickup_ms() + if delayed { delay } else { 0 }, i, delayed)
         })
         .collect();
-    arrivals.sort();
+    sandbox_core::collect::sort(&mut arrivals);
     let mut inputs = Vec::new();
     let mut outputs = Vec::new();
     let mut dropped = 0;
@@ -199,7 +199,7 @@ fn streams_view(r: &StreamsRun) -> Html {
         *per_key.entry(p.key).or_default() += 1;
     }
     let mut zones: Vec<(i64, usize)> = per_key.into_iter().collect();
-    zones.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    sandbox_core::collect::sort_by(&mut zones, |a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     zones.truncate(SHOWN_ZONES);
     let t0 = r.inputs.iter().map(|p| p.ts).min().unwrap_or(0);
     let t1 = r.inputs.iter().map(|p| p.ts).max().unwrap_or(1).max(t0 + 1);

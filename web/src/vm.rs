@@ -648,7 +648,7 @@ pub fn groups(w: &World) -> Vec<GroupVm> {
                 .find(|a| w.validate(a).is_ok());
             let mut topics: Vec<&str> =
                 configured.iter().flat_map(|c| c.subscription.iter().map(String::as_str)).collect();
-            topics.sort_unstable();
+            sandbox_core::collect::sort(&mut topics);
             topics.dedup();
             let mut tps: Vec<TopicPartition> = Vec::new();
             for t in &topics {
@@ -688,7 +688,7 @@ pub fn groups(w: &World) -> Vec<GroupVm> {
                     tps.push(tp.clone());
                 }
             }
-            tps.sort();
+            sandbox_core::collect::sort(&mut tps);
             let members: Vec<GroupMemberVm> = d
                 .members
                 .iter()

@@ -320,7 +320,7 @@ impl Broker {
         }
         self.metadata.version = delta.version;
         io.emit(Effect::MetadataUpdated { client: NodeId::Broker(self.id), version: delta.version });
-        touched.sort();
+        crate::collect::sort(&mut touched);
         touched.dedup();
         for tp in touched {
             self.reconcile(&tp, io);
@@ -376,23 +376,18 @@ impl Broker {
         let now = io.now;
         let replica = self.replicas.get_mut(tp).expect("replica exists");
         replica.log.assign_epoch_start(state.leader_epoch);
-        let followers = state
-            .replicas
-            .iter()
-            .filter(|&&r| r != self.id)
-            .map(|&r| {
-                let in_sync = state.isr.contains(&r);
-                (
-                    r,
-                    FollowerProgress {
-                        leo: None,
-                        last_caught_up: in_sync.then_some(now),
-                        last_fetch_time: now,
-                        last_fetch_leader_leo: 0,
-                    },
-                )
-            })
-            .collect();
+        let followers = crate::collect::btree_map(state.replicas.iter().filter(|&&r| r != self.id).map(|&r| {
+            let in_sync = state.isr.contains(&r);
+            (
+                r,
+                FollowerProgress {
+                    leo: None,
+                    last_caught_up: in_sync.then_some(now),
+                    last_fetch_time: now,
+                    last_fetch_leader_leo: 0,
+                },
+            )
+        }));
         replica.role = Role::Leader(LeaderState {
             epoch: state.leader_epoch,
             partition_epoch: state.partition_epoch,
@@ -1257,7 +1252,8 @@ impl Broker {
         let now = io.now;
         let lag = Dur::from_ms(self.config.replica_lag_time_max_ms);
         let min_isr = self.metadata.topic_config(&tp.topic).map(|c| c.min_insync_replicas).unwrap_or(1);
-        let eligible: BTreeMap<u32, bool> = self.metadata.brokers.iter().map(|(b, m)| (*b, !m.fenced)).collect();
+        let eligible: BTreeMap<u32, bool> =
+            crate::collect::btree_map(self.metadata.brokers.iter().map(|(b, m)| (*b, !m.fenced)));
         let Some(replica) = self.replicas.get_mut(tp) else {
             return;
         };
@@ -1664,14 +1660,11 @@ impl Broker {
         let now = io.now;
         // Each pass leaves its log with nothing cleanable, so this ends within one round.
         for _ in 0..=self.replicas.len() {
-            let configs: BTreeMap<&TopicPartition, CleanerConfig> = self
-                .replicas
-                .keys()
-                .filter_map(|tp| {
+            let configs: BTreeMap<&TopicPartition, CleanerConfig> =
+                crate::collect::btree_map(self.replicas.keys().filter_map(|tp| {
                     let c = self.metadata.topic_config(&tp.topic)?;
                     c.cleanup_policy.compacts().then(|| (tp, CleanerConfig::of(c)))
-                })
-                .collect();
+                }));
             let pick = cleaner::filthiest(configs.iter().map(|(tp, cfg)| {
                 let ltc = self.replicas[*tp].log.log_to_clean(now, cfg);
                 ((*tp).clone(), ltc, cfg)

@@ -34,7 +34,7 @@ pub fn place(
         return Err(PlacementError::InvalidReplicationFactor { replication_factor, brokers: n });
     }
     let mut list: Vec<u32> = brokers.to_vec();
-    list.sort_unstable();
+    crate::collect::sort(&mut list);
     let offset = rng.below(n as u64) as usize;
     let mut out = Vec::with_capacity(partitions as usize);
     for p in 0..partitions as usize {

@@ -332,7 +332,11 @@ pub fn plain_json(value: &AvroValue) -> Json {
         AvroValue::Enum { symbol, .. } => Json::String(symbol.clone()),
         AvroValue::Array(items) => Json::Array(items.iter().map(plain_json).collect()),
         AvroValue::Map(entries) | AvroValue::Record(entries) => {
-            Json::Object(entries.iter().map(|(k, v)| (k.clone(), plain_json(v))).collect())
+            let mut object = serde_json::Map::new();
+            for (k, v) in entries {
+                object.insert(k.clone(), plain_json(v));
+            }
+            Json::Object(object)
         }
         AvroValue::Union { value, .. } => plain_json(value),
     }

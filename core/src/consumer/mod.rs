@@ -237,13 +237,10 @@ impl Consumer {
 
     /// Records the consumer is behind the HW, per partition (`records-lag`).
     pub fn lag(&self, hw: impl Fn(&TopicPartition) -> Option<u64>) -> BTreeMap<TopicPartition, u64> {
-        self.positions
-            .iter()
-            .filter_map(|(tp, p)| match p {
-                Position::At(pos) => hw(tp).map(|h| (tp.clone(), h.saturating_sub(*pos))),
-                _ => None,
-            })
-            .collect()
+        crate::collect::btree_map(self.positions.iter().filter_map(|(tp, p)| match p {
+            Position::At(pos) => hw(tp).map(|h| (tp.clone(), h.saturating_sub(*pos))),
+            _ => None,
+        }))
     }
 
     pub(crate) fn schedule_wake(&mut self, after: Dur, io: &mut Io) {
@@ -717,7 +714,7 @@ impl Consumer {
 /// their offsets as it skips records the cleaner removed.
 pub(crate) fn hollow_aborted_and_control(batches: &mut [LogBatch], aborted: &[(i64, u64)]) {
     let mut pending: Vec<(i64, u64)> = aborted.to_vec();
-    pending.sort_by_key(|(_, first)| std::cmp::Reverse(*first));
+    crate::collect::sort_by_key(&mut pending, |(_, first)| std::cmp::Reverse(*first));
     let mut aborting: BTreeSet<i64> = BTreeSet::new();
     for b in batches.iter_mut() {
         if !b.data.is_transactional {

@@ -192,7 +192,7 @@ impl ClassicGroup {
     /// by bucket, then insertion order within a bucket.
     pub fn iteration_order(&self) -> Vec<&GroupMember> {
         let mut v: Vec<&GroupMember> = self.members.iter().collect();
-        v.sort_by_key(|m| (bucket(m.hash, self.capacity), m.seq));
+        crate::collect::sort_by_key(&mut v, |m| (bucket(m.hash, self.capacity), m.seq));
         v
     }
 
@@ -316,7 +316,7 @@ impl ClassicGroup {
                 }
             }
         }
-        votes.sort_by_key(|(_, _, h, n)| (bucket(*h, 16), *n));
+        crate::collect::sort_by_key(&mut votes, |(_, _, h, n)| (bucket(*h, 16), *n));
         let mut best: Option<(String, usize)> = None;
         for (name, count, _, _) in votes {
             if best.as_ref().map(|b| count > b.1).unwrap_or(true) {
@@ -1749,7 +1749,7 @@ impl GroupCoordinator {
             committed: self
                 .offsets
                 .get(group)
-                .map(|o| o.iter().map(|(tp, v)| (tp.clone(), v.offset)).collect())
+                .map(|o| crate::collect::btree_map(o.iter().map(|(tp, v)| (tp.clone(), v.offset))))
                 .unwrap_or_default(),
             stats: g.stats.clone(),
         })

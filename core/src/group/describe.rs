@@ -212,7 +212,7 @@ pub fn group_summaries(world: &World, hw_of: &dyn Fn(&TopicPartition) -> Option<
                             assignment: m.assignment.iter().map(|tp| tp.to_string()).collect(),
                         })
                         .collect(),
-                    committed: committed.iter().map(|(tp, o)| (tp.to_string(), *o)).collect(),
+                    committed: crate::collect::btree_map(committed.iter().map(|(tp, o)| (tp.to_string(), *o))),
                     lag,
                     coordinator_rebalances: d.stats.rebalances,
                     paused_partition_ms: paused.as_ms_f64(),
@@ -232,7 +232,7 @@ pub fn group_summaries(world: &World, hw_of: &dyn Fn(&TopicPartition) -> Option<
                     rebalance_protocol: protocol,
                     leader: None,
                     members: Vec::new(),
-                    committed: committed.iter().map(|(tp, o)| (tp.to_string(), *o)).collect(),
+                    committed: crate::collect::btree_map(committed.iter().map(|(tp, o)| (tp.to_string(), *o))),
                     lag,
                     coordinator_rebalances: 0,
                     paused_partition_ms: paused.as_ms_f64(),

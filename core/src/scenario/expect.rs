@@ -371,7 +371,7 @@ impl Expectation {
             "leader_epoch" => Value::Number(partition()?.leader_epoch as f64),
             "isr" => {
                 let mut v: Vec<f64> = partition()?.isr.iter().map(|&b| b as f64).collect();
-                v.sort_by(|a, b| a.total_cmp(b));
+                crate::collect::sort_by(&mut v, |a, b| a.total_cmp(b));
                 Value::List(v)
             }
             "offline" => Value::Bool(partition()?.offline),
@@ -675,7 +675,7 @@ impl Expectation {
                 (toml::Value::Boolean(b), Value::Bool(a)) => b == a,
                 (toml::Value::Array(items), Value::List(a)) => {
                     let mut want: Vec<f64> = items.iter().filter_map(|v| v.as_integer().map(|i| i as f64)).collect();
-                    want.sort_by(|x, y| x.total_cmp(y));
+                    crate::collect::sort_by(&mut want, |x, y| x.total_cmp(y));
                     want.len() == items.len() && want == *a
                 }
                 _ => false,

@@ -368,7 +368,8 @@ fn streams_app(
             format!("the topology's application_id '{}' differs from the app's", spec.application_id),
         ));
     }
-    let partitions: BTreeMap<String, u32> = topics.iter().map(|t| (t.name.clone(), t.partitions)).collect();
+    let partitions: BTreeMap<String, u32> =
+        crate::collect::btree_map(topics.iter().map(|t| (t.name.clone(), t.partitions)));
     let topology = spec.compile(&partitions).map_err(|e| err("topology", format!("topology: {e}")))?;
     if !topology.global_sources.is_empty() {
         return Err(err(
@@ -472,17 +473,15 @@ fn connect_config(
     span: &Range<usize>,
     raw: &BTreeMap<String, toml::Value>,
 ) -> Result<BTreeMap<String, String>, ScenarioError> {
-    raw.iter()
-        .map(|(k, v)| {
-            let text = match v {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                _ => return Err(loc.key_in(span, k, format!("config '{k}': expected a string, number or boolean"))),
-            };
-            Ok((k.clone(), text))
-        })
-        .collect()
+    crate::collect::try_btree_map(raw.iter().map(|(k, v)| {
+        let text = match v {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            _ => return Err(loc.key_in(span, k, format!("config '{k}': expected a string, number or boolean"))),
+        };
+        Ok((k.clone(), text))
+    }))
 }
 
 /// Validates the `[[connector]]`s and the `[connect_worker]`, and declares what a
@@ -716,7 +715,7 @@ impl Scenario {
                 let ok = a.len() == r.partitions as usize
                     && a.iter().all(|reps| {
                         let mut s = reps.clone();
-                        s.sort_unstable();
+                        crate::collect::sort(&mut s);
                         s.dedup();
                         reps.len() == r.replication_factor as usize
                             && s.len() == reps.len()

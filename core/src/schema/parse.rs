@@ -628,7 +628,9 @@ fn primitive(name: &str) -> Option<NodeKind> {
 }
 
 fn props_of(map: &Map<String, Json>, reserved: &[&str]) -> BTreeMap<String, Json> {
-    map.iter().filter(|(k, _)| !reserved.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+    crate::collect::btree_map(
+        map.iter().filter(|(k, _)| !reserved.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())),
+    )
 }
 
 /// A short description of a type for messages: `int`, `record com.x.R`, `union [null, string]`.

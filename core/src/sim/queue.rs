@@ -73,7 +73,7 @@ impl<E> EventQueue<E> {
     /// Events in due order, for inspection (the UI lists what is about to happen).
     pub fn pending(&self) -> Vec<(SimTime, u64, &E)> {
         let mut v: Vec<_> = self.heap.iter().map(|e| (e.at, e.seq, &e.event)).collect();
-        v.sort_by_key(|(at, seq, _)| (*at, *seq));
+        crate::collect::sort_by_key(&mut v, |(at, seq, _)| (*at, *seq));
         v
     }
 }

@@ -25,7 +25,6 @@
 use super::value::{format_datetime, parse_datetime, Value};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// Longest expression source accepted, in bytes.
@@ -739,9 +738,9 @@ fn eval<'a>(ast: &Ast, env: &Env<'a>) -> Cow<'a, Value> {
             Cow::Owned(binary(*op, &a, &b))
         }
         Ast::Call(f, args) => Cow::Owned(call(*f, args, env)),
-        Ast::Object(fields) => Cow::Owned(Value::Map(
-            fields.iter().map(|(k, e)| (k.clone(), eval(e, env).into_owned())).collect::<BTreeMap<_, _>>(),
-        )),
+        Ast::Object(fields) => Cow::Owned(Value::Map(crate::collect::btree_map(
+            fields.iter().map(|(k, e)| (k.clone(), eval(e, env).into_owned())),
+        ))),
         Ast::Array(items) => Cow::Owned(Value::List(items.iter().map(|e| eval(e, env).into_owned()).collect())),
     }
 }

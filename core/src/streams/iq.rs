@@ -103,7 +103,7 @@ pub fn query(app: &StreamsApp, store: &str, key: Option<&str>, limit: usize) -> 
             }
         }
     }
-    found.sort_by(|a, b| (&a.0, a.1, a.2).cmp(&(&b.0, b.1, b.2)));
+    crate::collect::sort_by(&mut found, |a, b| (&a.0, a.1, a.2).cmp(&(&b.0, b.1, b.2)));
     let total = found.len();
     let rows = found
         .into_iter()

@@ -373,7 +373,7 @@ impl StreamsApp {
         let mut events = Vec::new();
         let wanted: Vec<TaskId> = {
             let mut w: Vec<TaskId> = assignment.iter().filter_map(|tp| self.task_of(tp)).collect();
-            w.sort();
+            crate::collect::sort(&mut w);
             w.dedup();
             w
         };
@@ -523,7 +523,7 @@ impl StreamsApp {
                 }
             }
         }
-        rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        crate::collect::sort_by(&mut rows, |a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         rows
     }
 }

@@ -1538,7 +1538,7 @@ fn finish(mut c: Compiler, partitions: Option<&BTreeMap<String, u32>>) -> Result
         })
         .collect();
     let global_by_store: BTreeMap<String, String> =
-        c.global_topics.iter().map(|(topic, (_, store))| (store.clone(), topic.clone())).collect();
+        crate::collect::btree_map(c.global_topics.iter().map(|(topic, (_, store))| (store.clone(), topic.clone())));
     for (i, node) in c.nodes.iter().enumerate() {
         let Some(s) = node.subtopology else { continue };
         let sub = &mut subs[s];
@@ -1712,7 +1712,7 @@ fn finish(mut c: Compiler, partitions: Option<&BTreeMap<String, u32>>) -> Result
             _ => None,
         })
         .collect();
-    let global_sources = c.global_topics.iter().map(|(t, (n, _))| (t.clone(), *n)).collect();
+    let global_sources = crate::collect::btree_map(c.global_topics.iter().map(|(t, (n, _))| (t.clone(), *n)));
     Ok(Topology {
         application_id: c.app,
         nodes: c.nodes,

@@ -149,7 +149,7 @@ impl Value {
             serde_json::Value::String(s) => Value::Str(s.clone()),
             serde_json::Value::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
             serde_json::Value::Object(o) => {
-                Value::Map(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+                Value::Map(crate::collect::btree_map(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v)))))
             }
         }
     }

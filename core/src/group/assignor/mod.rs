@@ -379,17 +379,14 @@ pub fn assign_detailed(
         Strategy::Sticky => sticky::assign(&group, false)?,
         Strategy::CooperativeSticky => sticky::assign(&group, true)?,
     };
-    let assignment = members
-        .iter()
-        .zip(outcome.per_member.iter_mut())
-        .map(|(m, pids)| {
-            pids.sort_unstable();
-            let tps = pids.iter().map(|&p| group.topic_partition(p)).collect();
-            (m.member_id.clone(), tps)
-        })
-        .collect();
-    let withheld =
-        outcome.withheld.iter().map(|(&p, &m)| (group.topic_partition(p), members[m].member_id.clone())).collect();
+    let assignment = crate::collect::btree_map(members.iter().zip(outcome.per_member.iter_mut()).map(|(m, pids)| {
+        crate::collect::sort(pids);
+        let tps = pids.iter().map(|&p| group.topic_partition(p)).collect();
+        (m.member_id.clone(), tps)
+    }));
+    let withheld = crate::collect::btree_map(
+        outcome.withheld.iter().map(|(&p, &m)| (group.topic_partition(p), members[m].member_id.clone())),
+    );
     Ok(AssignOutcome {
         assignment,
         withheld,
@@ -496,7 +493,8 @@ impl<'a> Group<'a> {
             });
             topic_of.extend(std::iter::repeat_n(t, count as usize));
         }
-        let topic_index: BTreeMap<&str, usize> = infos.iter().enumerate().map(|(i, t)| (t.name, i)).collect();
+        let topic_index: BTreeMap<&str, usize> =
+            crate::collect::btree_map(infos.iter().enumerate().map(|(i, t)| (t.name, i)));
         // Name ids and topic indices both follow name order, so this stays sorted.
         let subscribed = subscription_ids
             .iter()
@@ -730,7 +728,7 @@ mod tests {
         let t = BTreeMap::new();
         let g = Group::new(&t, &members).unwrap();
         let mut order = vec![0, 1, 2];
-        order.sort_by(|&x, &y| g.member_info_cmp(x, y));
+        crate::collect::sort_by(&mut order, |&x, &y| g.member_info_cmp(x, y));
         // AbstractPartitionAssignorTest.testMemberInfoSortingSomeGroupInstanceId
         assert_eq!(order, vec![2, 0, 1]);
     }

@@ -10,7 +10,7 @@ pub(crate) fn assign(group: &Group) -> Vec<Vec<Pid>> {
         if consumers.is_empty() {
             continue;
         }
-        consumers.sort_by(|&a, &b| group.member_info_cmp(a, b));
+        crate::collect::sort_by(&mut consumers, |&a, &b| group.member_info_cmp(a, b));
         let n = consumers.len() as u32;
         let per_consumer = topic.partitions / n;
         let with_extra = topic.partitions % n;

@@ -8,7 +8,7 @@ pub(crate) fn assign(group: &Group) -> Vec<Vec<Pid>> {
     let n = group.members.len();
     let mut result = vec![Vec::new(); n];
     let mut members: Vec<usize> = (0..n).collect();
-    members.sort_by(|&a, &b| group.member_info_cmp(a, b));
+    crate::collect::sort_by(&mut members, |&a, &b| group.member_info_cmp(a, b));
     let mut position = vec![0usize; n];
     for (pos, &m) in members.iter().enumerate() {
         position[m] = pos;
@@ -20,7 +20,7 @@ pub(crate) fn assign(group: &Group) -> Vec<Vec<Pid>> {
         // one by one, as Kafka's iterator does, ends on the first of these at or after the
         // cursor.
         let mut stops: Vec<usize> = subscribers.iter().map(|&m| position[m]).collect();
-        stops.sort_unstable();
+        crate::collect::sort(&mut stops);
         let Some(&first_stop) = stops.first() else {
             continue;
         };

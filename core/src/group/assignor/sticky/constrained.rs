@@ -44,7 +44,7 @@ pub(super) fn build(members: &Members, prepared: &Prepared) -> Result<(Vec<Vec<P
     for &m in &members.hash_order {
         let mut owned: Vec<Pid> = prepared.owned[m].iter().copied().filter(|p| !prepared.multi.contains(p)).collect();
         // Partition number first, then topic name (topic indices follow name order).
-        owned.sort_by_key(|&p| {
+        crate::collect::sort_by_key(&mut owned, |&p| {
             let t = group.topic_of[p as usize];
             (p - group.topics[t as usize].first, t)
         });
@@ -75,8 +75,8 @@ pub(super) fn build(members: &Members, prepared: &Prepared) -> Result<(Vec<Vec<P
     // Topic order is name order and partitions ascend within a topic, so partition ids
     // already list the unassigned partitions the way Kafka sorts them.
     let unassigned: Vec<Pid> = (0..total as Pid).filter(|&p| !assigned[p as usize]).collect();
-    under_min.sort_by_key(|&m| members.rank[m]);
-    exactly_min.make_contiguous().sort_by_key(|&m| members.rank[m]);
+    crate::collect::sort_by_key(&mut under_min, |&m| members.rank[m]);
+    crate::collect::sort_by_key(exactly_min.make_contiguous(), |&m| members.rank[m]);
 
     b.assign_round_robin(&unassigned, &mut under_min, &mut exactly_min, prepared)?;
     b.verify_unfilled_members(&under_min)?;

@@ -37,7 +37,7 @@ pub(super) fn build(members: &Members, prepared: &Prepared) -> Result<(Vec<Vec<P
 
     // sortedAllPartitions: TopicComparator (fewest potential consumers, then name).
     let mut topic_order: Vec<usize> = (0..topic_count).collect();
-    topic_order.sort_by_key(|&t| (topic_consumers[t].len(), t));
+    crate::collect::sort_by_key(&mut topic_order, |&t| (topic_consumers[t].len(), t));
     let sorted_all: Vec<Pid> = topic_order
         .iter()
         .flat_map(|&t| {
@@ -464,7 +464,7 @@ impl Builder<'_, '_, '_> {
     /// over all pairs, wrapped to a Java `int` as Kafka computes it.
     fn balance_score(&self, counts: &[usize]) -> i32 {
         let mut sizes: Vec<i128> = (0..counts.len()).filter(|&m| self.active[m]).map(|m| counts[m] as i128).collect();
-        sizes.sort_unstable();
+        crate::collect::sort(&mut sizes);
         let n = sizes.len() as i128;
         let total: i128 = sizes.iter().enumerate().map(|(i, &s)| s * (2 * i as i128 - (n - 1))).sum();
         total as i32

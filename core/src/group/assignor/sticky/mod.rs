@@ -68,7 +68,9 @@ pub(crate) fn assign(group: &Group, cooperative: bool) -> Result<Outcome, Assign
     let hashes: Vec<i32> = group.members.iter().map(|m| java::string_hash(&m.member_id)).collect();
     let (hash_order, mut exact) = java::hash_map_iteration_order(&hashes);
     let mut by_rank: Vec<usize> = (0..n).collect();
-    by_rank.sort_by(|&a, &b| java::compare_strings(&group.members[a].member_id, &group.members[b].member_id));
+    crate::collect::sort_by(&mut by_rank, |&a, &b| {
+        java::compare_strings(&group.members[a].member_id, &group.members[b].member_id)
+    });
     let mut rank = vec![0u32; n];
     for (r, &m) in by_rank.iter().enumerate() {
         rank[m] = r as u32;
