@@ -202,7 +202,7 @@ mod tests {
         // Recorded with the plain derive (before `via_buffer`): every message and location.
         let variants = "`produce`, `send`, `flush`, `begin_transaction`, `commit_transaction`, \
             `abort_transaction`, `crash`, `power_loss`, `restart`, `crash_controller`, `restart_controller`, \
-            `crash_client`, `restart_client`, `partition`, `cut`, `isolate`, `heal`, `link`, `slow_follower`, \
+            `add_consumer`, `crash_client`, `restart_client`, `partition`, `cut`, `isolate`, `heal`, `link`, `slow_follower`, \
             `set_topic_config`, `set_client_config`, `create_topic`, `elect_leaders`, `assign`, `seek`, \
             `subscribe`, `pause`, `resume`, `pause_connector`, `resume_connector`, `close_client`, \
             `set_processing`, `crash_schema_registry`, `restart_schema_registry`, `set_compatibility`, \
