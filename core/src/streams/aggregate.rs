@@ -8,7 +8,7 @@
 //! same drops, the same emission order and timestamps.
 use super::error::StreamsError;
 use super::store::{Store, StoreKey, Timestamped};
-use super::task::{check_aggregate, Cx, DropReason, Rec, Task, WindowedState};
+use super::task::{check_aggregate, Cx, DropReason, Rec, Task, WindowedInput, WindowedState};
 use super::topology::{AggFn, Topology};
 use super::value::Value;
 use super::window::{EmitStrategy, SessionWindows, SlidingWindows, TimeWindows, Window, Windows};
@@ -64,11 +64,26 @@ impl Task {
         rec: Rec,
         cx: &mut Cx<'_>,
     ) -> Result<(), StreamsError> {
+        let stream_time = self.windowed.get(&node).map_or(-1, |s| s.observed);
+        let (key, timestamp, drops) = (rec.key.clone(), rec.ts, cx.out.dropped.len());
         match windows {
             Windows::Time(w) => self.time_window_aggregate(topo, node, store, agg, w, emit, rec, cx),
             Windows::Sliding(w) => self.sliding_window_aggregate(topo, node, store, agg, w, emit, rec, cx),
             Windows::Session(w) => self.session_window_aggregate(topo, node, store, agg, w, emit, rec, cx),
+        }?;
+        // What this processor dropped (not what processors downstream of it did).
+        let mine = cx.out.dropped[drops..].iter().filter(|d| d.node == topo.nodes[node].name);
+        let (mut expired, mut skipped) = (0u32, false);
+        for d in mine {
+            match d.reason {
+                DropReason::ExpiredWindow => expired += 1,
+                _ => skipped = true,
+            }
         }
+        if !skipped {
+            cx.out.windowed.push(WindowedInput { node, key, timestamp, stream_time, expired });
+        }
+        Ok(())
     }
 
     fn window_store(&mut self, store: &str) -> Option<&mut super::store::WindowStore> {

@@ -195,6 +195,65 @@ pub struct StreamsApp {
     /// costs a reference count instead of a string allocation.
     #[serde(skip)]
     topics: Vec<Arc<str>>,
+    /// What the windowed aggregations did, for the sandbox's views only: never in the trace.
+    #[serde(skip)]
+    pub windows: WindowLog,
+}
+
+/// Records kept per application in [`WindowLog::records`] (the newest).
+pub const MAX_WINDOW_LOG_RECORDS: usize = 1000;
+/// Windows kept per store in [`WindowLog::windows`] (those that start latest).
+pub const MAX_WINDOW_LOG_WINDOWS: usize = 1000;
+
+/// The windowed aggregations' recent history: the records they took in (with their
+/// partition), and every window's latest value as written to the changelog, closed windows
+/// included (the store forgets a window once it is past retention; this does not, up to
+/// [`MAX_WINDOW_LOG_WINDOWS`]). A merged-away session is removed as its tombstone says.
+#[derive(Clone, Debug, Default)]
+pub struct WindowLog {
+    pub records: std::collections::VecDeque<(u32, super::task::WindowedInput)>,
+    /// Per store: (window start, key, window end) -> value.
+    pub windows: BTreeMap<String, BTreeMap<(i64, Value, i64), Value>>,
+}
+
+impl WindowLog {
+    fn observe(&mut self, topology: &Topology, partition: u32, out: &super::task::TaskOutput) {
+        for r in &out.windowed {
+            if self.records.len() >= MAX_WINDOW_LOG_RECORDS {
+                self.records.pop_front();
+            }
+            self.records.push_back((partition, r.clone()));
+        }
+        if out.windowed.is_empty() {
+            return;
+        }
+        for w in &out.store_writes {
+            let Some(windows) = topology.windows_of_store(&w.store) else { continue };
+            let (key, start, end) = match (&w.key, windows) {
+                (StoreKey::Window { key, start, .. }, super::window::Windows::Time(t)) => {
+                    (key, *start, start + t.size_ms)
+                }
+                (StoreKey::Window { key, start, .. }, super::window::Windows::Sliding(s)) => {
+                    (key, *start, start + s.time_difference_ms)
+                }
+                (StoreKey::Session { key, start, end }, _) => (key, *start, *end),
+                _ => continue,
+            };
+            let log = self.windows.entry(w.store.clone()).or_default();
+            let at = (start, key.clone(), end);
+            match &w.value {
+                Some(v) => {
+                    log.insert(at, v.value.clone());
+                }
+                None => {
+                    log.remove(&at);
+                }
+            }
+            if log.len() > MAX_WINDOW_LOG_WINDOWS {
+                log.pop_first();
+            }
+        }
+    }
 }
 
 /// Keys are strings (`StringSerde`); a key that is JSON text of an object or an array
@@ -289,6 +348,7 @@ impl StreamsApp {
             produced: 0,
             high: BTreeMap::new(),
             topics: Vec::new(),
+            windows: WindowLog::default(),
         }
         .with_topic_names()
     }
@@ -463,6 +523,7 @@ impl StreamsApp {
                 }
             };
             self.dropped += result.dropped.len() as u64;
+            self.windows.observe(&self.spec.topology, id.partition, &result);
             for rec in &result.records {
                 let value = match &self.spec.ksql {
                     Some(k) if k.finishes(&rec.topic) => {
@@ -553,6 +614,63 @@ mod tests {
         assert_eq!(decode_value(&Some(Blob::text("132"))), Value::Int(132));
         assert_eq!(decode_value(&Some(Blob::text("not json"))), Value::str("not json"));
         assert_eq!(decode_value(&None), Value::Null);
+    }
+
+    #[test]
+    fn the_window_log_keeps_late_and_dropped_records_and_closed_windows() {
+        // The scenario windowed-count-late-records: 10 s tumbling windows, 5 s of grace.
+        let spec: super::super::topology::TopologySpec = serde_json::from_value(serde_json::json!({
+            "application_id": "wc", "steps": [
+            {"op": "stream", "name": "s", "topics": ["in"], "timestamp": {"field": "t"}},
+            {"op": "group_by_key", "name": "g", "input": "s"},
+            {"op": "windowed_by", "name": "w", "input": "g", "window": {"type": "tumbling", "size_ms": 10000, "grace_ms": 5000}},
+            {"op": "count", "name": "c", "store": "st", "input": "w"},
+            {"op": "to_stream", "name": "u", "input": "c"},
+            {"op": "to", "input": "u", "topic": "out"}]}))
+        .unwrap();
+        let partitions = BTreeMap::from([("in".to_string(), 1), ("out".to_string(), 1)]);
+        let topology = Arc::new(spec.compile(&partitions).unwrap());
+        let spec = StreamsAppSpec {
+            application_id: "wc".into(),
+            topology,
+            guarantee: ProcessingGuarantee::AtLeastOnce,
+            commit_interval_ms: 1000,
+            instances: vec![],
+            ksql: None,
+        };
+        let mut app = StreamsApp::new(spec, vec![(0, 0)]);
+        let times =
+            [("a", 1), ("a", 4), ("b", 6), ("a", 12), ("a", 3), ("b", 18), ("a", 26), ("a", 7), ("b", 14), ("a", 31)];
+        let inbox = times
+            .iter()
+            .enumerate()
+            .map(|(i, (k, t))| StreamsInput {
+                tp: TopicPartition::new("in", 0),
+                offset: i as u64,
+                key: Some(Blob::text(k)),
+                value: Some(Blob::text(&format!("{{\"t\": {}}}", t * 1000))),
+                timestamp: 0,
+            })
+            .collect();
+        app.process_inbox(0, inbox, 0, &mut |_, _| Vec::new(), &mut Vec::new());
+        let fates: Vec<(i64, bool, u32)> = app
+            .windows
+            .records
+            .iter()
+            .map(|(_, r)| (r.timestamp / 1000, r.timestamp < r.stream_time, r.expired))
+            .collect();
+        assert_eq!(fates.iter().filter(|f| f.1).count(), 3, "3 s, 7 s and 14 s came out of order: {fates:?}");
+        assert_eq!(fates.iter().filter(|f| f.2 > 0).map(|f| f.0).collect::<Vec<_>>(), vec![7, 14]);
+        let windows: Vec<String> = app.windows.windows["st"]
+            .iter()
+            .map(|((start, k, end), v)| format!("{}@{start}/{end}={v}", k.to_java_string()))
+            .collect();
+        assert_eq!(
+            windows,
+            ["a@0/10000=3", "b@0/10000=1", "a@10000/20000=1", "b@10000/20000=1", "a@20000/30000=1", "a@30000/40000=1"]
+        );
+        // The store itself has let the closed windows go.
+        assert_eq!(app.query("st").len(), 2);
     }
 
     #[test]

@@ -90,6 +90,20 @@ pub struct DroppedRecord {
     pub timestamp: i64,
 }
 
+/// A record a windowed aggregation took in, for the sandbox's views (Kafka keeps no such
+/// log): late when its timestamp is below the processor's observed stream time, and dropped
+/// from `expired` windows that had closed (the other windows it falls in took it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WindowedInput {
+    /// The windowed aggregation's node.
+    pub node: usize,
+    pub key: Value,
+    pub timestamp: i64,
+    /// The processor's observed stream time before this record (-1 before the first).
+    pub stream_time: i64,
+    pub expired: u32,
+}
+
 /// Everything one `process` call produced.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskOutput {
@@ -97,6 +111,8 @@ pub struct TaskOutput {
     pub store_writes: Vec<StoreWrite>,
     pub dropped: Vec<DroppedRecord>,
     pub peeks: Vec<PeekEvent>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windowed: Vec<WindowedInput>,
 }
 
 /// Settings of a task. `Default` is Kafka's defaults; `test_driver()` turns the emit

@@ -560,6 +560,14 @@ impl Topology {
         self.subtopologies.iter().find(|s| s.sources.contains_key(topic)).map(|s| s.id)
     }
 
+    /// The windows of the windowed aggregation that writes `store`, if that is what it is.
+    pub fn windows_of_store(&self, store: &str) -> Option<&Windows> {
+        self.nodes.iter().find_map(|n| match &n.kind {
+            NodeKind::WindowAggregate { store: s, windows, .. } if s == store => Some(windows),
+            _ => None,
+        })
+    }
+
     /// External (non-internal) source topics of all sub-topologies and global tables.
     pub fn source_topics(&self) -> BTreeSet<String> {
         self.subtopologies
