@@ -93,6 +93,33 @@ test('a window store shows each window with its start and end', async () => {
   assert.deepEqual(shown.map((r) => [r.key, Number(r.start), r.value]), store.map((r) => [r.key, r.window_start, r.value]));
   // Tumbling windows of 10 s: the end is the start plus the size.
   for (const r of shown) assert.equal(Number(r.end) - Number(r.start), 10000, JSON.stringify(r));
+  // The windows on an event-time axis: ten readings, 3 s, 7 s and 14 s behind the stream
+  // time, 7 s and 14 s after their window closed (dropped), as many as the app's
+  // dropped-records; the closed windows stay drawn although the store let them go.
+  const axis = `${card('window-counts')} [data-testid="windows-live"]`;
+  const seen = await page.$eval(axis, (s) => ({
+    records: s.dataset.records, late: s.dataset.late, dropped: s.dataset.dropped,
+    lanes: [...s.querySelectorAll('g[data-lane]')].map((g) => g.dataset.lane),
+    crosses: s.querySelectorAll('text.dropped').length,
+    lateDots: s.querySelectorAll('circle.record.late').length,
+    windows: [...s.querySelectorAll('rect.window title')].map((t) => t.textContent),
+  }));
+  assert.deepEqual([seen.records, seen.late, seen.dropped], ['10', '3', '2']);
+  assert.equal(Number(seen.dropped), want.dropped, 'dropped-records as the native run reports it');
+  assert.deepEqual(seen.lanes, ['a', 'b']);
+  assert.equal(seen.crosses, 2);
+  assert.equal(seen.lateDots, 1);
+  assert.equal(seen.windows.length, 6, JSON.stringify(seen.windows));
+  assert.ok(seen.windows.includes('window [0 s, 10 s): 3'), JSON.stringify(seen.windows));
+  // The topology as a graph: the source topic into the windowed count, its store and changelog.
+  await page.click(`${card('window-counts')} details.topology-live summary`);
+  const nodes = await page.$$eval(`${card('window-counts')} [data-testid="topology-graph"] g.tg-node`,
+    (gs) => gs.map((g) => `${g.getAttribute('class').replace('tg-node ', '')}:${g.dataset.name}`));
+  assert.deepEqual(nodes.slice(0, 4), ['topic:readings', 'source:readings', 'processor:counts', 'store:window-store']);
+  assert.ok(nodes.includes('topic changelog:window-counts-window-store-changelog'), JSON.stringify(nodes));
+  assert.ok(nodes.includes('topic:window-counts-output'), JSON.stringify(nodes));
+  const box = await page.locator(`${card('window-counts')} svg.tg`).boundingBox();
+  assert.ok(box && box.width > 200 && box.height > 200, `the graph is drawn (${JSON.stringify(box)})`);
   // The offline test-driver demo is still there.
   assert.equal(await page.locator('details.panel.streams summary', { hasText: 'offline demo' }).count(), 1);
   assert.deepEqual(errors, []);

@@ -27,7 +27,9 @@ pub mod share;
 pub mod state;
 pub mod streams_live;
 pub mod streams_panel;
+pub mod topology_graph;
 pub mod vm;
+pub mod window_axis;
 
 use wasm_bindgen::prelude::*;
 

@@ -6,8 +6,12 @@
 //! The view model is plain Rust (unit-tested natively); the component only renders it and
 //! sends the query (store, key) to the reducer, which keeps it per application.
 use crate::state::{Dispatch, Msg};
+use crate::topology_graph::{TopologyGraph, TopologyRef};
 use crate::vm::clip;
+use crate::window_axis::{Axis, Dot, Mark, WindowAxis, WindowBox, MAX_LANES};
 use sandbox_core::streams::iq::{self, IqAnswer};
+use sandbox_core::streams::runtime::StreamsApp;
+use sandbox_core::streams::topology::NodeKind;
 use sandbox_core::world::World;
 use std::collections::BTreeMap;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
@@ -58,6 +62,85 @@ pub struct StreamsAppVm {
     pub store: String,
     pub key: String,
     pub answer: IqAnswer,
+    pub topology: TopologyRef,
+    /// One per windowed aggregation of the topology.
+    pub windowed: Vec<WindowedVm>,
+}
+
+/// A windowed aggregation's recent records and windows (the sandbox keeps the last
+/// `MAX_WINDOW_LOG_RECORDS` records it took in, and its windows after the store let them go).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowedVm {
+    pub processor: String,
+    pub store: String,
+    /// Records taken in (in the log), late ones among them, dropped ones among those.
+    pub records: usize,
+    pub late: usize,
+    pub dropped: usize,
+    /// The busiest keys' lanes.
+    pub axis: Axis,
+}
+
+/// Every windowed aggregation of an application, read from its window log.
+pub fn windowed(app: &StreamsApp) -> Vec<WindowedVm> {
+    let t = &app.spec.topology;
+    let log = &app.windows;
+    t.nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(n, node)| match &node.kind {
+            NodeKind::WindowAggregate { store, .. } => Some((n, node.name.clone(), store.clone())),
+            _ => None,
+        })
+        .map(|(n, processor, store)| {
+            let records: Vec<_> = log.records.iter().map(|(_, r)| r).filter(|r| r.node == n).collect();
+            let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
+            for r in &records {
+                *per_key.entry(r.key.to_java_string()).or_default() += 1;
+            }
+            let mut keys: Vec<(String, usize)> = per_key.into_iter().collect();
+            sandbox_core::collect::sort_by(&mut keys, |a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            keys.truncate(MAX_LANES);
+            let lane = |k: &sandbox_core::streams::Value| {
+                let k = k.to_java_string();
+                keys.iter().position(|(x, _)| *x == k)
+            };
+            let mark = |late: bool, expired: u32| match (expired > 0, late) {
+                (true, _) => Mark::Dropped,
+                (false, true) => Mark::Late,
+                _ => Mark::OnTime,
+            };
+            let mut axis = Axis { lanes: keys.iter().map(|(k, _)| k.clone()).collect(), ..Default::default() };
+            axis.dots = records
+                .iter()
+                .filter_map(|r| {
+                    Some(Dot {
+                        lane: lane(&r.key)?,
+                        ts: r.timestamp,
+                        mark: mark(r.timestamp < r.stream_time, r.expired),
+                    })
+                })
+                .collect();
+            axis.windows = log
+                .windows
+                .get(&store)
+                .into_iter()
+                .flatten()
+                .filter_map(|((start, key, end), v)| {
+                    Some(WindowBox { lane: lane(key)?, start: *start, end: *end, value: v.to_java_string() })
+                })
+                .collect();
+            axis.finish();
+            WindowedVm {
+                processor,
+                store,
+                records: records.len(),
+                late: records.iter().filter(|r| r.timestamp < r.stream_time).count(),
+                dropped: records.iter().filter(|r| r.expired > 0).count(),
+                axis,
+            }
+        })
+        .collect()
 }
 
 fn client_name(names: &[String], index: u32) -> String {
@@ -120,6 +203,8 @@ pub fn apps(w: &World, selections: &IqSelections) -> Vec<StreamsAppVm> {
                 store,
                 key,
                 answer,
+                topology: TopologyRef(app.spec.topology.clone()),
+                windowed: windowed(app),
             }
         })
         .collect()
@@ -243,6 +328,24 @@ fn app_card(p: &AppCardProps) -> Html {
                     if more > 0 { <p class="muted" data-testid="iq-more">{ format!("…and {more} more") }</p> }
                 }
             }
+            { for a.windowed.iter().map(|w| html! {
+                <section class="windows-live" data-testid="windows-live" data-store={w.store.clone()}
+                    data-records={w.records.to_string()} data-late={w.late.to_string()} data-dropped={w.dropped.to_string()}>
+                    <h4>{ format!("Windows of {} (store {})", clip(&w.processor, 40), clip(&w.store, 60)) }</h4>
+                    if w.records == 0 {
+                        <p class="muted">{ "No record has reached this aggregation yet." }</p>
+                    } else {
+                        <p>{ format!("The last {} records it took in: {} late (behind the stream time), {} of them dropped because their window had closed.",
+                            w.records, w.late, w.dropped) }</p>
+                        <WindowAxis axis={w.axis.clone()} lane_word="key"
+                            label={format!("Windows of {} per key on an event-time axis, with their records and the late ones", clip(&w.processor, 40))} />
+                    }
+                </section>
+            }) }
+            <details class="topology-live">
+                <summary>{ "Topology" }</summary>
+                <TopologyGraph topology={a.topology.clone()} id={format!("topology-{}", a.application_id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect::<String>())} />
+            </details>
         </article>
     }
 }
@@ -289,6 +392,45 @@ mod tests {
         // A store from elsewhere falls back to the first one.
         sel.insert("rides-count".into(), IqSelection { store: "nope".into(), key: String::new() });
         assert_eq!(apps(&s.world, &sel)[0].store, "counts");
+    }
+
+    #[test]
+    fn the_windows_view_shows_late_and_dropped_records_and_closed_windows_at_the_cursor() {
+        let mut s = session("streams/windowed-count-late-records");
+        assert!(s.compute_to_end(5_000_000));
+        let end = s.frontier();
+        s.seek(end);
+        let a = &apps(&s.world, &IqSelections::new())[0];
+        assert_eq!(a.windowed.len(), 1);
+        let w = &a.windowed[0];
+        assert_eq!((w.processor.as_str(), w.store.as_str()), ("counts", "window-store"));
+        // Ten readings; 3 s, 7 s and 14 s arrive behind the stream time; 7 s and 14 s too late.
+        assert_eq!((w.records, w.late, w.dropped), (10, 3, 2));
+        assert_eq!(w.dropped as u64, s.world.streams[0].dropped, "the app's dropped-records");
+        assert_eq!(w.axis.lanes, vec!["a", "b"], "busiest key first");
+        let dropped: Vec<(usize, i64)> =
+            w.axis.dots.iter().filter(|d| d.mark == Mark::Dropped).map(|d| (d.lane, d.ts)).collect();
+        assert_eq!(dropped, vec![(0, 7_000), (1, 14_000)]);
+        let late: Vec<i64> = w.axis.dots.iter().filter(|d| d.mark == Mark::Late).map(|d| d.ts).collect();
+        assert_eq!(late, vec![3_000]);
+        // Every window that counted something, closed ones included (the store keeps two).
+        let windows: Vec<String> = w
+            .axis
+            .windows
+            .iter()
+            .map(|b| format!("{}@{}/{}={}", w.axis.lanes[b.lane], b.start, b.end, b.value))
+            .collect();
+        assert_eq!(
+            windows,
+            ["a@0/10000=3", "b@0/10000=1", "a@10000/20000=1", "b@10000/20000=1", "a@20000/30000=1", "a@30000/40000=1"]
+        );
+        assert_eq!(iq::query(&s.world.streams[0], "window-store", None, 100).total, 2);
+        // Back in time the view holds only what had arrived by then.
+        let early = first_step(&mut s, |w| w.streams[0].processed >= 4);
+        s.seek(early);
+        let w = &apps(&s.world, &IqSelections::new())[0].windowed[0];
+        assert_eq!((w.records, w.late, w.dropped), (4, 0, 0));
+        assert_eq!(w.axis.windows.len(), 3, "a and b in [0, 10 s), a in [10 s, 20 s)");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //!
 //! The topology is built with the core's DSL and runs in the test driver, outside the
 //! simulated cluster; applications that run in the cluster are in `streams_live`.
+use crate::topology_graph::{TopologyGraph, TopologyRef};
 use crate::vm::clip;
+use crate::window_axis::{Axis, Dot, Mark, WindowAxis, WindowBox};
 use sandbox_core::streams::driver::TestDriver;
 use sandbox_core::streams::store::Store;
 use sandbox_core::streams::taxi::{generate_rides, TaxiConfig};
@@ -39,7 +41,8 @@ pub struct InputPoint {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct StreamsRun {
-    pub description: String,
+    /// The topology, drawn as a graph.
+    pub topology: TopologyRef,
     pub inputs: Vec<InputPoint>,
     /// (key, window start, window end, count) as emitted, in order.
     pub outputs: Vec<(i64, i64, i64, i64)>,
@@ -67,7 +70,7 @@ pub fn run(input: &StreamsInput) -> Result<StreamsRun, String> {
     let out = b.to_stream(&counted);
     b.to(&out, "rides-per-zone");
     let topology = b.spec().compile_for_test_driver().map_err(|e| e.to_string())?;
-    let description = topology.describe();
+    let shared = TopologyRef(std::sync::Arc::new(topology.clone()));
     let mut driver = TestDriver::new(topology);
 
     let rides = generate_rides(input.seed, input.rides.min(MAX_RIDES) as usize, TaxiConfig::default());
@@ -108,7 +111,7 @@ pub fn run(input: &StreamsInput) -> Result<StreamsRun, String> {
             }
         }
     }
-    Ok(StreamsRun { description, inputs, outputs, store, dropped, window_ms })
+    Ok(StreamsRun { topology: shared, inputs, outputs, store, dropped, window_ms })
 }
 
 #[derive(Properties, PartialEq)]
@@ -193,6 +196,33 @@ pub fn streams_panel(p: &StreamsProps) -> Html {
     }
 }
 
+/// The busiest zones' windows and rides, seconds from the first ride.
+fn axis(r: &StreamsRun, zones: &[(i64, usize)]) -> Axis {
+    let lane = |key: i64| zones.iter().position(|z| z.0 == key);
+    let mut a = Axis { lanes: zones.iter().map(|z| z.0.to_string()).collect(), relative: true, ..Default::default() };
+    a.dots = r
+        .inputs
+        .iter()
+        .filter_map(|p| {
+            let mark = match (p.dropped, p.delayed) {
+                (true, _) => Mark::Dropped,
+                (false, true) => Mark::Late,
+                _ => Mark::OnTime,
+            };
+            Some(Dot { lane: lane(p.key)?, ts: p.ts, mark })
+        })
+        .collect();
+    a.windows = r
+        .store
+        .iter()
+        .filter_map(|&(k, start, count)| {
+            Some(WindowBox { lane: lane(k)?, start, end: start + r.window_ms, value: count.to_string() })
+        })
+        .collect();
+    a.finish();
+    a
+}
+
 fn streams_view(r: &StreamsRun) -> Html {
     let mut per_key: BTreeMap<i64, usize> = BTreeMap::new();
     for p in &r.inputs {
@@ -202,52 +232,14 @@ fn streams_view(r: &StreamsRun) -> Html {
     sandbox_core::collect::sort_by(&mut zones, |a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     zones.truncate(SHOWN_ZONES);
     let t0 = r.inputs.iter().map(|p| p.ts).min().unwrap_or(0);
-    let t1 = r.inputs.iter().map(|p| p.ts).max().unwrap_or(1).max(t0 + 1);
-    let (w, lane_h, left) = (820.0, 34.0, 70.0);
-    let x = |t: i64| left + (t - t0) as f64 / (t1 - t0) as f64 * (w - left - 10.0);
-    let h = lane_h * zones.len() as f64 + 30.0;
     let late_dropped = r.inputs.iter().filter(|p| p.dropped).count();
     html! {
         <>
             <p>{ format!("{} rides in, {} window updates out, {} late rides dropped (dropped-records {}).",
                 r.inputs.len(), r.outputs.len(), late_dropped, r.dropped) }</p>
-            <svg class="timeline" viewBox={format!("0 0 {w} {h}")} role="img"
-                aria-label="Windows per pickup zone on a time axis, with their records and the dropped late ones">
-                { for zones.iter().enumerate().map(|(lane, (zone, _))| {
-                    let y = 10.0 + lane as f64 * lane_h;
-                    html! {
-                        <g>
-                            <text x="4" y={format!("{}", y + 20.0)} class="zone">{ format!("zone {zone}") }</text>
-                            { for r.store.iter().filter(|s| s.0 == *zone).map(|(_, start, count)| {
-                                let (a, b) = (x(*start).max(left), x(start + r.window_ms).min(w - 10.0));
-                                html! {
-                                    <g>
-                                        <rect x={format!("{a:.1}")} y={format!("{:.1}", y + 4.0)} width={format!("{:.1}", (b - a).max(1.0))}
-                                            height={format!("{:.1}", lane_h - 8.0)} class="window"><title>{ format!("window from {} s: {count} rides", (start - t0) / 1000) }</title></rect>
-                                        <text x={format!("{:.1}", a + 2.0)} y={format!("{:.1}", y + 14.0)} class="count">{ count }</text>
-                                    </g>
-                                }
-                            }) }
-                            { for r.inputs.iter().filter(|p| p.key == *zone).map(|p| {
-                                let cx = x(p.ts);
-                                let cy = y + lane_h / 2.0 + 4.0;
-                                if p.dropped {
-                                    html! { <text x={format!("{:.1}", cx - 4.0)} y={format!("{:.1}", cy + 4.0)} class="dropped">{ "✕" }<title>{ "late: dropped" }</title></text> }
-                                } else {
-                                    html! { <circle cx={format!("{cx:.1}")} cy={format!("{cy:.1}")} r="3" class={if p.delayed { "record late" } else { "record" }}/> }
-                                }
-                            }) }
-                        </g>
-                    }
-                }) }
-                <text x={format!("{left}")} y={format!("{}", h - 4.0)} class="axis">{ "0 s" }</text>
-                <text x={format!("{}", w - 60.0)} y={format!("{}", h - 4.0)} class="axis">{ format!("{} s", (t1 - t0) / 1000) }</text>
-            </svg>
-            <p class="legend">{ "● record on time · " }<span class="late-demo">{ "● late but within grace" }</span>{ " · ✕ late beyond grace: dropped · boxes: windows in the store, with their counts" }</p>
-            <details>
-                <summary>{ "Topology" }</summary>
-                <pre>{ &r.description }</pre>
-            </details>
+            <WindowAxis axis={axis(r, &zones)} lane_word="zone"
+                label="Windows per pickup zone on a time axis, with their records and the dropped late ones" />
+            <TopologyGraph topology={r.topology.clone()} id="demo-topology" />
             <details>
                 <summary>{ format!("Window store rides-per-zone-store ({} entries)", r.store.len()) }</summary>
                 <table class="store">
@@ -283,7 +275,7 @@ mod tests {
         assert!(late.inputs.iter().filter(|p| p.dropped).all(|p| p.delayed));
         // A grace longer than the delay accepts every late ride.
         assert_eq!(run(&input(20, 200)).unwrap().dropped, 0);
-        assert!(late.description.contains("Sub-topology"));
+        assert!(late.topology.0.describe().contains("Sub-topology"));
         // The last count emitted per window adds up to the rides that were not dropped.
         let mut last: BTreeMap<(i64, i64), i64> = BTreeMap::new();
         for (k, start, _, c) in &late.outputs {
