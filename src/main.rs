@@ -21,6 +21,9 @@ struct Cli {
 enum Command {
     /// Run a scenario and print a summary (exit 1 if an expectation or invariant fails).
     Run(cmd::run::Args),
+    /// Replay a web share link (scenario, seed, clicked actions) to its step; prints the
+    /// trace digest the page shows there and the summary.
+    Replay(cmd::replay::Args),
     /// Run every scenario in a directory and compare golden digests.
     Check(cmd::check::Args),
     /// Run random fault schedules on many seeds; shrink the first invariant violation found.
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => cmd::run::run(args),
+        Command::Replay(args) => cmd::replay::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Configs(args) => cmd::configs::run(args),
         Command::Export(args) => cmd::export::run(args),

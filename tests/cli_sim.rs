@@ -130,3 +130,73 @@ fn bench_reports_the_required_json_keys() {
         assert!(v[key].as_f64().unwrap() > 0.0, "{key}");
     }
 }
+
+/// A share link as the page writes it.
+fn link(name: &str, seed: u64, actions: Vec<sandbox_core::world::LoggedAction>, cursor: u64) -> String {
+    let shared = sandbox_core::share::Shared {
+        source: sandbox_core::share::Source::Builtin(name.into()),
+        seed,
+        actions,
+        cursor,
+    };
+    format!("http://127.0.0.1:8080/#{}", sandbox_core::share::encode(&shared))
+}
+
+fn replay_json(args: &[&str]) -> serde_json::Value {
+    let out = run(&[&["replay"], args].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn replay_of_a_share_link_reaches_the_digest_of_the_same_run() {
+    use sandbox_core::action::Action;
+    use sandbox_core::world::{LoggedAction, World};
+    let name = "replication/acks-1-leader-crash";
+    let path = format!("scenarios/{name}.toml");
+    let full: serde_json::Value = serde_json::from_slice(&run(&["run", &path, "--json"]).stdout).unwrap();
+    let seed = full["seed"].as_u64().unwrap();
+    // No clicks, to the end: the run's own digest.
+    let end = replay_json(&[&link(name, seed, vec![], 1), "--to-end", "--json"]);
+    assert_eq!(end["digest"], full["digest"]);
+    // A clicked crash at step 50, the cursor at 200: the core's replay of the same log.
+    let crash = vec![LoggedAction { at_step: 50, action: Action::Crash { broker: 2 } }];
+    let at = replay_json(&[&link(name, seed, crash.clone(), 200), "--json"]);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let scenario = sandbox_core::scenario::Scenario::parse(&path, &text).unwrap();
+    let world = World::replay(&scenario.setup, seed, &crash, 200).unwrap();
+    assert_eq!(at["step"], 200);
+    assert_eq!(at["digest"].as_str().unwrap(), format!("{:016x}", world.digest()));
+    let plain = replay_json(&[&link(name, seed, vec![], 200), "--json"]);
+    assert_ne!(at["digest"], plain["digest"], "the crash changed the run");
+    // An action after the cursor (the user stepped back): the world at the cursor is before it.
+    let later = vec![LoggedAction { at_step: 300, action: Action::Crash { broker: 2 } }];
+    assert_eq!(replay_json(&[&link(name, seed, later, 200), "--json"])["digest"], plain["digest"]);
+}
+
+#[test]
+fn replay_rejects_bad_links_with_a_clear_error() {
+    use sandbox_core::action::Action;
+    use sandbox_core::world::LoggedAction;
+    let cases: Vec<(String, &str)> = vec![
+        ("http://x/#v=2&s=a".into(), "link version '2'"),
+        ("#v=1&s=../../etc/passwd&seed=1&c=1".into(), "is not a scenario name"),
+        (link("no/such-scenario", 1, vec![], 1), "no/such-scenario.toml"),
+        (
+            link(
+                "replication/acks-1-leader-crash",
+                1,
+                vec![LoggedAction { at_step: 5, action: Action::Crash { broker: 9 } }],
+                10,
+            ),
+            "action 1 of 1",
+        ),
+        (link("replication/acks-1-leader-crash", 1, vec![], 1_900_000), "past the end of the run"),
+    ];
+    for (l, want) in cases {
+        let out = run(&["replay", &l]);
+        assert_eq!(out.status.code(), Some(2), "{l}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{l}: {err}");
+    }
+}

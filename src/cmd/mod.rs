@@ -7,6 +7,7 @@ pub mod export;
 pub mod ksql;
 pub mod lesson;
 pub mod partition;
+pub mod replay;
 pub mod run;
 pub mod schema;
 pub mod streams;

@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { launch, open, link, digest, cursor, partition, nativeSummary, toEnd, ARTIFACTS, BASE_URL } from './common.mjs';
+import { launch, open, link, digest, cursor, partition, nativeSummary, nativeReplay, toEnd, ARTIFACTS, BASE_URL } from './common.mjs';
 
 const SCENARIO = 'replication/acks-1-leader-crash';
 let browser;
@@ -91,6 +91,8 @@ test('a share link opened in a fresh browser reproduces the same digest', async 
   assert.match(shared, /#v=1&s=replication\/acks-1-leader-crash&seed=7&c=\d+&a=/);
   assert.deepEqual(errors, []);
   await page.close();
+  // The native binary replays the same link, clicks included, to the same digest.
+  assert.deepEqual(nativeReplay(shared), want);
 
   const fresh = await launch();
   try {

@@ -71,6 +71,15 @@ export function nativeSummary(scenario) {
   return JSON.parse(r.stdout).summary;
 }
 
+/// The native replay of a share link (`kafka-sandbox replay LINK --json`): step and digest.
+export function nativeReplay(url) {
+  const r = spawnSync(BIN, ['replay', url, '--json', '--scenarios', path.join(ROOT, 'scenarios')],
+    { encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(`${BIN} replay: exit ${r.status}: ${r.stderr}`);
+  const out = JSON.parse(r.stdout);
+  return { digest: out.digest, cursor: out.step };
+}
+
 /// End: computes the run to its end and moves the cursor there (at once, or over frames
 /// for a long run: then the time bar shows the jump until it is over).
 export async function toEnd(page) {
