@@ -339,8 +339,9 @@ impl Reducible for AppState {
                 let target = SimTime(self.clock.0.saturating_add(advance_us));
                 // What this frame refreshes besides the cluster view decides how much of it
                 // the simulation may use (the pacer learned what each kind costs).
-                let mid = t - self.last_mid >= MID_REFRESH_MS;
                 let slow = t - self.last_slow >= SLOW_REFRESH_MS;
+                // Not both in one frame: the side panels wait for the frame after the slow views.
+                let mid = !slow && t - self.last_mid >= MID_REFRESH_MS;
                 let kind = match (slow, mid) {
                     (true, _) => FrameKind::Slow,
                     (false, true) => FrameKind::Mid,
