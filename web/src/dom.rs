@@ -19,6 +19,10 @@ pub fn document() -> Option<web_sys::Document> {
 
 /// Milliseconds since navigation (`performance.now()`).
 pub fn now_ms() -> f64 {
+    // Native unit tests of the reducer: no browser, a clock that stands still.
+    if cfg!(not(target_arch = "wasm32")) {
+        return 0.0;
+    }
     window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
 }
 

@@ -288,10 +288,11 @@ impl AppState {
         let mut next = self.jump_ended(goal, done + steps, end);
         if let Some(n) = Rc::get_mut(&mut next) {
             n.last_frame = Some(t);
-            if t - self.last_mid >= MID_REFRESH_MS {
+            if t - self.last_mid >= MID_REFRESH_MS || n.fast_forward.is_none() {
                 n.last_mid = t;
             } else {
-                // The side panels follow a jump at their own pace.
+                // The side panels follow a jump going on at their own pace (and show where
+                // it ended at once).
                 n.mid_rev = self.mid_rev;
             }
         }
@@ -570,6 +571,19 @@ mod tests {
         // At start, a bad link falls back to the default scenario with the message shown.
         let start = AppState::initial("v=1&s=nope&seed=1", None);
         assert!(matches!(start.notice, Some(Notice::Error(_))));
+    }
+
+    #[test]
+    fn the_side_panels_show_where_a_jump_over_frames_ended_at_once() {
+        let mut state = AppState::initial("", None);
+        // A jump going on, whose side panels refreshed 10 ms ago.
+        state.fast_forward = Some((Goal::End, 0));
+        state.last_mid = 1_000.0;
+        let before = state.mid_rev;
+        // Natively the clock does not move, so this frame's jump reaches the end.
+        let next = Rc::new(state).reduce(Msg::Frame(1_010.0));
+        assert!(next.fast_forward.is_none() && next.session.borrow().at_end());
+        assert!(next.mid_rev > before, "the panels follow the cursor without waiting for their cadence");
     }
 
     #[test]
