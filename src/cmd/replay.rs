@@ -66,6 +66,9 @@ pub fn run(args: Args) -> CliResult {
     if shared.actions.windows(2).any(|w| w[0].at_step >= w[1].at_step) {
         return Err(CliError::BadInput("share link: the action log is not in step order".into()));
     }
+    if let Some(a) = shared.actions.first().filter(|a| a.at_step < 1) {
+        return Err(CliError::BadInput(format!("share link: action '{}' is before the boot step", a.action)));
+    }
     let (mut world, boot) =
         World::new(&scenario.setup, shared.seed).map_err(|e| CliError::BadInput(format!("{label}: {e}")))?;
     // As the page and `kafka-sandbox run` do: history recorded from the boot on.
@@ -87,19 +90,9 @@ pub fn run(args: Args) -> CliResult {
         if world.steps >= stop {
             break;
         }
-        // Every action of the log is applied at its step.
+        // Every action of the log is applied at its step (in order, from step 1 on).
         let input = match pending.peek() {
-            Some((i, a)) if a.at_step <= world.steps => {
-                if a.at_step < world.steps {
-                    return Err(CliError::BadInput(format!(
-                        "share link: action {} of {count} ('{}') is at step {}, before the boot step ends",
-                        i + 1,
-                        a.action,
-                        a.at_step
-                    )));
-                }
-                Input::Act(a.action.clone())
-            }
+            Some((_, a)) if a.at_step == world.steps => Input::Act(a.action.clone()),
             // The run ends where the page's does: no event left before the scenario's end.
             _ if world.next_event_time().is_none_or(|t| t > scenario.setup.end) => break,
             _ if world.steps >= sandbox_core::limits::MAX_STEPS => {

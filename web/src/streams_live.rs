@@ -93,32 +93,27 @@ pub fn windowed(app: &StreamsApp) -> Vec<WindowedVm> {
             _ => None,
         })
         .map(|(n, processor, store)| {
-            let records: Vec<_> = log.records.iter().map(|(_, r)| r).filter(|r| r.node == n).collect();
-            let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
-            for r in &records {
-                *per_key.entry(r.key.to_java_string()).or_default() += 1;
+            // Each record with its key as Kafka prints it, computed once.
+            let records: Vec<_> = log
+                .records
+                .iter()
+                .map(|(_, r)| r)
+                .filter(|r| r.node == n)
+                .map(|r| (r.key.to_java_string(), r))
+                .collect();
+            let mut per_key: BTreeMap<&str, usize> = BTreeMap::new();
+            for (k, _) in &records {
+                *per_key.entry(k.as_str()).or_default() += 1;
             }
-            let mut keys: Vec<(String, usize)> = per_key.into_iter().collect();
-            sandbox_core::collect::sort_by(&mut keys, |a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let mut keys: Vec<(&str, usize)> = per_key.into_iter().collect();
+            sandbox_core::collect::sort_by(&mut keys, |a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
             keys.truncate(MAX_LANES);
-            let lane = |k: &sandbox_core::streams::Value| {
-                let k = k.to_java_string();
-                keys.iter().position(|(x, _)| *x == k)
-            };
-            let mark = |late: bool, expired: u32| match (expired > 0, late) {
-                (true, _) => Mark::Dropped,
-                (false, true) => Mark::Late,
-                _ => Mark::OnTime,
-            };
-            let mut axis = Axis { lanes: keys.iter().map(|(k, _)| k.clone()).collect(), ..Default::default() };
+            let lane = |k: &str| keys.iter().position(|(x, _)| *x == k);
+            let mut axis = Axis { lanes: keys.iter().map(|(k, _)| k.to_string()).collect(), ..Default::default() };
             axis.dots = records
                 .iter()
-                .filter_map(|r| {
-                    Some(Dot {
-                        lane: lane(&r.key)?,
-                        ts: r.timestamp,
-                        mark: mark(r.timestamp < r.stream_time, r.expired),
-                    })
+                .filter_map(|(k, r)| {
+                    Some(Dot { lane: lane(k)?, ts: r.timestamp, mark: Mark::of(r.late(), r.dropped()) })
                 })
                 .collect();
             axis.windows = log
@@ -127,7 +122,12 @@ pub fn windowed(app: &StreamsApp) -> Vec<WindowedVm> {
                 .into_iter()
                 .flatten()
                 .filter_map(|((start, key, end), v)| {
-                    Some(WindowBox { lane: lane(key)?, start: *start, end: *end, value: v.to_java_string() })
+                    Some(WindowBox {
+                        lane: lane(&key.to_java_string())?,
+                        start: *start,
+                        end: *end,
+                        value: v.to_java_string(),
+                    })
                 })
                 .collect();
             axis.finish();
@@ -135,8 +135,8 @@ pub fn windowed(app: &StreamsApp) -> Vec<WindowedVm> {
                 processor,
                 store,
                 records: records.len(),
-                late: records.iter().filter(|r| r.timestamp < r.stream_time).count(),
-                dropped: records.iter().filter(|r| r.expired > 0).count(),
+                late: records.iter().filter(|(_, r)| r.late()).count(),
+                dropped: records.iter().filter(|(_, r)| r.dropped()).count(),
                 axis,
             }
         })

@@ -203,14 +203,7 @@ fn axis(r: &StreamsRun, zones: &[(i64, usize)]) -> Axis {
     a.dots = r
         .inputs
         .iter()
-        .filter_map(|p| {
-            let mark = match (p.dropped, p.delayed) {
-                (true, _) => Mark::Dropped,
-                (false, true) => Mark::Late,
-                _ => Mark::OnTime,
-            };
-            Some(Dot { lane: lane(p.key)?, ts: p.ts, mark })
-        })
+        .filter_map(|p| Some(Dot { lane: lane(p.key)?, ts: p.ts, mark: Mark::of(p.delayed, p.dropped) }))
         .collect();
     a.windows = r
         .store

@@ -289,12 +289,12 @@ pub fn layout(t: &Topology) -> Graph {
                     continue;
                 }
                 use sandbox_core::streams::store::StoreKind;
+                // The queryable kinds as interactive queries name them; then the internal ones.
                 let kind = match t.stores.get(&store).map(|s| s.kind) {
-                    Some(StoreKind::KeyValue) => "key-value",
-                    Some(StoreKind::Window) => "window",
-                    Some(StoreKind::Session) => "session",
-                    Some(StoreKind::OuterJoin) => "outer join",
-                    Some(StoreKind::SuppressBuffer) => "suppress buffer",
+                    Some(k) => sandbox_core::streams::iq::store_type(k).unwrap_or(match k {
+                        StoreKind::OuterJoin => "outer join",
+                        _ => "suppress buffer",
+                    }),
                     None => "?",
                 };
                 let s = grid.put(Kind::Store, &store, format!("state store ({kind})"), r, grid.g.nodes[g].col + 1);

@@ -20,6 +20,17 @@ pub enum Mark {
     Dropped,
 }
 
+impl Mark {
+    /// A dropped record is drawn as dropped even when it was also late.
+    pub fn of(late: bool, dropped: bool) -> Mark {
+        match (dropped, late) {
+            (true, _) => Mark::Dropped,
+            (false, true) => Mark::Late,
+            _ => Mark::OnTime,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dot {
     pub lane: usize,

@@ -9,9 +9,8 @@
 //! `fetchSession(key)`): the key is compared as Kafka Streams' `StringSerde` prints it.
 use super::runtime::StreamsApp;
 use super::store::{Store, StoreKind};
-use super::topology::{NodeKind, Topology};
+use super::topology::Topology;
 use super::value::Value;
-use super::window::Windows;
 use serde::{Deserialize, Serialize};
 
 /// One row of an answer: the key, the window (start, and end when the store knows it) for
@@ -46,25 +45,11 @@ pub fn queryable_stores(topology: &Topology) -> Vec<(String, &'static str)> {
     topology.stores.values().filter_map(|s| store_type(s.kind).map(|t| (s.name.clone(), t))).collect()
 }
 
-/// How long the windows of a window store are, when its aggregation says so: time windows
-/// (tumbling, hopping) span their size, sliding windows their time difference. A join's
-/// window store holds records by timestamp, not windows: `None`.
-fn window_size(topology: &Topology, store: &str) -> Option<i64> {
-    topology.nodes.iter().find_map(|n| match &n.kind {
-        NodeKind::WindowAggregate { store: s, windows, .. } if s == store => match windows {
-            Windows::Time(t) => Some(t.size_ms),
-            Windows::Sliding(s) => Some(s.time_difference_ms),
-            Windows::Session(_) => None,
-        },
-        _ => None,
-    })
-}
-
 /// The entries of `store` over every task of every instance, sorted by key then window
 /// start; with `key`, only that key's entries. Values are printed for the rows returned
 /// only, so a large store costs one key string per entry and `limit` values.
 pub fn query(app: &StreamsApp, store: &str, key: Option<&str>, limit: usize) -> IqAnswer {
-    let size = window_size(&app.spec.topology, store);
+    let size = app.spec.topology.window_size(store);
     // (key, start, end, value): the value stays borrowed until it is shown.
     let mut found: Vec<(String, Option<i64>, Option<i64>, &Value)> = Vec::new();
     let wanted = |k: &Value| -> Option<String> {

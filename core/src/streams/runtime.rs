@@ -217,29 +217,32 @@ pub struct WindowLog {
 }
 
 impl WindowLog {
-    fn observe(&mut self, topology: &Topology, partition: u32, out: &super::task::TaskOutput) {
-        for r in &out.windowed {
-            if self.records.len() >= MAX_WINDOW_LOG_RECORDS {
-                self.records.pop_front();
-            }
-            self.records.push_back((partition, r.clone()));
-        }
+    /// Takes the task output's `windowed` records (nothing else reads them) and the window
+    /// values its store writes carry.
+    fn observe(&mut self, topology: &Topology, partition: u32, out: &mut super::task::TaskOutput) {
         if out.windowed.is_empty() {
             return;
         }
+        for r in std::mem::take(&mut out.windowed) {
+            if self.records.len() >= MAX_WINDOW_LOG_RECORDS {
+                self.records.pop_front();
+            }
+            self.records.push_back((partition, r));
+        }
         for w in &out.store_writes {
-            let Some(windows) = topology.windows_of_store(&w.store) else { continue };
-            let (key, start, end) = match (&w.key, windows) {
-                (StoreKey::Window { key, start, .. }, super::window::Windows::Time(t)) => {
-                    (key, *start, start + t.size_ms)
-                }
-                (StoreKey::Window { key, start, .. }, super::window::Windows::Sliding(s)) => {
-                    (key, *start, start + s.time_difference_ms)
-                }
-                (StoreKey::Session { key, start, end }, _) => (key, *start, *end),
+            let (key, start, end) = match &w.key {
+                // A join's window store holds records, not windows: no size.
+                StoreKey::Window { key, start, .. } => match topology.window_size(&w.store) {
+                    Some(size) => (key, *start, start.saturating_add(size)),
+                    None => continue,
+                },
+                StoreKey::Session { key, start, end } => (key, *start, *end),
                 _ => continue,
             };
-            let log = self.windows.entry(w.store.clone()).or_default();
+            if !self.windows.contains_key(&w.store) {
+                self.windows.insert(w.store.clone(), BTreeMap::new());
+            }
+            let log = self.windows.get_mut(&w.store).expect("inserted above");
             let at = (start, key.clone(), end);
             match &w.value {
                 Some(v) => {
@@ -514,7 +517,7 @@ impl StreamsApp {
                 },
             };
             let Some(task) = self.instances[instance].tasks.get_mut(&id) else { continue };
-            let result = match task.process(&input, now_ms) {
+            let mut result = match task.process(&input, now_ms) {
                 Ok(o) => o,
                 Err(e) => {
                     events.push((instance, TaskEvent::Failed { task: id, error: e.to_string() }));
@@ -523,7 +526,7 @@ impl StreamsApp {
                 }
             };
             self.dropped += result.dropped.len() as u64;
-            self.windows.observe(&self.spec.topology, id.partition, &result);
+            self.windows.observe(&self.spec.topology, id.partition, &mut result);
             for rec in &result.records {
                 let value = match &self.spec.ksql {
                     Some(k) if k.finishes(&rec.topic) => {

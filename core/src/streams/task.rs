@@ -104,6 +104,18 @@ pub struct WindowedInput {
     pub expired: u32,
 }
 
+impl WindowedInput {
+    /// Behind the processor's stream time (out of order).
+    pub fn late(&self) -> bool {
+        self.timestamp < self.stream_time
+    }
+
+    /// Came after a window it falls in had closed (window end + grace).
+    pub fn dropped(&self) -> bool {
+        self.expired > 0
+    }
+}
+
 /// Everything one `process` call produced.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskOutput {

@@ -560,10 +560,17 @@ impl Topology {
         self.subtopologies.iter().find(|s| s.sources.contains_key(topic)).map(|s| s.id)
     }
 
-    /// The windows of the windowed aggregation that writes `store`, if that is what it is.
-    pub fn windows_of_store(&self, store: &str) -> Option<&Windows> {
+    /// How long the windows of a window store are, when its aggregation says so: time
+    /// windows (tumbling, hopping) span their size, sliding windows their time difference.
+    /// A join's window store holds records by timestamp, not windows, and session windows
+    /// carry their own end: `None`.
+    pub fn window_size(&self, store: &str) -> Option<i64> {
         self.nodes.iter().find_map(|n| match &n.kind {
-            NodeKind::WindowAggregate { store: s, windows, .. } if s == store => Some(windows),
+            NodeKind::WindowAggregate { store: s, windows, .. } if s == store => match windows {
+                Windows::Time(t) => Some(t.size_ms),
+                Windows::Sliding(s) => Some(s.time_difference_ms),
+                Windows::Session(_) => None,
+            },
             _ => None,
         })
     }
