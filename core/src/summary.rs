@@ -404,11 +404,82 @@ fn position(tp: &TopicPartition, offset: u64) -> String {
 /// Where each record sits in the authoritative log of its partition (the leader's, or when
 /// the partition is offline, the longest log among its ISR).
 struct Audit {
-    /// Per record: offsets where it appears.
-    seen: BTreeMap<RecordId, Vec<(TopicPartition, u64)>>,
+    /// Per record: where it appears.
+    seen: Seen,
     /// Per partition: the bounds of its authoritative log.
     bounds: BTreeMap<TopicPartition, LogBounds>,
     reordered: BTreeMap<u32, u64>,
+}
+
+/// Where each record appears in the authoritative logs, in partition order then offset
+/// order. Dense by record id for the ledger's records (the summary is recomputed once a
+/// second while the web app plays, so one allocation per record was its cost): the first
+/// copy inline, further copies (duplicates, rare) in a map.
+struct Seen {
+    /// The partitions in the order they were audited; places refer to them by index.
+    partitions: Vec<TopicPartition>,
+    /// Per ledger record id: its first place, or `UNSEEN`.
+    first: Vec<(u32, u64)>,
+    /// Second and later places of the ledger's records.
+    more: BTreeMap<RecordId, Vec<(u32, u64)>>,
+    /// Every place of records the ledger does not track (the brokers' own, for one).
+    untracked: BTreeMap<RecordId, Vec<(u32, u64)>>,
+}
+
+const UNSEEN: (u32, u64) = (u32::MAX, u64::MAX);
+
+impl Seen {
+    fn new(ledger_records: usize) -> Seen {
+        Seen {
+            partitions: Vec::new(),
+            first: vec![UNSEEN; ledger_records],
+            more: BTreeMap::new(),
+            untracked: BTreeMap::new(),
+        }
+    }
+
+    fn push(&mut self, id: RecordId, place: (u32, u64)) {
+        match self.first.get_mut(id.0 as usize) {
+            Some(first) if *first == UNSEEN => *first = place,
+            Some(_) => self.more.entry(id).or_default().push(place),
+            None => self.untracked.entry(id).or_default().push(place),
+        }
+    }
+
+    fn copies(&self, id: RecordId) -> u64 {
+        match self.first.get(id.0 as usize) {
+            Some(first) if *first == UNSEEN => 0,
+            Some(_) => 1 + self.more.get(&id).map_or(0, |m| m.len() as u64),
+            None => self.untracked.get(&id).map_or(0, |m| m.len() as u64),
+        }
+    }
+
+    /// The `n`th place of a record (0 = the first), as a partition and an offset.
+    fn place(&self, id: RecordId, n: usize) -> Option<(&TopicPartition, u64)> {
+        let (p, offset) = match self.first.get(id.0 as usize) {
+            Some(first) if *first == UNSEEN => None,
+            Some(first) if n == 0 => Some(*first),
+            Some(_) => self.more.get(&id).and_then(|m| m.get(n - 1)).copied(),
+            None => self.untracked.get(&id).and_then(|m| m.get(n)).copied(),
+        }?;
+        Some((&self.partitions[p as usize], offset))
+    }
+
+    /// Every record seen with its places (partition indices), the ledger's in id order,
+    /// then the untracked ones.
+    fn each(&self, mut f: impl FnMut(RecordId, &mut dyn Iterator<Item = (u32, u64)>)) {
+        for (i, first) in self.first.iter().enumerate() {
+            if *first == UNSEEN {
+                continue;
+            }
+            let id = RecordId(i as u64);
+            let more = self.more.get(&id).map(|m| m.as_slice()).unwrap_or(&[]);
+            f(id, &mut std::iter::once(*first).chain(more.iter().copied()));
+        }
+        for (id, places) in &self.untracked {
+            f(*id, &mut places.iter().copied());
+        }
+    }
 }
 
 /// Log start and HW of a partition's authoritative log, and (compacted topics) the
@@ -467,7 +538,7 @@ fn is_lost(outcome: Outcome, in_log: bool, bounds: Option<&LogBounds>) -> bool {
 }
 
 fn audit(world: &World) -> Audit {
-    let mut seen: BTreeMap<RecordId, Vec<(TopicPartition, u64)>> = BTreeMap::new();
+    let mut seen = Seen::new(world.ledger.records.len());
     let mut bounds = BTreeMap::new();
     let mut reordered: BTreeMap<u32, u64> = BTreeMap::new();
     for (tp, _) in world.controller.image.partitions() {
@@ -476,10 +547,12 @@ fn audit(world: &World) -> Audit {
             continue; // the brokers' own records: no producer sent them
         }
         bounds.insert(tp.clone(), LogBounds::of(world, &tp, log));
+        let index = seen.partitions.len() as u32;
+        seen.partitions.push(tp);
         let mut last_by_producer: BTreeMap<u32, u64> = BTreeMap::new();
         for b in log.batches() {
             for (offset, r) in b.records() {
-                seen.entry(r.id).or_default().push((tp.clone(), offset));
+                seen.push(r.id, (index, offset));
                 if let Some(e) = world.ledger.entry(r.id) {
                     let last = last_by_producer.entry(e.producer).or_insert(0);
                     if r.id.0 < *last {
@@ -652,12 +725,12 @@ impl RunSummary {
                 continue;
             };
             ps.sent += 1;
-            let copies = audit.seen.get(&id).map(|v| v.len() as u64).unwrap_or(0);
+            let copies = audit.seen.copies(id);
             if copies > 1 {
                 ps.duplicates += copies - 1;
                 if ps.duplicate_records.len() < LISTED {
-                    if let Some((tp, off)) = audit.seen.get(&id).and_then(|v| v.get(1)) {
-                        ps.duplicate_records.push(position(tp, *off));
+                    if let Some((tp, off)) = audit.seen.place(id, 1) {
+                        ps.duplicate_records.push(position(tp, off));
                     }
                 }
             }
@@ -856,16 +929,24 @@ impl RunSummary {
                     })
                 };
                 let unread = |id: RecordId| d.counts.get(id.0 as usize).copied().unwrap_or(0) == 0;
-                for (id, places) in &audit.seen {
-                    let committed = places.iter().any(|(tp, off)| hw_of(tp).map(|h| *off < h).unwrap_or(false));
-                    if committed && places.iter().any(|(tp, _)| reads(tp)) && unread(*id) {
+                // Per audited partition, once: its HW and whether this reader reads it.
+                let parts: Vec<(Option<u64>, bool)> =
+                    audit.seen.partitions.iter().map(|tp| (hw_of(tp), reads(tp))).collect();
+                audit.seen.each(|id, places| {
+                    let (mut committed, mut read) = (false, false);
+                    for (p, off) in places {
+                        let (hw, reads) = parts[p as usize];
+                        committed |= hw.is_some_and(|h| off < h);
+                        read |= reads;
+                    }
+                    if committed && read && unread(id) {
                         s.never += 1;
                     }
-                }
+                });
                 for (i, e) in world.ledger.records.iter().enumerate() {
                     let id = RecordId(i as u64);
                     let Outcome::Acked { offset } = e.outcome else { continue };
-                    if audit.seen.contains_key(&id) || offset == u64::MAX {
+                    if audit.seen.copies(id) > 0 || offset == u64::MAX {
                         continue;
                     }
                     let Some(tp) = world.ledger.topic_partition(id) else { continue };
