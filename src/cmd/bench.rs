@@ -277,6 +277,35 @@ fn suite(args: &Args) -> CliResult {
             record_wall
         ),
     });
+    // The run summary (with its audit of every record against the logs): the web app
+    // recomputes it once a second while playing, so its cost grows with the run.
+    let (summary, wall) = timed(|| sandbox_core::summary::RunSummary::of(&world));
+    figures.push(Figure {
+        name: "run_summary_ms".into(),
+        value: wall * 1000.0,
+        unit: "ms".into(),
+        reference: None,
+        ratio: None,
+        note: format!(
+            "RunSummary::of at the end of the {total_steps}-step run ({} records sent, {} acked)",
+            world.ledger.records.len(),
+            summary.producers.iter().map(|p| p.acked).sum::<u64>()
+        ),
+    });
+    // The client history check (Jepsen's checks over every send and read): the web app
+    // runs it after a pause or a seek.
+    let (mut recorded, _) = World::new(&setup, args.seed).map_err(|e| CliError::BadInput(e.0))?;
+    let history = sandbox_core::history::run_recorded(&mut recorded).map_err(|e| CliError::BadInput(e.0))?;
+    let allow = sandbox_core::history::Allowances::of(&recorded);
+    let (report, wall) = timed(|| sandbox_core::history::check(&history, &allow));
+    figures.push(Figure {
+        name: "history_check_ms".into(),
+        value: wall * 1000.0,
+        unit: "ms".into(),
+        reference: None,
+        ratio: None,
+        note: format!("history::check over {} sends and {} reads", report.sends, report.reads),
+    });
     let json_bytes = serde_json::to_vec(&world).map(|v| v.len()).unwrap_or(0);
     let produced = world.ledger.records.len().max(1);
     figures.push(Figure {
