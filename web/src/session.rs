@@ -32,6 +32,10 @@ pub const MAX_TRACE_EVENTS: usize = 500_000;
 
 pub use sandbox_core::share::Source;
 
+/// Furthest step [`Session::replay`] goes to: a shared link's bound (the page blocks while
+/// it replays).
+pub const MAX_REPLAY_STEPS: u64 = sandbox_core::share::MAX_SHARED_CURSOR;
+
 /// Totals at one point of the run, for the time charts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
@@ -421,7 +425,8 @@ impl Session {
 
     /// Installs a shared action log and moves to `cursor`. The log must be ordered by step;
     /// every action is validated when its step comes. On a problem the session keeps what
-    /// replayed cleanly and says why it stopped.
+    /// replayed cleanly and says why it stopped. It computes at most
+    /// [`MAX_REPLAY_STEPS`] steps: a log or cursor beyond that is refused before any step.
     pub fn replay(&mut self, actions: Vec<LoggedAction>, cursor: u64) -> Result<(), ReplayProblem> {
         if actions.windows(2).any(|w| w[0].at_step >= w[1].at_step) {
             return Err(ReplayProblem("the action log is not in step order".into()));
@@ -430,6 +435,19 @@ impl Session {
             return Err(ReplayProblem(format!("action '{}' is before the boot step", a.action)));
         }
         let count = actions.len();
+        if let Some((i, a)) = actions.iter().enumerate().find(|(_, a)| a.at_step > MAX_REPLAY_STEPS) {
+            return Err(ReplayProblem(format!(
+                "action {} of {count} ('{}') is at step {}, beyond the {MAX_REPLAY_STEPS} steps a link may replay",
+                i + 1,
+                a.action,
+                a.at_step
+            )));
+        }
+        if cursor > MAX_REPLAY_STEPS {
+            return Err(ReplayProblem(format!(
+                "step {cursor} is beyond the {MAX_REPLAY_STEPS} steps a link may replay"
+            )));
+        }
         for (i, logged) in actions.into_iter().enumerate() {
             let reached = self.seek(logged.at_step);
             if reached != logged.at_step {
@@ -708,8 +726,24 @@ mod tests {
         assert!(e.0.contains("no broker 9"), "{e:?}");
         assert_eq!(s.cursor(), 9, "the session stays usable where the log broke");
         let mut s = session("replication/acks-1-leader-crash", 1);
-        let e = s.replay(Vec::new(), u64::MAX / 2).unwrap_err();
+        let e = s.replay(Vec::new(), MAX_REPLAY_STEPS).unwrap_err();
         assert!(e.0.contains("past the end"), "{e:?}");
+    }
+
+    #[test]
+    fn replay_refuses_steps_beyond_the_link_bound_before_computing_any() {
+        // Refused up front: no seek toward a step a link may not replay.
+        let mut s = session("producer/keys-and-hot-partitions", 1);
+        let far = vec![
+            LoggedAction { at_step: 10, action: Action::Crash { broker: 1 } },
+            LoggedAction { at_step: MAX_REPLAY_STEPS + 1, action: Action::Restart { broker: 1 } },
+        ];
+        let e = s.replay(far, 20).unwrap_err();
+        assert!(e.0.starts_with("action 2 of 2 ('restart broker 1') is at step 2000001, beyond"), "{e:?}");
+        assert_eq!((s.cursor(), s.frontier(), s.actions().len()), (1, 1, 0), "nothing was computed");
+        let e = s.replay(Vec::new(), u64::MAX).unwrap_err();
+        assert!(e.0.contains("beyond the 2000000 steps"), "{e:?}");
+        assert_eq!(s.frontier(), 1);
     }
 
     #[test]

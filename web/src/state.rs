@@ -568,6 +568,17 @@ mod tests {
             assert!(Rc::ptr_eq(&next.session, &state.session), "session kept for {bad}");
             assert_eq!(next.session.borrow().world.digest(), before);
         }
+        // An action beyond the steps a link replays is refused before anything runs.
+        let far = "v=1&s=replication/acks-1-leader-crash&seed=1&c=5&a=W3siYXRfc3RlcCI6OTk5OTk5OTk5OSwiYWN0aW9uIjp7ImFjdGlvbiI6ImNyYXNoIiwiYnJva2VyIjoxfX1d";
+        let next = state.clone().reduce(Msg::OpenLink(far.into()));
+        assert_eq!(
+            next.notice,
+            Some(Notice::Error(
+                "This link cannot be opened: action 1 of 1 ('crash broker 1') is at step 9999999999, beyond the 2000000 \
+                 steps a link may replay."
+                    .into()
+            ))
+        );
         // At start, a bad link falls back to the default scenario with the message shown.
         let start = AppState::initial("v=1&s=nope&seed=1", None);
         assert!(matches!(start.notice, Some(Notice::Error(_))));
