@@ -435,6 +435,10 @@ pub struct NoticeProps {
 #[function_component(NoticeBar)]
 pub fn notice_bar(p: &NoticeProps) -> Html {
     let d = use_dispatch();
+    let undo = {
+        let d = d.clone();
+        Callback::from(move |_| d.dispatch(Msg::UndoBranch))
+    };
     let close = Callback::from(move |_| d.dispatch(Msg::Notice(None)));
     match &p.notice {
         None => html! { <div class="notice-slot" aria-live="polite"></div> },
@@ -442,11 +446,16 @@ pub fn notice_bar(p: &NoticeProps) -> Html {
             let (class, role, text) = match n {
                 Notice::Error(t) => ("notice error", "alert", t),
                 Notice::Info(t) => ("notice info", "status", t),
+                Notice::Branched { text, .. } => ("notice info", "status", text),
             };
             html! {
                 <div class="notice-slot" aria-live="polite">
                     <div class={class} role={role} data-testid="notice">
                         <span>{ text }</span>
+                        if let Notice::Branched { undo: b, .. } = n {
+                            <button onclick={undo} data-testid="undo-branch"
+                                aria-label={format!("Undo: go back to the previous branch at step {}", b.step)}>{ "Undo" }</button>
+                        }
                         <button onclick={close} aria-label="Dismiss the message">{ "✕" }</button>
                     </div>
                 </div>

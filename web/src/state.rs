@@ -4,7 +4,7 @@
 use crate::edit::{self, Knobs, MAX_SCENARIO_BYTES};
 use crate::pacer::{self, FrameKind};
 use crate::scenarios;
-use crate::session::{Goal, JumpEnd, Session, Source};
+use crate::session::{Branch, Goal, JumpEnd, Session, Source};
 use crate::share::{self, Shared};
 use crate::streams_live::{IqSelection, IqSelections};
 use crate::vm::LogFilter;
@@ -32,10 +32,34 @@ pub const MAX_JUMP_STEPS: u64 = 5_000_000;
 /// goes on frame by frame, the time bar showing its progress and Space or Esc stopping it.
 pub const SYNC_JUMP_MS: f64 = 60.0;
 
+/// Undoing a branch recomputes the old future for at most this long at once; the rest is
+/// computed when played.
+pub const UNDO_COMPUTE_MS: f64 = 150.0;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Notice {
     Error(String),
     Info(String),
+    /// Acting in the past started a new branch: says what was discarded and offers to undo
+    /// it. One level: the next action or load replaces the notice, and with it the undo.
+    Branched {
+        text: String,
+        undo: Rc<Branch>,
+    },
+}
+
+impl Notice {
+    /// The notice after acting at `b.step` discarded `b`'s future.
+    pub fn branched(b: Branch) -> Notice {
+        let plural = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let text = format!(
+            "New branch from step {}: the previous future ({}, {}) was discarded.",
+            b.step,
+            plural(b.later_steps(), "step"),
+            plural(b.later_actions as u64, "later action")
+        );
+        Notice::Branched { text, undo: Rc::new(b) }
+    }
 }
 
 #[derive(Clone)]
@@ -82,6 +106,8 @@ pub enum Msg {
     /// Faster (+) or slower (-) by this many hundredths of a decade.
     SpeedBy(i32),
     Act(Action),
+    /// Back to the branch the last act in the past discarded (the `Branched` notice's).
+    UndoBranch,
     Load {
         source: Source,
         seed: Option<u64>,
@@ -397,8 +423,11 @@ impl Reducible for AppState {
                     n.playing = !n.playing;
                     n.last_frame = None;
                     n.clock = n.session.borrow().world.now;
-                    if n.playing {
+                    // A branch's notice stays while its branch plays: its Undo still applies.
+                    if n.playing && !matches!(n.notice, Some(Notice::Branched { .. })) {
                         n.notice = None;
+                    }
+                    if n.playing {
                         n.achieved_speed = n.speed_factor();
                         pacer::with(|p| p.restart(n.achieved_speed));
                     }
@@ -456,11 +485,35 @@ impl Reducible for AppState {
             }
             Msg::Act(action) => {
                 let text = action.to_string();
-                let result = self.session.borrow_mut().act(action);
+                let (discarded, result) = {
+                    let mut s = self.session.borrow_mut();
+                    let discarded = s.branch_point();
+                    (discarded, s.act(action))
+                };
                 match result {
-                    Ok(()) => self.changed(|n| n.notice = None),
+                    Ok(()) => self.changed(|n| n.notice = discarded.map(Notice::branched)),
                     Err(e) => error(&self, format!("{text}: {e}")),
                 }
+            }
+            Msg::UndoBranch => {
+                let Some(Notice::Branched { undo, .. }) = &self.notice else { return self };
+                let undo = undo.clone();
+                let deadline = crate::dom::now_ms() + UNDO_COMPUTE_MS;
+                let result = self.session.borrow_mut().restore(&undo, || crate::dom::now_ms() > deadline);
+                self.changed(|n| {
+                    n.playing = false;
+                    n.notice = Some(match result {
+                        Ok(reached) if reached >= undo.frontier => {
+                            Notice::Info(format!("Undone: back on the previous branch at step {}.", undo.step))
+                        }
+                        Ok(reached) => Notice::Info(format!(
+                            "Undone: back on the previous branch at step {}; its future is computed up to step \
+                             {reached} of {} (playing computes the rest).",
+                            undo.step, undo.frontier
+                        )),
+                        Err(e) => Notice::Error(format!("Cannot undo the branch: {e}.")),
+                    });
+                })
             }
             Msg::Load { source, seed } => match open(source, seed) {
                 Ok(s) => self.replace(s, None),
@@ -630,6 +683,61 @@ mod tests {
         let o = opened.session.borrow();
         assert_eq!(o.cursor(), 60);
         assert_eq!(o.world.action_log.len(), 1, "the crash at step 40 is in, the restart at 80 is not");
+    }
+
+    /// (cursor, digest, action log, frontier) of a state's session.
+    fn position(state: &AppState) -> (u64, u64, Vec<sandbox_core::world::LoggedAction>, u64) {
+        let s = state.session.borrow();
+        (s.cursor(), s.world.digest(), s.actions().to_vec(), s.frontier())
+    }
+
+    /// Steps forward to `step` (a seek goes no further than the frontier).
+    fn forward_to(mut state: Rc<AppState>, step: u64) -> Rc<AppState> {
+        while state.session.borrow().cursor() < step {
+            state = state.reduce(Msg::StepForward);
+        }
+        state
+    }
+
+    #[test]
+    fn acting_in_the_past_says_what_it_discarded_and_undo_restores_the_old_branch() {
+        let state = forward_to(Rc::new(AppState::initial("", None)), 60);
+        let state = state.reduce(Msg::Act(Action::Crash { broker: 2 }));
+        assert_eq!(state.notice, None, "acting at the frontier discards nothing");
+        let state = forward_to(state, 200).reduce(Msg::Seek(40));
+        let before = position(&state);
+        let state = state.reduce(Msg::Act(Action::Crash { broker: 3 }));
+        let Some(Notice::Branched { text, .. }) = &state.notice else { panic!("{:?}", state.notice) };
+        assert_eq!(text, "New branch from step 40: the previous future (160 steps, 1 later action) was discarded.");
+        assert_eq!(position(&state).2.len(), 1, "the new branch has only the new crash");
+        // Its Undo stays offered while the new branch plays.
+        let state = state.reduce(Msg::TogglePlay);
+        assert!(state.playing && matches!(state.notice, Some(Notice::Branched { .. })));
+        let state = state.reduce(Msg::UndoBranch);
+        assert!(!state.playing);
+        assert_eq!(position(&state), before, "the same cursor, digest, action log and computed future");
+        assert_eq!(state.notice, Some(Notice::Info("Undone: back on the previous branch at step 40.".into())));
+        // One level: nothing more to undo.
+        let again = state.clone().reduce(Msg::UndoBranch);
+        assert!(Rc::ptr_eq(&again, &state));
+        assert_eq!(position(&again), before);
+    }
+
+    #[test]
+    fn a_second_branch_replaces_the_first_ones_undo() {
+        let state = forward_to(Rc::new(AppState::initial("", None)), 100);
+        let state = state.reduce(Msg::Seek(50)).reduce(Msg::Act(Action::Crash { broker: 1 }));
+        let state = state.reduce(Msg::Seek(30));
+        let between = position(&state);
+        let state = state.reduce(Msg::Act(Action::Crash { broker: 2 }));
+        let Some(Notice::Branched { text, .. }) = &state.notice else { panic!("{:?}", state.notice) };
+        assert!(text.starts_with("New branch from step 30: the previous future (21 steps, 1 later action)"), "{text}");
+        let state = state.reduce(Msg::UndoBranch);
+        assert_eq!(position(&state), between, "back on the branch with the crash of broker 1, not before it");
+        // Dismissing the notice forgets the undo.
+        let state = state.reduce(Msg::Act(Action::Crash { broker: 3 })).reduce(Msg::Notice(None));
+        let after = position(&state);
+        assert_eq!(position(&state.reduce(Msg::UndoBranch)), after);
     }
 
     #[test]
