@@ -240,7 +240,12 @@ pub fn app() -> Html {
     let cluster = {
         let playing = state.playing;
         let prev = prev_cluster.borrow().clone();
-        let vm = Rc::new(vm::cluster(w, prev.as_deref(), |tp| playing && crate::cluster::is_off_screen(tp)));
+        let vm = Rc::new(vm::cluster_in(
+            w,
+            prev.as_deref(),
+            |tp| playing && crate::cluster::is_off_screen(tp),
+            &state.partitions,
+        ));
         *prev_cluster.borrow_mut() = Some(vm.clone());
         vm
     };
@@ -285,7 +290,7 @@ pub fn app() -> Html {
                     <PauseOffScreen playing={playing}><crate::history_panel::HistoryCheck report={history} /></PauseOffScreen>
                     <crate::export_panel::ExportReal source_text={text} seed={s.seed} />
                 </div>
-                <PauseOffScreen playing={playing}><EventLog session={session_ref} filter={state.filter.clone()} playing={playing} /></PauseOffScreen>
+                <PauseOffScreen playing={playing}><EventLog session={session_ref} filter={state.filter.clone()} playing={playing} topic={state.partitions.topic.clone()} /></PauseOffScreen>
                 <PauseOffScreen playing={playing}><Charts session={slow_ref} summary={summary} /></PauseOffScreen>
                 <PauseOffScreen playing={playing}><SchemaPanel registry={(*registry).clone()} /></PauseOffScreen>
                 if !streams.is_empty() {

@@ -2,7 +2,7 @@
 //! with their fault buttons, and every partition with its replicas, leader, epoch, ISR and a log lane per replica.
 use crate::schema_vm::RegistryNodeVm;
 use crate::state::{Dispatch, Msg};
-use crate::vm::{BrokerVm, ClusterVm, LaneVm, LinkVm, PartitionVm, KEY_COLOURS};
+use crate::vm::{BrokerVm, ClusterVm, LaneVm, LinkVm, PartitionView, PartitionVm, KEY_COLOURS, MAX_DRAWN_PARTITIONS};
 use sandbox_core::action::Action;
 use sandbox_core::cluster::broker::BrokerStatus;
 use std::rc::Rc;
@@ -56,13 +56,79 @@ pub fn cluster_view(p: &ClusterProps) -> Html {
             </div>
             <NetworkControls nodes={vm.nodes.clone()} cut_links={vm.cut_links} links={vm.links.clone()} />
             <Legend />
+            <PartitionFilter vm={vm.clone()} />
             <div class="partitions">
                 { for vm.partitions.iter().filter(|pv| !pv.internal).map(|pv| html! { <PartitionRow key={pv.tp.clone()} vm={pv.clone()} /> }) }
                 if vm.partitions.iter().any(|pv| pv.internal) {
-                    <InternalPartitions partitions={vm.partitions.iter().filter(|pv| pv.internal).cloned().collect::<Vec<_>>()} />
+                    <InternalPartitions partitions={vm.partitions.iter().filter(|pv| pv.internal).cloned().collect::<Vec<_>>()}
+                        open={vm.view.topic.is_some()} />
+                }
+                if not_drawn(vm) > 0 {
+                    <p class="not-drawn" data-testid="partitions-not-drawn">
+                        { format!("{} more partition{} not drawn; filter by topic or page through them above.",
+                            not_drawn(vm), if not_drawn(vm) == 1 { "" } else { "s" }) }
+                    </p>
                 }
             </div>
         </section>
+    }
+}
+
+/// Partitions the view selects but does not draw (before and after the drawn page).
+fn not_drawn(vm: &ClusterVm) -> usize {
+    vm.selected - (vm.shown.1 - vm.shown.0)
+}
+
+#[derive(Properties, PartialEq)]
+struct PartitionFilterProps {
+    vm: Rc<ClusterVm>,
+}
+
+/// Which partitions are drawn, when not all of them can be: a topic, and pages of
+/// [`MAX_DRAWN_PARTITIONS`].
+#[function_component(PartitionFilter)]
+fn partition_filter(p: &PartitionFilterProps) -> Html {
+    let d = use_context::<Dispatch>().expect("dispatcher");
+    let vm = &p.vm;
+    let total: usize = vm.topics.iter().map(|(_, n)| n).sum();
+    if total <= MAX_DRAWN_PARTITIONS && vm.view == PartitionView::default() {
+        return html! {};
+    }
+    let on_topic = {
+        let d = d.clone();
+        Callback::from(move |e: Event| {
+            let v = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
+            d.dispatch(Msg::ShowPartitions(PartitionView { topic: (!v.is_empty()).then_some(v), first: 0 }));
+        })
+    };
+    let page = |first: usize| {
+        let (d, topic) = (d.clone(), vm.view.topic.clone());
+        Callback::from(move |_: MouseEvent| {
+            d.dispatch(Msg::ShowPartitions(PartitionView { topic: topic.clone(), first }))
+        })
+    };
+    let (from, to) = vm.shown;
+    html! {
+        <div class="partition-filter" role="group" aria-label="Partitions drawn">
+            <label for="topic-filter">{ "topic " }
+                <select id="topic-filter" onchange={on_topic}>
+                    <option value="" selected={vm.view.topic.is_none()}>{ format!("all topics ({total} partitions)") }</option>
+                    { for vm.topics.iter().map(|(t, n)| html! {
+                        <option value={t.clone()} selected={vm.view.topic.as_deref() == Some(t.as_str())}>
+                            { format!("{} ({n})", crate::vm::clip(t, 40)) }</option>
+                    }) }
+                </select>
+            </label>
+            <span data-testid="partitions-shown">
+                { if to > from { format!("partitions {}–{to} of {}", from + 1, vm.selected) } else { format!("no partitions of {}", vm.selected) } }
+            </span>
+            if from > 0 {
+                <button class="small" onclick={page(from.saturating_sub(MAX_DRAWN_PARTITIONS))}>{ format!("previous {MAX_DRAWN_PARTITIONS}") }</button>
+            }
+            if to < vm.selected {
+                <button class="small" onclick={page(to)}>{ format!("next {}", MAX_DRAWN_PARTITIONS.min(vm.selected - to)) }</button>
+            }
+        </div>
     }
 }
 
@@ -244,6 +310,9 @@ pub fn broker_card(p: &BrokerProps) -> Html {
 #[derive(Properties, PartialEq)]
 pub struct InternalProps {
     pub partitions: Vec<PartitionVm>,
+    /// Unfolded (an internal topic was chosen in the topic filter).
+    #[prop_or_default]
+    pub open: bool,
 }
 
 /// Kafka's internal topics, folded: a group's offsets live in one of the 50
@@ -269,7 +338,7 @@ fn internal_partitions(p: &InternalProps) -> Html {
         summary.push_str(&format!(" · {under} under-replicated"));
     }
     html! {
-        <details class="internal-topics">
+        <details class="internal-topics" open={p.open}>
             <summary>{ "Internal topics: " }{ summary }</summary>
             { for p.partitions.iter().map(|pv| html! { <PartitionRow key={pv.tp.clone()} vm={pv.clone()} /> }) }
         </details>

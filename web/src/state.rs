@@ -7,7 +7,7 @@ use crate::scenarios;
 use crate::session::{Branch, Goal, JumpEnd, Session, Source};
 use crate::share::{self, Shared};
 use crate::streams_live::{IqSelection, IqSelections};
-use crate::vm::LogFilter;
+use crate::vm::{LogFilter, PartitionView};
 use sandbox_core::action::Action;
 use sandbox_core::scenario::Scenario;
 use sandbox_core::sim::time::SimTime;
@@ -82,6 +82,9 @@ pub struct AppState {
     last_mid: f64,
     pub notice: Option<Notice>,
     pub filter: LogFilter,
+    /// Which partitions the cluster view draws (a topic, a page of at most
+    /// [`crate::vm::MAX_DRAWN_PARTITIONS`]).
+    pub partitions: PartitionView,
     pub help: bool,
     /// While playing: the speed the simulation kept up with recently (simulated time per
     /// wall-clock time), refreshed with the side panels. Below the requested speed when the
@@ -123,6 +126,7 @@ pub enum Msg {
         after: Knobs,
     },
     SetFilter(LogFilter),
+    ShowPartitions(PartitionView),
     Notice(Option<Notice>),
     /// Stops a jump going on (Esc).
     StopJump,
@@ -219,6 +223,7 @@ impl AppState {
             last_mid: 0.0,
             notice,
             filter: LogFilter::default(),
+            partitions: PartitionView::default(),
             help: false,
             achieved_speed: 0.0,
             fast_forward: None,
@@ -567,6 +572,15 @@ impl Reducible for AppState {
                 }
                 let mut next = (*self).clone();
                 next.filter = f;
+                next.rev += 1;
+                Rc::new(next)
+            }
+            Msg::ShowPartitions(v) => {
+                if v == self.partitions {
+                    return self;
+                }
+                let mut next = (*self).clone();
+                next.partitions = v;
                 next.rev += 1;
                 Rc::new(next)
             }
