@@ -162,12 +162,16 @@ pub fn app() -> Html {
             move || drop(timer)
         });
     }
-    // Autosave and the URL: with the slow views (once a second while playing).
+    // Autosave and the URL: with the slow views (once a second while playing). While a bad
+    // link's error shows, the address bar keeps that link as typed, to be fixed there.
     {
         let session = state.session.clone();
-        use_effect_with((state.slow_rev, Rc::as_ptr(&state.session) as usize), move |_| {
+        let bad_link = matches!(state.notice, Some(Notice::BadLink { .. }));
+        use_effect_with((state.slow_rev, Rc::as_ptr(&state.session) as usize, bad_link), move |&(_, _, bad_link)| {
             let link = link_of(&session.borrow());
-            dom::set_hash(&link);
+            if !bad_link {
+                dom::set_hash(&link);
+            }
             dom::storage_set(dom::STORAGE_KEY, &link);
         });
     }
@@ -304,7 +308,7 @@ pub fn app() -> Html {
                 <StreamsPanel seed={s.seed} />
             </main>
             if state.help { <Help /> }
-            if matches!(state.notice, Some(Notice::Error(_))) { <span hidden=true data-testid="has-error"></span> }
+            if state.notice.as_ref().is_some_and(Notice::is_error) { <span hidden=true data-testid="has-error"></span> }
         </ContextProvider<Dispatch>>
     }
 }

@@ -545,6 +545,21 @@ pub fn notice_bar(p: &NoticeProps) -> Html {
         let d = d.clone();
         Callback::from(move |_| d.dispatch(Msg::UndoBranch))
     };
+    let bad_link_field = use_node_ref();
+    let copy_link = {
+        let (notice, field) = (p.notice.clone(), bad_link_field.clone());
+        Callback::from(move |_| {
+            let Some(Notice::BadLink { fragment, .. }) = &notice else { return };
+            // The message stays (the address bar keeps the link while it shows); without a
+            // clipboard the field's text is selected, for Ctrl+C.
+            if !dom::copy_to_clipboard(&format!("{}#{fragment}", dom::base_url())) {
+                if let Some(input) = field.cast::<HtmlInputElement>() {
+                    let _ = input.focus();
+                    input.select();
+                }
+            }
+        })
+    };
     let close = Callback::from(move |_| d.dispatch(Msg::Notice(None)));
     match &p.notice {
         None => html! { <div class="notice-slot" aria-live="polite"></div> },
@@ -553,6 +568,7 @@ pub fn notice_bar(p: &NoticeProps) -> Html {
                 Notice::Error(t) => ("notice error", "alert", t),
                 Notice::Info(t) => ("notice info", "status", t),
                 Notice::Branched { text, .. } => ("notice info", "status", text),
+                Notice::BadLink { text, .. } => ("notice error", "alert", text),
             };
             html! {
                 <div class="notice-slot" aria-live="polite">
@@ -561,6 +577,16 @@ pub fn notice_bar(p: &NoticeProps) -> Html {
                         if let Notice::Branched { undo: b, .. } = n {
                             <button onclick={undo} data-testid="undo-branch"
                                 aria-label={format!("Undo: go back to the previous branch at step {}", b.step)}>{ "Undo" }</button>
+                        }
+                        if let Notice::BadLink { fragment, .. } = n {
+                            // As text in a field (never markup): selectable, copyable, editable
+                            // in the address bar, which keeps it too.
+                            <label class="bad-link">{ "the link: #" }
+                                <input ref={bad_link_field.clone()} readonly=true value={fragment.to_string()} data-testid="bad-link"
+                                    aria-label="The link that cannot be opened, as given"
+                                    onfocus={Callback::from(|e: FocusEvent| e.target_unchecked_into::<HtmlInputElement>().select())}/>
+                            </label>
+                            <button onclick={copy_link}>{ "Copy link" }</button>
                         }
                         <button onclick={close} aria-label="Dismiss the message">{ "✕" }</button>
                     </div>

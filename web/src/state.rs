@@ -46,9 +46,23 @@ pub enum Notice {
         text: String,
         undo: Rc<Branch>,
     },
+    /// A link that cannot be opened, with the fragment as given, to copy and fix (the
+    /// address bar keeps it too while this shows).
+    BadLink {
+        text: String,
+        fragment: Rc<str>,
+    },
 }
 
 impl Notice {
+    fn bad_link(text: String, fragment: &str) -> Notice {
+        Notice::BadLink { text, fragment: fragment.into() }
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Notice::Error(_) | Notice::BadLink { .. })
+    }
+
     /// The notice after acting at `b.step` discarded `b`'s future.
     pub fn branched(b: Branch) -> Notice {
         let plural = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
@@ -168,6 +182,17 @@ pub fn open(source: Source, seed: Option<u64>) -> Result<Session, String> {
     Session::new(source, scenario, seed).map_err(|e| format!("{file}: {e}"))
 }
 
+/// The fragment that starts afresh (the crash panel's "Start fresh" link uses it).
+pub const NEW: &str = "new";
+
+/// A fresh run of the default scenario.
+fn fresh() -> Result<Session, String> {
+    open(Source::Builtin(scenarios::default_name().into()), None).or_else(|e| {
+        // A broken shipped scenario must not blank the page: try the others.
+        scenarios::names().find_map(|n| open(Source::Builtin(n.into()), None).ok()).ok_or(e)
+    })
+}
+
 /// Opens a share link, replaying its action log to its cursor.
 pub fn open_link(fragment: &str) -> Result<Session, String> {
     let shared = share::decode(fragment).map_err(|e| format!("This link cannot be opened: {e}."))?;
@@ -232,27 +257,24 @@ impl AppState {
     }
 
     /// The first state: the link in the URL, else the autosaved session, else the default
-    /// scenario. A bad link is reported and the next option used.
+    /// scenario. A bad link is reported and the next option used. `#new` starts afresh: the
+    /// default scenario, whatever was saved.
     pub fn initial(hash: &str, saved: Option<String>) -> AppState {
         let mut notice = None;
-        if !hash.is_empty() && hash != "new" {
+        if !hash.is_empty() && hash != NEW {
             match open_link(hash) {
                 Ok(s) => return AppState::with_session(s, None),
-                Err(e) => notice = Some(Notice::Error(e)),
+                Err(e) => notice = Some(Notice::bad_link(e, hash)),
             }
         }
-        if hash != "new" {
+        if hash != NEW {
             if let Some(saved) = saved.filter(|s| !s.is_empty()) {
                 if let Ok(s) = open_link(&saved) {
                     return AppState::with_session(s, notice);
                 }
             }
         }
-        let fallback = open(Source::Builtin(scenarios::default_name().into()), None).or_else(|e| {
-            // A broken shipped scenario must not blank the page: try the others.
-            scenarios::names().find_map(|n| open(Source::Builtin(n.into()), None).ok()).ok_or(e)
-        });
-        match fallback {
+        match fresh() {
             Ok(s) => AppState::with_session(s, notice),
             Err(e) => panic!("no scenario can be opened: {e}"),
         }
@@ -531,9 +553,18 @@ impl Reducible for AppState {
                     Err(e) => error(&self, e),
                 }
             }
+            // `#new` typed into the address bar: start afresh, as on a load.
+            Msg::OpenLink(fragment) if fragment == NEW => match fresh() {
+                Ok(s) => self.replace(s, Some(Notice::Info("Started afresh with the default scenario.".into()))),
+                Err(e) => error(&self, e),
+            },
             Msg::OpenLink(fragment) => match open_link(&fragment) {
                 Ok(s) => self.replace(s, None),
-                Err(e) => error(&self, e),
+                Err(e) => {
+                    let mut next = (*self).clone();
+                    next.notice = Some(Notice::bad_link(e, &fragment));
+                    Rc::new(next)
+                }
             },
             Msg::Import { name, text } => {
                 if text.len() > MAX_SCENARIO_BYTES {
@@ -629,26 +660,41 @@ mod tests {
     fn bad_links_keep_the_session_and_say_why() {
         let state = Rc::new(AppState::initial("", None));
         let before = state.session.borrow().world.digest();
-        for bad in ["v=1&s=nope&seed=1", "v=9", "v=1&s=replication/acks-1-leader-crash&seed=1&a=!!"] {
+        for bad in ["v=1&s=nope&seed=1", "v=9", "v=1&s=replication/acks-1-leader-crash&seed=1&a=!!", "<b>x</b>"] {
             let next = state.clone().reduce(Msg::OpenLink(bad.into()));
-            assert!(matches!(&next.notice, Some(Notice::Error(e)) if e.contains("cannot")), "{bad}");
+            let Some(Notice::BadLink { text, fragment }) = &next.notice else { panic!("{bad}: {:?}", next.notice) };
+            assert!(text.contains("cannot"), "{bad}: {text}");
+            assert_eq!(&**fragment, bad, "the link as given, to fix it");
+            assert!(next.notice.as_ref().is_some_and(Notice::is_error));
             assert!(Rc::ptr_eq(&next.session, &state.session), "session kept for {bad}");
             assert_eq!(next.session.borrow().world.digest(), before);
         }
         // An action beyond the steps a link replays is refused before anything runs.
         let far = "v=1&s=replication/acks-1-leader-crash&seed=1&c=5&a=W3siYXRfc3RlcCI6OTk5OTk5OTk5OSwiYWN0aW9uIjp7ImFjdGlvbiI6ImNyYXNoIiwiYnJva2VyIjoxfX1d";
         let next = state.clone().reduce(Msg::OpenLink(far.into()));
+        let Some(Notice::BadLink { text, .. }) = &next.notice else { panic!("{:?}", next.notice) };
         assert_eq!(
-            next.notice,
-            Some(Notice::Error(
-                "This link cannot be opened: action 1 of 1 ('crash broker 1') is at step 9999999999, beyond the 2000000 \
-                 steps a link may replay."
-                    .into()
-            ))
+            text,
+            "This link cannot be opened: action 1 of 1 ('crash broker 1') is at step 9999999999, beyond the 2000000 \
+             steps a link may replay."
         );
         // At start, a bad link falls back to the default scenario with the message shown.
         let start = AppState::initial("v=1&s=nope&seed=1", None);
-        assert!(matches!(start.notice, Some(Notice::Error(_))));
+        assert!(matches!(&start.notice, Some(Notice::BadLink { fragment, .. }) if &**fragment == "v=1&s=nope&seed=1"));
+    }
+
+    #[test]
+    fn new_starts_afresh_on_load_and_in_an_open_page() {
+        let state = forward_to(Rc::new(AppState::initial("", None)), 30);
+        let state = state.reduce(Msg::Act(Action::Crash { broker: 1 }));
+        let saved = link_of(&state.session.borrow());
+        assert_eq!(position(&AppState::initial("", Some(saved.clone()))), position(&state), "the autosave");
+        let fresh = AppState::initial(NEW, Some(saved));
+        assert_eq!(position(&fresh), position(&AppState::initial("", None)), "#new ignores it");
+        let next = state.clone().reduce(Msg::OpenLink(NEW.into()));
+        assert!(!Rc::ptr_eq(&next.session, &state.session));
+        assert_eq!(position(&next), position(&fresh), "the default scenario at step 1, no actions");
+        assert_eq!(next.notice, Some(Notice::Info("Started afresh with the default scenario.".into())));
     }
 
     #[test]
