@@ -141,8 +141,14 @@ pub fn app() -> Html {
             });
             let d = dispatch.clone();
             let hashchange = dom::window().map(|w| {
-                gloo::events::EventListener::new(&w, "hashchange", move |_| {
-                    let hash = dom::location_hash();
+                gloo::events::EventListener::new(&w, "hashchange", move |e| {
+                    // The fragment the event is about: by the time it is dispatched the
+                    // autosave may have replaced the address bar's (history.replaceState).
+                    let hash = js_sys::Reflect::get(e, &wasm_bindgen::JsValue::from_str("newURL"))
+                        .ok()
+                        .and_then(|u| u.as_string())
+                        .map(|u| u.split_once('#').map(|(_, f)| f.to_string()).unwrap_or_default())
+                        .unwrap_or_else(dom::location_hash);
                     if !hash.is_empty() {
                         d.dispatch(Msg::OpenLink(hash));
                     }
