@@ -672,8 +672,9 @@ pub fn help() -> Html {
                 <dl>
                     { for keys.iter().map(|(k, v)| html! { <><dt><kbd>{ *k }</kbd></dt><dd>{ *v }</dd></> }) }
                 </dl>
-                <p>{ "Click a broker's buttons to inject faults; acting at a past step starts a new branch from there. \
-                      Click a line of the event log to jump to that step. The share link replays this exact run." }</p>
+                <p>{ "Click a broker's buttons to inject faults; acting at a past step starts a new branch from there \
+                      (Undo in its message brings the old one back). Click a line of the event log to jump to that \
+                      step. The share link replays this exact run." }</p>
                 <button onclick={close} ref={close_button}>{ "Close" }</button>
             </section>
         </div>
