@@ -192,6 +192,16 @@ fn replay_rejects_bad_links_with_a_clear_error() {
             "action 1 of 1",
         ),
         (link("replication/acks-1-leader-crash", 1, vec![], 1_900_000), "past the end of the run"),
+        // Refused by the decoder before any step: an action at its step means running there.
+        (
+            link(
+                "producer/keys-and-hot-partitions",
+                1,
+                vec![LoggedAction { at_step: 3_000_000_000, action: Action::Crash { broker: 1 } }],
+                10,
+            ),
+            "action 1 of 1 ('crash broker 1') is at step 3000000000, beyond the 2000000 steps",
+        ),
     ];
     for (l, want) in cases {
         let out = run(&["replay", &l]);

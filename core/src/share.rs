@@ -171,6 +171,17 @@ pub fn decode(fragment: &str) -> Result<Shared, String> {
             if list.len() > MAX_SHARED_ACTIONS {
                 return Err(format!("the action log has {} actions; at most {MAX_SHARED_ACTIONS}", list.len()));
             }
+            // Replaying an action means running the scenario up to its step: bounded like
+            // the cursor, or a crafted link could keep the page busy for a long run.
+            if let Some((i, a)) = list.iter().enumerate().find(|(_, a)| a.at_step > MAX_SHARED_CURSOR) {
+                return Err(format!(
+                    "action {} of {} ('{}') is at step {}, beyond the {MAX_SHARED_CURSOR} steps a link may replay",
+                    i + 1,
+                    list.len(),
+                    clip(&a.action.to_string()),
+                    a.at_step
+                ));
+            }
             list
         }
     };
@@ -228,8 +239,23 @@ mod tests {
         }
     }
 
+    /// A link to scenario `a` with a crash of broker 1 at each of `steps`.
+    fn action_link(steps: &[u64]) -> String {
+        let actions =
+            steps.iter().map(|&at_step| LoggedAction { at_step, action: Action::Crash { broker: 1 } }).collect();
+        encode(&Shared { source: Source::Builtin("a".into()), seed: 1, actions, cursor: 1 })
+    }
+
+    #[test]
+    fn actions_may_be_logged_up_to_the_furthest_step_a_link_replays() {
+        let at_limit = decode(&action_link(&[1, MAX_SHARED_CURSOR])).unwrap();
+        assert_eq!(at_limit.actions.last().map(|a| a.at_step), Some(MAX_SHARED_CURSOR));
+        assert!(decode(&action_link(&[u64::MAX])).unwrap_err().contains("action 1 of 1"));
+    }
+
     #[test]
     fn malformed_links_are_errors_naming_the_problem() {
+        let late = action_link(&[5, MAX_SHARED_CURSOR + 1]);
         let cases = [
             ("", "no v=1"),
             ("v=2&s=x&seed=1", "version"),
@@ -238,6 +264,7 @@ mod tests {
             ("v=1&s=a&seed=-3", "seed"),
             ("v=1&s=a&seed=1&c=x", "step"),
             ("v=1&s=a&seed=1&c=99999999999", "beyond"),
+            (&late, "action 2 of 2 ('crash broker 1') is at step 2000001, beyond"),
             ("v=1&s=a&seed=1&a=%%%", "action log"),
             ("v=1&s=a&seed=1&a=W3sieCI6MX1d", "action log"),
             ("v=1&s=a&seed=1&seed=2", "twice"),

@@ -281,3 +281,265 @@ test('a crashed consumer shows its last assignment without lag; charts label the
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+/// Moves the timeline to `step` as the scrubber does.
+async function scrubTo(page, step) {
+  await page.evaluate((v) => {
+    const s = document.getElementById('scrub');
+    s.value = String(v);
+    s.dispatchEvent(new Event('input', { bubbles: true }));
+  }, step);
+  assert.equal(await cursor(page), step);
+}
+
+const alertBox = (page) => page.locator('[data-testid="notice"][role="alert"]');
+
+test('a link with an action beyond the steps a link replays is refused at once', async () => {
+  // A crash of broker 1 at step 3,000,000,000 of a long scenario: replaying to it would run the whole scenario.
+  const actions = Buffer.from(JSON.stringify([{ at_step: 3000000000, action: { action: 'crash', broker: 1 } }])).toString('base64url');
+  const fragment = `v=1&s=producer/keys-and-hot-partitions&seed=1&c=5&a=${actions}`;
+  const started = Date.now();
+  const { page, errors } = await open(browser.context, `${BASE_URL}#${fragment}`);
+  await alertBox(page).waitFor({ timeout: 10000 });
+  const ms = Date.now() - started;
+  assert.ok(ms < 10000, `refused in ${ms} ms`);
+  assert.match(await alertBox(page).innerText(),
+    /cannot be opened: action 1 of 1 \('crash broker 1'\) is at step 3000000000, beyond the 2000000 steps a link may replay/);
+  assert.equal(new URL(page.url()).hash, `#${fragment}`, 'the address bar keeps the link');
+  assert.notEqual(await page.inputValue('#scenario'), 'producer/keys-and-hot-partitions', 'a fallback session, not the link');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a bad link stays in the address bar and in the message, as text to copy and fix', async () => {
+  const typo = 'v=1&s=replication/acks-1-leader-crsh&seed=1&c=40';
+  // A fresh profile: the fallback is the default scenario at its start (not an autosave).
+  const fresh = await launch();
+  const { page, errors } = await open(fresh.context, `${BASE_URL}#${typo}`);
+  await alertBox(page).waitFor({ timeout: 10000 });
+  assert.match(await alertBox(page).innerText(), /This link cannot be opened: this build has no scenario named 'replication\/acks-1-leader-crsh'/);
+  assert.equal(await page.inputValue('[data-testid="bad-link"]'), typo);
+  // The fallback session plays, and the address bar still has the link as typed.
+  for (let i = 0; i < 3; i++) await page.click('[data-testid="step-forward"]');
+  await page.waitForTimeout(400); // past the autosave's settling delay
+  assert.equal(new URL(page.url()).hash, `#${typo}`);
+  // Fixed in the address bar: the link opens.
+  await page.evaluate((f) => { location.hash = f; }, typo.replace('crsh', 'crash'));
+  await page.waitForFunction(() => !document.querySelector('[data-testid="notice"][role="alert"]'));
+  assert.equal(await cursor(page), 40);
+  // Markup in a link is shown as text, never parsed.
+  await page.evaluate(() => { location.hash = 'v=1&s=<img src=x onerror=window.pwned=1>&seed=1'; });
+  await alertBox(page).waitFor();
+  assert.equal(await page.locator('.notice img').count(), 0);
+  assert.match(await page.inputValue('[data-testid="bad-link"]'), /img/);
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  assert.equal(await cursor(page), 40, 'the session is kept');
+  // Dismissed: the address bar follows the session again.
+  await page.click('button[aria-label="Dismiss the message"]');
+  await page.waitForFunction(() => location.hash.includes('s=replication/acks-1-leader-crash'), null, { timeout: 5000 });
+  assert.deepEqual(errors, []);
+  await fresh.close();
+});
+
+test('#new typed into an open page starts afresh with the default scenario', async () => {
+  const { page, errors } = await open(browser.context, link('groups/three-members-two-partitions', 3, 500));
+  // The autosave may replace the address bar's fragment before the hashchange event is
+  // dispatched: the event's own URL is the one typed.
+  await page.evaluate(() => {
+    location.hash = 'new';
+    history.replaceState(null, '', '#v=1&s=groups/three-members-two-partitions&seed=3&c=7');
+  });
+  await page.waitForFunction(() => /Started afresh/.test(document.querySelector('[data-testid="notice"]')?.innerText || ''));
+  assert.equal(await cursor(page), 1);
+  assert.equal(await page.inputValue('#scenario'), SCENARIO);
+  assert.equal(await page.inputValue('#seed'), '1');
+  await page.waitForFunction(() => location.hash.startsWith('#v=1&s=replication/acks-1-leader-crash&seed=1&c=1'));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('pasting a bad link into an open page keeps the current session', async () => {
+  const { page, errors } = await open(browser.context, link(SCENARIO, 1, 100));
+  await page.click('button[aria-label="Crash broker 2"]');
+  const want = { digest: await digest(page), cursor: await cursor(page), link: await page.inputValue('#share-link') };
+  await page.evaluate(() => { location.hash = 'v=1&s=replication/acks-1-leader-crash&seed=oops'; });
+  await alertBox(page).waitFor();
+  assert.match(await alertBox(page).innerText(), /cannot be opened: seed 'oops' is not a whole number/);
+  assert.deepEqual({ digest: await digest(page), cursor: await cursor(page), link: await page.inputValue('#share-link') }, want);
+  assert.equal(await page.locator('[data-broker="2"]').getAttribute('data-state'), 'crashed');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('acting in the past says what the new branch discarded, and Undo brings the old branch back', async () => {
+  const { page, errors } = await open(browser.context, link(SCENARIO, 1, 300));
+  const atEnd = { digest: await digest(page), link: await page.inputValue('#share-link') };
+  await scrubTo(page, 150);
+  const at150 = await digest(page);
+  await page.click('button[aria-label="Crash broker 2"]');
+  const notice = page.locator('[data-testid="notice"]');
+  assert.equal(await notice.locator('span').first().innerText(),
+    'New branch from step 150: the previous future (150 steps, 0 later actions) was discarded.');
+  assert.match(await page.innerText('.readout'), /step 151 \/ 151\+/);
+  await page.click('[data-testid="undo-branch"]');
+  assert.match(await notice.innerText(), /Undone: back on the previous branch at step 150/);
+  assert.equal(await cursor(page), 150);
+  assert.equal(await digest(page), at150);
+  assert.equal(await page.locator('[data-broker="2"]').getAttribute('data-state'), 'running');
+  assert.match(await page.innerText('.readout'), /step 150 \/ 300\+/, 'the old future is computed again');
+  await scrubTo(page, 300);
+  assert.equal(await digest(page), atEnd.digest);
+  assert.equal(await page.inputValue('#share-link'), atEnd.link);
+  assert.equal(await page.locator('[data-testid="undo-branch"]').count(), 0, 'one level of undo');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('clicking an event-log line moves the cursor to just after that step', async () => {
+  const { page, errors } = await open(browser.context, link(SCENARIO, 1, 300));
+  const line = page.locator('[data-testid="event-log"] li:not(.future) button.logline').nth(10);
+  const step = Number(await line.getAttribute('data-step'));
+  assert.ok(step < 299, `an older line (${step})`);
+  await line.click();
+  assert.equal(await cursor(page), step + 1);
+  assert.equal(await page.locator('[data-testid="event-log"] button[aria-current="step"]').getAttribute('data-step'), String(step));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a number the configuration cannot take is marked with its range and not applied', async () => {
+  const { page, errors } = await open(browser.context, link(SCENARIO, 1, 20));
+  const before = await digest(page);
+  await page.click('.config > summary');
+  const apply = page.locator('.config button[type="submit"]');
+  await page.fill('#k-brokers', '0');
+  const error = page.locator('#k-brokers-error');
+  assert.equal(await error.innerText(), 'brokers: 0 is out of range; enter a whole number from 1 to 32');
+  assert.equal(await page.getAttribute('#k-brokers', 'aria-invalid'), 'true');
+  assert.equal(await page.getAttribute('#k-brokers', 'aria-describedby'), 'k-brokers-error');
+  assert.equal(await apply.isDisabled(), true);
+  await page.fill('#k-t0-p', '1001');
+  assert.equal(await page.locator('#k-t0-p-error').innerText(),
+    'partitions of topic orders: 1001 is out of range; enter a whole number from 1 to 1000');
+  assert.match(await page.innerText('.config form'), /Fix the 2 fields marked above before applying/);
+  await page.press('#k-brokers', 'Enter');
+  await page.waitForTimeout(200);
+  assert.equal(await digest(page), before, 'Enter did not apply it either');
+  await page.fill('#k-brokers', '5');
+  await page.fill('#k-t0-p', '2');
+  assert.equal(await page.locator('[data-testid="knob-error"]').count(), 0);
+  assert.equal(await page.getAttribute('#k-brokers', 'aria-invalid'), null);
+  await apply.click();
+  await page.waitForFunction(() => /Configuration applied/.test(document.querySelector('[data-testid="notice"]')?.innerText || ''));
+  assert.equal(await page.locator('article[data-broker]').count(), 5);
+  assert.equal(await page.locator('[data-tp^="orders-"]').count(), 2);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('importing a bad TOML file says what is wrong and keeps the session', async () => {
+  const { page, errors } = await open(browser.context, link(SCENARIO, 1, 60));
+  const want = { digest: await digest(page), cursor: await cursor(page) };
+  await page.setInputFiles('#import', { name: 'broken.toml', mimeType: 'text/plain', buffer: Buffer.from('name = "x"\n[cluster]\nbrokers = "three"\n') });
+  await alertBox(page).waitFor();
+  assert.match(await alertBox(page).innerText(), /Cannot open the scenario: broken\.toml:3:11: invalid type: string "three", expected u32/);
+  assert.deepEqual({ digest: await digest(page), cursor: await cursor(page) }, want);
+  assert.equal(await page.inputValue('#scenario'), SCENARIO);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('an exported scenario imported again runs to the same digest', async () => {
+  const { page, errors } = await open(browser.context, link(SCENARIO));
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('button:text-is("Export TOML")')]);
+  assert.equal(download.suggestedFilename(), 'acks-1-leader-crash.toml');
+  const text = fs.readFileSync(await download.path(), 'utf8');
+  assert.equal(text, fs.readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), `../../scenarios/${SCENARIO}.toml`), 'utf8'));
+  await toEnd(page);
+  const want = { digest: await digest(page), cursor: await cursor(page) };
+  await page.setInputFiles('#import', { name: 'acks-1-leader-crash.toml', mimeType: 'text/plain', buffer: Buffer.from(text) });
+  await page.waitForFunction(() => /Opened acks-1-leader-crash\.toml/.test(document.querySelector('[data-testid="notice"]')?.innerText || ''));
+  assert.equal(await cursor(page), 1);
+  assert.equal(await page.inputValue('#scenario'), '', '(edited or imported)');
+  await toEnd(page);
+  assert.deepEqual({ digest: await digest(page), cursor: await cursor(page) }, want);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the autosaved session survives a reload: same step, same digest', async () => {
+  const { page, errors } = await open(browser.context, link(SCENARIO, 4, 120));
+  await page.click('button[aria-label="Crash broker 3"]');
+  for (let i = 0; i < 5; i++) await page.click('[data-testid="step-forward"]');
+  const want = { digest: await digest(page), cursor: await cursor(page) };
+  const shared = await page.inputValue('#share-link');
+  await page.waitForFunction((l) => l.endsWith('#' + localStorage.getItem('kafka-sandbox.session.v1')), shared, { timeout: 5000 });
+  await page.goto(BASE_URL); // no fragment: the autosave is what opens
+  await page.waitForSelector('body[data-ready="1"]');
+  await page.waitForSelector('[data-tp]');
+  assert.deepEqual({ digest: await digest(page), cursor: await cursor(page) }, want);
+  assert.equal(await page.locator('[data-broker="3"]').getAttribute('data-state'), 'crashed');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('HW and LEO markers are drawn in ink with a halo, whatever the key colour under them', async () => {
+  const { page, errors } = await open(browser.context, link('producer/keys-and-hot-partitions', 1, 4000));
+  // Every lane whose HW is inside its window: ink on the HW's boundary, halo beside it, and
+  // the HW's triangle under the lane (the lanes are 26 buffer pixels high, cells 22 wide).
+  const checked = await page.$$eval('[data-tp]', (parts) => {
+    const out = [];
+    for (const p of parts) {
+      const canvas = p.querySelector('canvas.cells');
+      const ctx = canvas.getContext('2d');
+      p.querySelectorAll('.lane').forEach((lane, row) => {
+        const hw = Number(lane.dataset.hw);
+        const [, from, to] = lane.getAttribute('aria-label').match(/offsets (\d+) to (\d+) shown/).map(Number);
+        if (hw <= from || hw > to) return;
+        const x = Math.min(Math.max((hw - from) * 22, 4), canvas.width - 4);
+        const px = (dx, y) => Array.from(ctx.getImageData(x + dx, row * 26 + y, 1, 1).data).join(',');
+        out.push({ tp: p.dataset.tp, row, ink: [px(-1, 13), px(0, 13), px(0, 24)], halo: [px(-2, 13), px(1, 13)] });
+      });
+    }
+    return out;
+  });
+  assert.ok(checked.length >= 5, `lanes checked: ${checked.length}`);
+  for (const c of checked) {
+    assert.deepEqual(c.ink, ['0,0,0,255', '0,0,0,255', '0,0,0,255'], JSON.stringify(c));
+    assert.deepEqual(c.halo, ['255,255,255,255', '255,255,255,255'], JSON.stringify(c));
+  }
+  // The legend's committed and not-yet-committed cells differ by fade and dash, not hue.
+  const [committed, uncommitted] = await page.$$eval('.legend .cell-demo', (cells) => cells.slice(0, 2)
+    .map((c) => { const s = getComputedStyle(c); return { bg: s.backgroundColor, opacity: s.opacity, outline: s.outlineStyle }; }));
+  assert.equal(committed.bg, uncommitted.bg);
+  assert.ok(Number(uncommitted.opacity) < Number(committed.opacity));
+  assert.equal(uncommitted.outline, 'dashed');
+  assert.equal(await page.locator('.legend svg.marker-demo').count(), 2);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a run with more partitions than are drawn says so and filters them by topic', async () => {
+  let toml = 'name = "wide"\nduration_ms = 2000\n[cluster]\nbrokers = 1\n';
+  for (const t of ['t0', 't1', 't2']) toml += `[[topic]]\nname = "${t}"\npartitions = 150\nreplication_factor = 1\n`;
+  const { page, errors } = await open(browser.context, link(SCENARIO));
+  const started = Date.now();
+  await page.setInputFiles('#import', { name: 'wide.toml', mimeType: 'text/plain', buffer: Buffer.from(toml) });
+  await page.waitForFunction(() => document.querySelectorAll('[data-tp^="t0-"]').length > 0, null, { timeout: 30000 });
+  const ms = Date.now() - started;
+  assert.equal(await page.locator('[data-tp]').count(), 200);
+  assert.equal(await page.innerText('[data-testid="partitions-not-drawn"]'),
+    '250 more partitions not drawn; filter by topic or page through them above.');
+  assert.equal(await page.innerText('[data-testid="partitions-shown"]'), 'partitions 1–200 of 450');
+  await page.selectOption('#topic-filter', 't1');
+  assert.equal(await page.locator('[data-tp^="t1-"]').count(), 150);
+  assert.equal(await page.locator('[data-tp]').count(), 150);
+  assert.equal(await page.locator('[data-testid="partitions-not-drawn"]').count(), 0);
+  await page.selectOption('#topic-filter', '');
+  await page.click('.partition-filter button:text-is("next 200")');
+  assert.equal(await page.innerText('[data-testid="partitions-shown"]'), 'partitions 201–400 of 450');
+  assert.equal(await page.getAttribute('[data-tp]:first-of-type', 'data-tp'), 't1-50');
+  console.log(`# wide import (450 partitions) rendered in ${ms} ms`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -141,8 +141,14 @@ pub fn app() -> Html {
             });
             let d = dispatch.clone();
             let hashchange = dom::window().map(|w| {
-                gloo::events::EventListener::new(&w, "hashchange", move |_| {
-                    let hash = dom::location_hash();
+                gloo::events::EventListener::new(&w, "hashchange", move |e| {
+                    // The fragment the event is about: by the time it is dispatched the
+                    // autosave may have replaced the address bar's (history.replaceState).
+                    let hash = js_sys::Reflect::get(e, &wasm_bindgen::JsValue::from_str("newURL"))
+                        .ok()
+                        .and_then(|u| u.as_string())
+                        .map(|u| u.split_once('#').map(|(_, f)| f.to_string()).unwrap_or_default())
+                        .unwrap_or_else(dom::location_hash);
                     if !hash.is_empty() {
                         d.dispatch(Msg::OpenLink(hash));
                     }
@@ -162,12 +168,16 @@ pub fn app() -> Html {
             move || drop(timer)
         });
     }
-    // Autosave and the URL: with the slow views (once a second while playing).
+    // Autosave and the URL: with the slow views (once a second while playing). While a bad
+    // link's error shows, the address bar keeps that link as typed, to be fixed there.
     {
         let session = state.session.clone();
-        use_effect_with((state.slow_rev, Rc::as_ptr(&state.session) as usize), move |_| {
+        let bad_link = matches!(state.notice, Some(Notice::BadLink { .. }));
+        use_effect_with((state.slow_rev, Rc::as_ptr(&state.session) as usize, bad_link), move |&(_, _, bad_link)| {
             let link = link_of(&session.borrow());
-            dom::set_hash(&link);
+            if !bad_link {
+                dom::set_hash(&link);
+            }
             dom::storage_set(dom::STORAGE_KEY, &link);
         });
     }
@@ -240,7 +250,12 @@ pub fn app() -> Html {
     let cluster = {
         let playing = state.playing;
         let prev = prev_cluster.borrow().clone();
-        let vm = Rc::new(vm::cluster(w, prev.as_deref(), |tp| playing && crate::cluster::is_off_screen(tp)));
+        let vm = Rc::new(vm::cluster_in(
+            w,
+            prev.as_deref(),
+            |tp| playing && crate::cluster::is_off_screen(tp),
+            &state.partitions,
+        ));
         *prev_cluster.borrow_mut() = Some(vm.clone());
         vm
     };
@@ -285,7 +300,7 @@ pub fn app() -> Html {
                     <PauseOffScreen playing={playing}><crate::history_panel::HistoryCheck report={history} /></PauseOffScreen>
                     <crate::export_panel::ExportReal source_text={text} seed={s.seed} />
                 </div>
-                <PauseOffScreen playing={playing}><EventLog session={session_ref} filter={state.filter.clone()} playing={playing} /></PauseOffScreen>
+                <PauseOffScreen playing={playing}><EventLog session={session_ref} filter={state.filter.clone()} playing={playing} topic={state.partitions.topic.clone()} /></PauseOffScreen>
                 <PauseOffScreen playing={playing}><Charts session={slow_ref} summary={summary} /></PauseOffScreen>
                 <PauseOffScreen playing={playing}><SchemaPanel registry={(*registry).clone()} /></PauseOffScreen>
                 if !streams.is_empty() {
@@ -299,7 +314,7 @@ pub fn app() -> Html {
                 <StreamsPanel seed={s.seed} />
             </main>
             if state.help { <Help /> }
-            if matches!(state.notice, Some(Notice::Error(_))) { <span hidden=true data-testid="has-error"></span> }
+            if state.notice.as_ref().is_some_and(Notice::is_error) { <span hidden=true data-testid="has-error"></span> }
         </ContextProvider<Dispatch>>
     }
 }

@@ -2,7 +2,7 @@
 //! with their fault buttons, and every partition with its replicas, leader, epoch, ISR and a log lane per replica.
 use crate::schema_vm::RegistryNodeVm;
 use crate::state::{Dispatch, Msg};
-use crate::vm::{BrokerVm, ClusterVm, LaneVm, LinkVm, PartitionVm, KEY_COLOURS};
+use crate::vm::{BrokerVm, ClusterVm, LaneVm, LinkVm, PartitionView, PartitionVm, KEY_COLOURS, MAX_DRAWN_PARTITIONS};
 use sandbox_core::action::Action;
 use sandbox_core::cluster::broker::BrokerStatus;
 use std::rc::Rc;
@@ -56,13 +56,79 @@ pub fn cluster_view(p: &ClusterProps) -> Html {
             </div>
             <NetworkControls nodes={vm.nodes.clone()} cut_links={vm.cut_links} links={vm.links.clone()} />
             <Legend />
+            <PartitionFilter vm={vm.clone()} />
             <div class="partitions">
                 { for vm.partitions.iter().filter(|pv| !pv.internal).map(|pv| html! { <PartitionRow key={pv.tp.clone()} vm={pv.clone()} /> }) }
                 if vm.partitions.iter().any(|pv| pv.internal) {
-                    <InternalPartitions partitions={vm.partitions.iter().filter(|pv| pv.internal).cloned().collect::<Vec<_>>()} />
+                    <InternalPartitions partitions={vm.partitions.iter().filter(|pv| pv.internal).cloned().collect::<Vec<_>>()}
+                        open={vm.view.topic.is_some()} />
+                }
+                if not_drawn(vm) > 0 {
+                    <p class="not-drawn" data-testid="partitions-not-drawn">
+                        { format!("{} more partition{} not drawn; filter by topic or page through them above.",
+                            not_drawn(vm), if not_drawn(vm) == 1 { "" } else { "s" }) }
+                    </p>
                 }
             </div>
         </section>
+    }
+}
+
+/// Partitions the view selects but does not draw (before and after the drawn page).
+fn not_drawn(vm: &ClusterVm) -> usize {
+    vm.selected - (vm.shown.1 - vm.shown.0)
+}
+
+#[derive(Properties, PartialEq)]
+struct PartitionFilterProps {
+    vm: Rc<ClusterVm>,
+}
+
+/// Which partitions are drawn, when not all of them can be: a topic, and pages of
+/// [`MAX_DRAWN_PARTITIONS`].
+#[function_component(PartitionFilter)]
+fn partition_filter(p: &PartitionFilterProps) -> Html {
+    let d = use_context::<Dispatch>().expect("dispatcher");
+    let vm = &p.vm;
+    let total: usize = vm.topics.iter().map(|(_, n)| n).sum();
+    if total <= MAX_DRAWN_PARTITIONS && vm.view == PartitionView::default() {
+        return html! {};
+    }
+    let on_topic = {
+        let d = d.clone();
+        Callback::from(move |e: Event| {
+            let v = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
+            d.dispatch(Msg::ShowPartitions(PartitionView { topic: (!v.is_empty()).then_some(v), first: 0 }));
+        })
+    };
+    let page = |first: usize| {
+        let (d, topic) = (d.clone(), vm.view.topic.clone());
+        Callback::from(move |_: MouseEvent| {
+            d.dispatch(Msg::ShowPartitions(PartitionView { topic: topic.clone(), first }))
+        })
+    };
+    let (from, to) = vm.shown;
+    html! {
+        <div class="partition-filter" role="group" aria-label="Partitions drawn">
+            <label for="topic-filter">{ "topic " }
+                <select id="topic-filter" onchange={on_topic}>
+                    <option value="" selected={vm.view.topic.is_none()}>{ format!("all topics ({total} partitions)") }</option>
+                    { for vm.topics.iter().map(|(t, n)| html! {
+                        <option value={t.clone()} selected={vm.view.topic.as_deref() == Some(t.as_str())}>
+                            { format!("{} ({n})", crate::vm::clip(t, 40)) }</option>
+                    }) }
+                </select>
+            </label>
+            <span data-testid="partitions-shown">
+                { if to > from { format!("partitions {}–{to} of {}", from + 1, vm.selected) } else { format!("no partitions of {}", vm.selected) } }
+            </span>
+            if from > 0 {
+                <button class="small" onclick={page(from.saturating_sub(MAX_DRAWN_PARTITIONS))}>{ format!("previous {MAX_DRAWN_PARTITIONS}") }</button>
+            }
+            if to < vm.selected {
+                <button class="small" onclick={page(to)}>{ format!("next {}", MAX_DRAWN_PARTITIONS.min(vm.selected - to)) }</button>
+            }
+        </div>
     }
 }
 
@@ -128,15 +194,57 @@ pub fn network_controls(p: &NetworkProps) -> Html {
     }
 }
 
+/// The HW and LEO markers are told apart by shape, not hue (any hue is some key's colour):
+/// a black bar with a white halo, visible on every key colour, black and white included;
+/// a triangle under the lane pointing up for the HW, over it pointing down for the LEO.
+pub const MARKER_INK: &str = "#000000";
+pub const MARKER_HALO: &str = "#FFFFFF";
+/// How far the halo extends beyond the ink (buffer pixels).
+const HALO_PX: f64 = 1.5;
+
+/// A marker's bar across the cells (x, y, width, height) and its triangle's corners.
+type MarkerShape = ((f64, f64, f64, f64), [(f64, f64); 3]);
+
+/// A marker at `x` in the lane starting at `y0`, grown by `grow` on every side.
+fn marker_shape(x: f64, y0: f64, top: bool, grow: f64) -> MarkerShape {
+    let bar = (x - 1.0 - grow, y0 + 3.0 - grow, 2.0 + 2.0 * grow, LANE_PX - 6.0 + 2.0 * grow);
+    let (base, tip) = if top { (y0 - grow, y0 + 7.0 + grow) } else { (y0 + LANE_PX + grow, y0 + LANE_PX - 7.0 - grow) };
+    (bar, [(x - 5.0 - grow, base), (x + 5.0 + grow, base), (x, tip)])
+}
+
+/// A marker as the legend shows it: the lanes' own shape, in SVG.
+fn marker_svg(top: bool) -> Html {
+    let (x, y0) = (7.0, 0.0);
+    let shape = |grow: f64, colour: &'static str| {
+        let ((bx, by, bw, bh), t) = marker_shape(x, y0, top, grow);
+        let points = t.iter().map(|(px, py)| format!("{px},{py}")).collect::<Vec<_>>().join(" ");
+        html! { <>
+            <rect x={bx.to_string()} y={by.to_string()} width={bw.to_string()} height={bh.to_string()} fill={colour}/>
+            <polygon points={points} fill={colour}/>
+        </> }
+    };
+    html! {
+        <svg class={classes!("marker-demo", if top { "leo" } else { "hw" })} viewBox={format!("0 -2 14 {}", LANE_PX + 4.0)}
+            width="11" height="21" aria-hidden="true" focusable="false">
+            { shape(HALO_PX, MARKER_HALO) }
+            { shape(0.0, MARKER_INK) }
+        </svg>
+    }
+}
+
+/// The legend's demo cells share one key colour: committed and not yet committed differ as
+/// the lanes draw them, by fade and a dashed outline.
+pub const LEGEND_CELL_COLOUR: &str = KEY_COLOURS[0];
+
 #[function_component(Legend)]
 fn legend() -> Html {
     html! {
         <p class="legend">
-            <span class="cell-demo committed" style={format!("background:{}", KEY_COLOURS[0])}></span>{ " committed (below HW) " }
-            <span class="cell-demo uncommitted" style={format!("background:{}", KEY_COLOURS[1])}></span>{ " not yet committed " }
+            <span class="cell-demo committed" style={format!("background:{LEGEND_CELL_COLOUR}")}></span>{ " committed (below HW) " }
+            <span class="cell-demo uncommitted" style={format!("background:{LEGEND_CELL_COLOUR}")}></span>{ " not yet committed (faded, dashed) " }
             <span class="cell-demo" style={format!("background:{}", KEY_COLOURS[8])}></span>{ " null key · colour = key · " }
-            <span class="marker-demo hw">{ "HW" }</span>{ " high watermark · " }
-            <span class="marker-demo leo">{ "LEO" }</span>{ " log end offset · ★ leader" }
+            { marker_svg(false) }{ " HW high watermark (▲ under the lane) · " }
+            { marker_svg(true) }{ " LEO log end offset (▼ over the lane) · ★ leader" }
         </p>
     }
 }
@@ -202,6 +310,9 @@ pub fn broker_card(p: &BrokerProps) -> Html {
 #[derive(Properties, PartialEq)]
 pub struct InternalProps {
     pub partitions: Vec<PartitionVm>,
+    /// Unfolded (an internal topic was chosen in the topic filter).
+    #[prop_or_default]
+    pub open: bool,
 }
 
 /// Kafka's internal topics, folded: a group's offsets live in one of the 50
@@ -227,7 +338,7 @@ fn internal_partitions(p: &InternalProps) -> Html {
         summary.push_str(&format!(" · {under} under-replicated"));
     }
     html! {
-        <details class="internal-topics">
+        <details class="internal-topics" open={p.open}>
             <summary>{ "Internal topics: " }{ summary }</summary>
             { for p.partitions.iter().map(|pv| html! { <PartitionRow key={pv.tp.clone()} vm={pv.clone()} /> }) }
         </details>
@@ -377,8 +488,9 @@ const CELL_PX: f64 = 22.0;
 const LANE_PX: f64 = 26.0;
 
 /// Draws a partition's lanes, one band per replica: one cell per offset, coloured by key,
-/// faded and dashed above the HW; the HW (bottom) and LEO (top) as lines. One canvas per
-/// partition keeps large clusters smooth: no DOM node per record, few compositor layers.
+/// faded and dashed above the HW; the HW and LEO as markers (see [`MARKER_INK`]). One
+/// canvas per partition keeps large clusters smooth: no DOM node per record, few
+/// compositor layers.
 fn draw_lanes(canvas: &web_sys::HtmlCanvasElement, lanes: &[LaneVm], window: (u64, u64)) {
     // Always LANE_CELLS columns, so a cell keeps its size while a log fills up.
     let n = (window.1 - window.0).max(crate::vm::LANE_CELLS) as f64;
@@ -400,6 +512,8 @@ fn draw_lanes(canvas: &web_sys::HtmlCanvasElement, lanes: &[LaneVm], window: (u6
     ctx.set_text_align("center");
     ctx.set_text_baseline("middle");
     ctx.set_stroke_style_str("#333");
+    // Only the outlines of records above the HW are stroked (the markers are filled).
+    let _ = ctx.set_line_dash(&js_sys::Array::of2(&3.0.into(), &2.0.into()));
     // Strings cross into JavaScript on every call: set the fill style only when it changes,
     // and label every fifth offset (the tooltip names every record).
     let mut fill: Option<&str> = None;
@@ -438,17 +552,26 @@ fn draw_lanes(canvas: &web_sys::HtmlCanvasElement, lanes: &[LaneVm], window: (u6
                 }
             }
         }
-        let mut marker = |offset: u64, colour: &'static str, top: bool| {
+        let mut marker = |offset: u64, top: bool| {
             if offset < window.0 || offset > window.1 {
                 return;
             }
-            let x = ((offset - window.0) as f64 * CELL_PX).clamp(1.0, width - 1.0);
-            set_fill(&ctx, colour);
-            let y = if top { y0 } else { y0 + LANE_PX / 2.0 - 2.0 };
-            ctx.fill_rect(x - 1.0, y, 2.0, LANE_PX / 2.0 + 2.0);
+            // On the boundary before `offset`; the bar and its halo stay inside the canvas.
+            let x = ((offset - window.0) as f64 * CELL_PX).clamp(4.0, width - 4.0);
+            for (grow, colour) in [(HALO_PX, MARKER_HALO), (0.0, MARKER_INK)] {
+                let ((bx, by, bw, bh), t) = marker_shape(x, y0, top, grow);
+                set_fill(&ctx, colour);
+                ctx.fill_rect(bx, by, bw, bh);
+                ctx.begin_path();
+                ctx.move_to(t[0].0, t[0].1);
+                ctx.line_to(t[1].0, t[1].1);
+                ctx.line_to(t[2].0, t[2].1);
+                ctx.close_path();
+                ctx.fill();
+            }
         };
-        marker(l.hw, "#0072B2", false);
-        marker(l.leo, "#D55E00", true);
+        marker(l.hw, false);
+        marker(l.leo, true);
     }
 }
 
@@ -598,5 +721,54 @@ pub fn lanes(p: &LanesProps) -> Html {
                 <p key="picked" class="picked" style={format!("grid-row:{}", rows + 1)} aria-live="polite">{ (*picked).clone() }</p>
             }
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// WCAG relative luminance of `#rrggbb`.
+    fn luminance(hex: &str) -> f64 {
+        let channel = |i: usize| {
+            let c = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+            if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
+    }
+
+    fn contrast(a: &str, b: &str) -> f64 {
+        let (x, y) = (luminance(a), luminance(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    #[test]
+    fn markers_stand_out_on_every_key_colour() {
+        // The old HW and LEO colours were key colours 4 and 5: a contrast of 1 on those cells.
+        assert!(contrast("#0072B2", KEY_COLOURS[4]) < 1.01);
+        for key in KEY_COLOURS {
+            let best = contrast(MARKER_INK, key).max(contrast(MARKER_HALO, key));
+            // WCAG's 3:1 for graphical objects, from the ink or from the halo around it.
+            assert!(best >= 3.0, "a marker on {key}: contrast {best:.2}");
+        }
+        assert!(contrast(MARKER_INK, MARKER_HALO) >= 3.0, "the halo sets the ink apart");
+    }
+
+    #[test]
+    fn hw_and_leo_markers_differ_by_shape_and_place() {
+        let (hw_bar, hw) = marker_shape(100.0, 0.0, false, 0.0);
+        let (leo_bar, leo) = marker_shape(100.0, 0.0, true, 0.0);
+        assert_eq!(hw_bar, leo_bar, "the same bar across the cells");
+        // The HW points up from under the lane, the LEO down from over it.
+        assert!(hw[2].1 < hw[0].1 && hw[0].1 == LANE_PX);
+        assert!(leo[2].1 > leo[0].1 && leo[0].1 == 0.0);
+        // The halo surrounds the ink.
+        let ((x, y, w, h), t) = marker_shape(100.0, 0.0, true, HALO_PX);
+        assert!(x < hw_bar.0 && y < hw_bar.1 && x + w > hw_bar.0 + hw_bar.2 && y + h > hw_bar.1 + hw_bar.3);
+        assert!(t[0].0 < leo[0].0 && t[1].0 > leo[1].0 && t[2].1 > leo[2].1);
     }
 }

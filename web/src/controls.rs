@@ -161,16 +161,64 @@ pub struct ConfigProps {
     pub knobs: Knobs,
 }
 
-fn num_input(label: String, id: String, value: u64, min: u64, max: u64, on: Callback<u64>) -> Html {
-    let oninput = Callback::from(move |e: InputEvent| {
-        let v = e.target_unchecked_into::<HtmlInputElement>().value();
-        if let Ok(n) = v.trim().parse::<u64>() {
-            on.emit(n.clamp(min, max));
-        }
-    });
+/// A number field's text as a value: a whole number in `min..=max`, else what is wrong,
+/// naming the field (`what`) and the allowed range.
+pub fn parse_knob(what: &str, text: &str, min: u64, max: u64) -> Result<u64, String> {
+    let t = text.trim();
+    let range = format!("a whole number from {min} to {max}");
+    if t.is_empty() {
+        // A number input's value is empty for text it cannot read ("1e", "--").
+        return Err(format!("{what}: enter {range}"));
+    }
+    match t.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        Ok(n) => Err(format!("{what}: {n} is out of range; enter {range}")),
+        Err(_) if t.bytes().all(|b| b.is_ascii_digit()) => Err(format!("{what}: {t} is out of range; enter {range}")),
+        Err(_) => Err(format!("{what}: '{}' is not {range}", crate::vm::clip(t, 20))),
+    }
+}
+
+/// The configuration form's fields that hold text they cannot apply: field id → message.
+type FieldErrors = UseStateHandle<std::collections::BTreeMap<String, String>>;
+
+/// A number field. Text that is not a whole number in range keeps the draft's old value and
+/// shows why next to the field (the form then refuses to apply).
+struct NumField {
+    label: &'static str,
+    /// The field as a message names it ("partitions of topic orders").
+    what: String,
+    id: String,
+    value: u64,
+    min: u64,
+    max: u64,
+}
+
+fn num_input(f: NumField, errors: &FieldErrors, on: Callback<u64>) -> Html {
+    let NumField { label, what, id, value, min, max } = f;
+    let error = errors.get(&id).cloned();
+    let oninput = {
+        let (errors, id) = (errors.clone(), id.clone());
+        Callback::from(move |e: InputEvent| {
+            let parsed = parse_knob(&what, &e.target_unchecked_into::<HtmlInputElement>().value(), min, max);
+            let mut next = (*errors).clone();
+            let changed = match parsed {
+                Ok(n) => {
+                    on.emit(n);
+                    next.remove(&id).is_some()
+                }
+                Err(message) => next.insert(id.clone(), message.clone()).as_ref() != Some(&message),
+            };
+            if changed {
+                errors.set(next);
+            }
+        })
+    };
+    let error_id = format!("{id}-error");
     html! {
-        <label class="knob" for={id.clone()}>{ label }
-            <input id={id} type="number" min={min.to_string()} max={max.to_string()} value={value.to_string()} {oninput}/>
+        <label class={classes!("knob", error.is_some().then_some("invalid"))} for={id.clone()}>{ label }
+            <input id={id} type="number" min={min.to_string()} max={max.to_string()} value={value.to_string()} {oninput}
+                aria-invalid={error.is_some().then_some("true")} aria-describedby={error.is_some().then(|| error_id.clone())}/>
+            if let Some(e) = error { <span id={error_id} class="knob-error" data-testid="knob-error">{ e }</span> }
         </label>
     }
 }
@@ -202,9 +250,17 @@ fn check_input(label: String, id: String, value: bool, on: Callback<bool>) -> Ht
 pub fn config_form(p: &ConfigProps) -> Html {
     let d = use_dispatch();
     let draft = use_state(|| p.knobs.clone());
+    let errors: FieldErrors = use_state(Default::default);
+    // Bumped with every new run: the form's fields are made again, so no text typed for the
+    // previous run stays behind without its error.
+    let generation = use_state(|| 0u32);
     {
-        let draft = draft.clone();
-        use_effect_with(p.knobs.clone(), move |k| draft.set(k.clone()));
+        let (draft, errors, generation) = (draft.clone(), errors.clone(), generation.clone());
+        use_effect_with(p.knobs.clone(), move |k| {
+            draft.set(k.clone());
+            errors.set(Default::default());
+            generation.set(generation.wrapping_add(1));
+        });
     }
     let edit = |f: fn(&mut Knobs, u64, usize), i: usize| {
         let draft = draft.clone();
@@ -217,24 +273,36 @@ pub fn config_form(p: &ConfigProps) -> Html {
     let apply = {
         let d = d.clone();
         let before = p.knobs.clone();
-        let draft = draft.clone();
+        let (draft, errors) = (draft.clone(), errors.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            d.dispatch(Msg::ApplyKnobs { before: before.clone(), after: (*draft).clone() });
+            // Enter in a field submits even while the button is disabled.
+            if errors.is_empty() {
+                d.dispatch(Msg::ApplyKnobs { before: before.clone(), after: (*draft).clone() });
+            }
         })
     };
+    let field = |label: &'static str, what: String, id: String, value: u64, min: u64, max: u64| NumField {
+        label,
+        what,
+        id,
+        value,
+        min,
+        max,
+    };
+    let invalid = errors.len();
     let k = (*draft).clone();
     let max_brokers = u64::from(sandbox_core::limits::MAX_BROKERS);
     html! {
         <details class="config">
             <summary>{ "Configuration" }</summary>
-            <form onsubmit={apply} aria-label="Cluster and client configuration">
+            <form key={*generation} onsubmit={apply} aria-label="Cluster and client configuration">
                 <fieldset>
                     <legend>{ "Cluster" }</legend>
-                    { num_input("brokers".into(), "k-brokers".into(), u64::from(k.brokers), 1, max_brokers,
-                        edit(|k, v, _| k.brokers = v as u32, 0)) }
-                    { num_input("duration (ms)".into(), "k-duration".into(), k.duration_ms, 1,
-                        sandbox_core::limits::MAX_RUN_MS, edit(|k, v, _| k.duration_ms = v, 0)) }
+                    { num_input(field("brokers", "brokers".into(), "k-brokers".into(), u64::from(k.brokers), 1, max_brokers),
+                        &errors, edit(|k, v, _| k.brokers = v as u32, 0)) }
+                    { num_input(field("duration (ms)", "duration (ms)".into(), "k-duration".into(), k.duration_ms, 1,
+                        sandbox_core::limits::MAX_RUN_MS), &errors, edit(|k, v, _| k.duration_ms = v, 0)) }
                 </fieldset>
                 { for k.topics.iter().enumerate().map(|(i, t)| {
                     let draft = draft.clone();
@@ -243,16 +311,19 @@ pub fn config_form(p: &ConfigProps) -> Html {
                         k.topics[i].unclean_leader_election = v;
                         draft.set(k);
                     });
+                    let of = |what: &str| format!("{what} of topic {}", crate::vm::clip(&t.name, 30));
                     html! {
                     <fieldset>
                         <legend>{ format!("topic {}", t.name) }</legend>
-                        { num_input("partitions".into(), format!("k-t{i}-p"), u64::from(t.partitions), 1,
-                            u64::from(sandbox_core::limits::MAX_PARTITIONS_PER_TOPIC),
-                            edit(|k, v, i| k.topics[i].partitions = v as u32, i)) }
-                        { num_input("replication factor".into(), format!("k-t{i}-rf"), u64::from(t.replication_factor), 1,
-                            max_brokers, edit(|k, v, i| k.topics[i].replication_factor = v as u32, i)) }
-                        { num_input("min.insync.replicas".into(), format!("k-t{i}-min"), u64::from(t.min_insync_replicas), 1,
-                            max_brokers, edit(|k, v, i| k.topics[i].min_insync_replicas = v as u32, i)) }
+                        { num_input(field("partitions", of("partitions"), format!("k-t{i}-p"), u64::from(t.partitions), 1,
+                            u64::from(sandbox_core::limits::MAX_PARTITIONS_PER_TOPIC)),
+                            &errors, edit(|k, v, i| k.topics[i].partitions = v as u32, i)) }
+                        { num_input(field("replication factor", of("replication factor"), format!("k-t{i}-rf"),
+                            u64::from(t.replication_factor), 1, max_brokers),
+                            &errors, edit(|k, v, i| k.topics[i].replication_factor = v as u32, i)) }
+                        { num_input(field("min.insync.replicas", of("min.insync.replicas"), format!("k-t{i}-min"),
+                            u64::from(t.min_insync_replicas), 1, max_brokers),
+                            &errors, edit(|k, v, i| k.topics[i].min_insync_replicas = v as u32, i)) }
                         { check_input("unclean.leader.election.enable".into(), format!("k-t{i}-unclean"),
                             t.unclean_leader_election, unclean) }
                     </fieldset>
@@ -266,8 +337,9 @@ pub fn config_form(p: &ConfigProps) -> Html {
                             Callback::from(move |v: String| { let mut k = (*d1).clone(); k.producers[i].acks = v; d1.set(k); })) }
                         { check_input("enable.idempotence".into(), format!("k-p{i}-idem"), pr.idempotence,
                             Callback::from(move |v: bool| { let mut k = (*d2).clone(); k.producers[i].idempotence = v; d2.set(k); })) }
-                        { num_input("linger.ms".into(), format!("k-p{i}-linger"), pr.linger_ms, 0, 600_000,
-                            edit(|k, v, i| k.producers[i].linger_ms = v, i)) }
+                        { num_input(field("linger.ms", format!("linger.ms of producer {}", crate::vm::clip(&pr.name, 30)),
+                            format!("k-p{i}-linger"), pr.linger_ms, 0, 600_000),
+                            &errors, edit(|k, v, i| k.producers[i].linger_ms = v, i)) }
                         { select_input("partitioner.class".into(), format!("k-p{i}-part"), pr.partitioner.clone(),
                             &["default", "RoundRobinPartitioner"],
                             Callback::from(move |v: String| { let mut k = (*d3).clone(); k.producers[i].partitioner = v; d3.set(k); })) }
@@ -286,9 +358,43 @@ pub fn config_form(p: &ConfigProps) -> Html {
                             Callback::from(move |v: String| { let mut k = (*d2).clone(); k.consumers[i].auto_offset_reset = v; d2.set(k); })) }
                     </fieldset>
                 }}) }
-                <button type="submit">{ "Apply and restart the run" }</button>
+                <button type="submit" disabled={invalid > 0}>{ "Apply and restart the run" }</button>
+                if invalid > 0 {
+                    <span class="knob-error" role="status">
+                        { format!("Fix the {} before applying.", if invalid == 1 { "field marked above".to_string() } else { format!("{invalid} fields marked above") }) }
+                    </span>
+                }
             </form>
         </details>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_knob;
+
+    #[test]
+    fn number_fields_accept_whole_numbers_in_range_and_say_what_is_wrong_otherwise() {
+        assert_eq!(parse_knob("brokers", " 5 ", 1, 32), Ok(5));
+        assert_eq!(parse_knob("brokers", "32", 1, 32), Ok(32));
+        let cases = [
+            ("0", "brokers: 0 is out of range; enter a whole number from 1 to 32"),
+            ("33", "brokers: 33 is out of range; enter a whole number from 1 to 32"),
+            (
+                "99999999999999999999999",
+                "brokers: 99999999999999999999999 is out of range; enter a whole number from 1 to 32",
+            ),
+            ("-3", "brokers: '-3' is not a whole number from 1 to 32"),
+            ("2.5", "brokers: '2.5' is not a whole number from 1 to 32"),
+            ("", "brokers: enter a whole number from 1 to 32"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_knob("brokers", text, 1, 32), Err(want.to_string()), "{text:?}");
+        }
+        assert_eq!(
+            parse_knob("partitions of topic orders", "1001", 1, 1000).unwrap_err(),
+            "partitions of topic orders: 1001 is out of range; enter a whole number from 1 to 1000"
+        );
     }
 }
 
@@ -435,6 +541,25 @@ pub struct NoticeProps {
 #[function_component(NoticeBar)]
 pub fn notice_bar(p: &NoticeProps) -> Html {
     let d = use_dispatch();
+    let undo = {
+        let d = d.clone();
+        Callback::from(move |_| d.dispatch(Msg::UndoBranch))
+    };
+    let bad_link_field = use_node_ref();
+    let copy_link = {
+        let (notice, field) = (p.notice.clone(), bad_link_field.clone());
+        Callback::from(move |_| {
+            let Some(Notice::BadLink { fragment, .. }) = &notice else { return };
+            // The message stays (the address bar keeps the link while it shows); without a
+            // clipboard the field's text is selected, for Ctrl+C.
+            if !dom::copy_to_clipboard(&format!("{}#{fragment}", dom::base_url())) {
+                if let Some(input) = field.cast::<HtmlInputElement>() {
+                    let _ = input.focus();
+                    input.select();
+                }
+            }
+        })
+    };
     let close = Callback::from(move |_| d.dispatch(Msg::Notice(None)));
     match &p.notice {
         None => html! { <div class="notice-slot" aria-live="polite"></div> },
@@ -442,11 +567,27 @@ pub fn notice_bar(p: &NoticeProps) -> Html {
             let (class, role, text) = match n {
                 Notice::Error(t) => ("notice error", "alert", t),
                 Notice::Info(t) => ("notice info", "status", t),
+                Notice::Branched { text, .. } => ("notice info", "status", text),
+                Notice::BadLink { text, .. } => ("notice error", "alert", text),
             };
             html! {
                 <div class="notice-slot" aria-live="polite">
                     <div class={class} role={role} data-testid="notice">
                         <span>{ text }</span>
+                        if let Notice::Branched { undo: b, .. } = n {
+                            <button onclick={undo} data-testid="undo-branch"
+                                aria-label={format!("Undo: go back to the previous branch at step {}", b.step)}>{ "Undo" }</button>
+                        }
+                        if let Notice::BadLink { fragment, .. } = n {
+                            // As text in a field (never markup): selectable, copyable, editable
+                            // in the address bar, which keeps it too.
+                            <label class="bad-link">{ "the link: #" }
+                                <input ref={bad_link_field.clone()} readonly=true value={fragment.to_string()} data-testid="bad-link"
+                                    aria-label="The link that cannot be opened, as given"
+                                    onfocus={Callback::from(|e: FocusEvent| e.target_unchecked_into::<HtmlInputElement>().select())}/>
+                            </label>
+                            <button onclick={copy_link}>{ "Copy link" }</button>
+                        }
                         <button onclick={close} aria-label="Dismiss the message">{ "✕" }</button>
                     </div>
                 </div>
@@ -531,8 +672,9 @@ pub fn help() -> Html {
                 <dl>
                     { for keys.iter().map(|(k, v)| html! { <><dt><kbd>{ *k }</kbd></dt><dd>{ *v }</dd></> }) }
                 </dl>
-                <p>{ "Click a broker's buttons to inject faults; acting at a past step starts a new branch from there. \
-                      Click a line of the event log to jump to that step. The share link replays this exact run." }</p>
+                <p>{ "Click a broker's buttons to inject faults; acting at a past step starts a new branch from there \
+                      (Undo in its message brings the old one back). Click a line of the event log to jump to that \
+                      step. The share link replays this exact run." }</p>
                 <button onclick={close} ref={close_button}>{ "Close" }</button>
             </section>
         </div>

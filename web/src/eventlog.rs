@@ -19,6 +19,10 @@ pub const PLAYING_PAST_LINES: usize = 30;
 pub const FUTURE_LINES: usize = 5;
 /// Steps scanned backwards for matches of a filter before giving up.
 pub const MAX_SCAN: usize = 50_000;
+/// Partitions listed in the partition filter at most: a topic's worth
+/// ([`sandbox_core::limits::MAX_PARTITIONS_PER_TOPIC`]); a run with more lists those of the
+/// topic chosen in the cluster view.
+pub const MAX_PARTITION_OPTIONS: usize = sandbox_core::limits::MAX_PARTITIONS_PER_TOPIC as usize;
 
 /// The session compared by a revision number (components re-render when it changes).
 #[derive(Clone)]
@@ -38,6 +42,9 @@ pub struct EventLogProps {
     pub session: SessionRef,
     pub filter: LogFilter,
     pub playing: bool,
+    /// The topic the cluster view draws, if one is chosen: its partitions are listed first.
+    #[prop_or_default]
+    pub topic: Option<String>,
 }
 
 fn node_value(n: NodeId) -> String {
@@ -99,14 +106,7 @@ pub fn event_log(p: &EventLogProps) -> Html {
     if w.schema_registry.is_some() {
         nodes.push(NodeId::SchemaRegistry);
     }
-    // The user's topics first, internal ones after.
-    let (mut partitions, internal): (Vec<String>, Vec<String>) = w
-        .controller
-        .image
-        .partitions()
-        .map(|(tp, _)| tp.to_string())
-        .partition(|tp| !tp.rsplit_once('-').is_some_and(|(t, _)| sandbox_core::record::is_internal_topic(t)));
-    partitions.extend(internal);
+    let (partitions, unlisted) = partition_options(w, p.topic.as_deref(), f.partition.as_deref());
 
     let on_node = {
         let (d, f) = (d.clone(), f.clone());
@@ -177,8 +177,11 @@ pub fn event_log(p: &EventLogProps) -> Html {
                     <select id="f-partition" onchange={on_partition}>
                         <option value="" selected={f.partition.is_none()}>{ "all partitions" }</option>
                         { for partitions.iter().map(|tp| html! {
-                            <option value={tp.clone()} selected={f.partition.as_deref() == Some(tp.as_str())}>{ tp }</option>
+                            <option value={tp.clone()} selected={f.partition.as_deref() == Some(tp.as_str())}>{ clip(tp, 60) }</option>
                         }) }
+                        if unlisted > 0 {
+                            <option value="" disabled=true>{ format!("… {unlisted} more: choose their topic in the cluster view") }</option>
+                        }
                     </select>
                 </label>
                 <label for="f-kind">{ "kind" }
@@ -203,9 +206,54 @@ pub fn event_log(p: &EventLogProps) -> Html {
     }
 }
 
+/// The partition filter's choices: the cluster view's topic first, then the user's topics,
+/// then internal ones, at most [`MAX_PARTITION_OPTIONS`] (and the chosen one); with how many
+/// are left out.
+fn partition_options(
+    w: &sandbox_core::world::World,
+    topic: Option<&str>,
+    chosen: Option<&str>,
+) -> (Vec<String>, usize) {
+    let image = &w.controller.image;
+    let rank = |t: &str| match (Some(t) == topic, sandbox_core::record::is_internal_topic(t)) {
+        (true, _) => 0,
+        (false, false) => 1,
+        (false, true) => 2,
+    };
+    let mut topics: Vec<(u8, &str, usize)> =
+        image.topics.values().map(|t| (rank(&t.name), &*t.name, t.partitions.len())).collect();
+    sandbox_core::collect::sort_by(&mut topics, |a, b| a.0.cmp(&b.0));
+    let total: usize = topics.iter().map(|t| t.2).sum();
+    let mut out = Vec::new();
+    'topics: for (_, name, n) in topics {
+        for i in 0..n {
+            if out.len() >= MAX_PARTITION_OPTIONS {
+                break 'topics;
+            }
+            out.push(format!("{name}-{i}"));
+        }
+    }
+    if let Some(c) = chosen.filter(|c| !out.iter().any(|o| o == c)) {
+        out.push(c.to_string());
+    }
+    (out.clone(), total.saturating_sub(out.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_partition_filter_lists_a_topics_worth_the_chosen_topic_first() {
+        let s = crate::vm::tests::wide_session(3, 400);
+        let (all, unlisted) = partition_options(&s.world, None, None);
+        assert_eq!((all.len(), unlisted), (MAX_PARTITION_OPTIONS, 200));
+        assert_eq!((all[0].as_str(), all[400].as_str()), ("t0-0", "t1-0"));
+        let (t2, unlisted) = partition_options(&s.world, Some("t2"), Some("t1-399"));
+        assert_eq!((t2[0].as_str(), t2[399].as_str(), t2[400].as_str()), ("t2-0", "t2-399", "t0-0"));
+        assert_eq!(t2.last().map(String::as_str), Some("t1-399"), "the chosen partition stays listed");
+        assert_eq!(t2.len() + unlisted, 1200);
+    }
 
     #[test]
     fn node_filter_values_round_trip() {

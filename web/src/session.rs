@@ -32,6 +32,10 @@ pub const MAX_TRACE_EVENTS: usize = 500_000;
 
 pub use sandbox_core::share::Source;
 
+/// Furthest step [`Session::replay`] goes to: a shared link's bound (the page blocks while
+/// it replays).
+pub const MAX_REPLAY_STEPS: u64 = sandbox_core::share::MAX_SHARED_CURSOR;
+
 /// Totals at one point of the run, for the time charts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
@@ -105,6 +109,27 @@ pub enum JumpEnd {
     Paused,
     /// It took the most steps one jump may take.
     Capped,
+}
+
+/// A branch that acting in the past discards: enough to restore it by replay (its action
+/// log), not its worlds, so keeping it costs a few bytes per action.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Branch {
+    /// The step acted at: the cursor before acting, shared by both branches.
+    pub step: u64,
+    /// The branch's whole action log, including the actions at or after `step`.
+    pub actions: Vec<LoggedAction>,
+    /// Its frontier: steps it had computed.
+    pub frontier: u64,
+    /// Its actions at or after `step`, which the new branch does not have.
+    pub later_actions: usize,
+}
+
+impl Branch {
+    /// Steps it had computed after `step`.
+    pub fn later_steps(&self) -> u64 {
+        self.frontier - self.step
+    }
 }
 
 /// How a replay of a shared action log went.
@@ -396,13 +421,24 @@ impl Session {
         }
     }
 
-    /// Applies a user action at the cursor. Acting before the frontier starts a new branch:
-    /// everything computed after the cursor is dropped.
-    pub fn act(&mut self, action: Action) -> Result<(), ActionError> {
-        self.world.validate(&action)?;
+    /// What acting at the cursor would discard, to undo it: `None` when the cursor is at
+    /// the frontier with no logged action waiting (acting there discards nothing).
+    pub fn branch_point(&self) -> Option<Branch> {
+        let c = self.cursor();
+        let later = self.actions.iter().filter(|a| a.at_step >= c).count();
+        (self.frontier() > c || later > 0).then(|| Branch {
+            step: c,
+            actions: self.actions.clone(),
+            frontier: self.frontier(),
+            later_actions: later,
+        })
+    }
+
+    /// Drops everything computed after the cursor and the actions logged at or after it.
+    fn truncate_at_cursor(&mut self) -> Result<(), String> {
         let c = self.world.steps;
         if c < self.trace_offset {
-            return Err(ActionError("this step is too old to branch from (trace trimmed)".into()));
+            return Err("this step is too old to branch from (trace trimmed)".into());
         }
         self.trace.truncate((c - self.trace_offset) as usize);
         self.actions.retain(|a| a.at_step < c);
@@ -410,6 +446,16 @@ impl Session {
         self.samples.retain(|s| s.step <= c);
         self.stops.retain(|(step, ..)| *step < c);
         self.history = self.history.rewound(&self.world);
+        Ok(())
+    }
+
+    /// Applies a user action at the cursor. Acting before the frontier starts a new branch:
+    /// everything computed after the cursor is dropped ([`Session::branch_point`] first
+    /// says what, and [`Session::restore`] brings it back).
+    pub fn act(&mut self, action: Action) -> Result<(), ActionError> {
+        self.world.validate(&action)?;
+        let c = self.world.steps;
+        self.truncate_at_cursor().map_err(ActionError)?;
         self.actions.push(LoggedAction { at_step: c, action });
         if self.step_forward() {
             Ok(())
@@ -419,9 +465,40 @@ impl Session {
         }
     }
 
+    /// Goes back to the branch that acting at `b.step` discarded: its action log, the cursor
+    /// at `b.step`, and its future recomputed by replay up to its old frontier while `stop`
+    /// (asked every 64 steps) says to go on; the rest is computed when played. The branch
+    /// and this one must share the steps before `b.step` (true until the next branch).
+    /// Returns the frontier reached.
+    pub fn restore(&mut self, b: &Branch, mut stop: impl FnMut() -> bool) -> Result<u64, String> {
+        let before = |log: &[LoggedAction]| log.iter().filter(|a| a.at_step < b.step).cloned().collect::<Vec<_>>();
+        if before(&self.actions) != before(&b.actions) || self.frontier() < b.step {
+            return Err(format!("this run no longer shares the steps before {} with that branch", b.step));
+        }
+        if b.step < self.trace_offset.max(1) {
+            return Err(format!("step {} is too old to go back to (the trace was trimmed)", b.step));
+        }
+        if self.seek(b.step) != b.step {
+            return Err(format!("step {} cannot be reached", b.step));
+        }
+        self.truncate_at_cursor()?;
+        self.actions = b.actions.clone();
+        let mut n = 0u64;
+        while self.frontier() < b.frontier && self.step_forward() {
+            n += 1;
+            if n.is_multiple_of(64) && stop() {
+                break;
+            }
+        }
+        let reached = self.frontier();
+        self.seek(b.step);
+        Ok(reached)
+    }
+
     /// Installs a shared action log and moves to `cursor`. The log must be ordered by step;
     /// every action is validated when its step comes. On a problem the session keeps what
-    /// replayed cleanly and says why it stopped.
+    /// replayed cleanly and says why it stopped. It computes at most
+    /// [`MAX_REPLAY_STEPS`] steps: a log or cursor beyond that is refused before any step.
     pub fn replay(&mut self, actions: Vec<LoggedAction>, cursor: u64) -> Result<(), ReplayProblem> {
         if actions.windows(2).any(|w| w[0].at_step >= w[1].at_step) {
             return Err(ReplayProblem("the action log is not in step order".into()));
@@ -430,6 +507,19 @@ impl Session {
             return Err(ReplayProblem(format!("action '{}' is before the boot step", a.action)));
         }
         let count = actions.len();
+        if let Some((i, a)) = actions.iter().enumerate().find(|(_, a)| a.at_step > MAX_REPLAY_STEPS) {
+            return Err(ReplayProblem(format!(
+                "action {} of {count} ('{}') is at step {}, beyond the {MAX_REPLAY_STEPS} steps a link may replay",
+                i + 1,
+                a.action,
+                a.at_step
+            )));
+        }
+        if cursor > MAX_REPLAY_STEPS {
+            return Err(ReplayProblem(format!(
+                "step {cursor} is beyond the {MAX_REPLAY_STEPS} steps a link may replay"
+            )));
+        }
         for (i, logged) in actions.into_iter().enumerate() {
             let reached = self.seek(logged.at_step);
             if reached != logged.at_step {
@@ -695,6 +785,60 @@ mod tests {
     }
 
     #[test]
+    fn restoring_a_discarded_branch_gives_back_its_actions_cursor_and_future() {
+        let name = "replication/idempotence-prevents-duplicates";
+        let mut s = session(name, 1);
+        s.seek(300);
+        s.act(Action::Crash { broker: 2 }).unwrap();
+        s.seek(700);
+        s.act(Action::Restart { broker: 2 }).unwrap();
+        s.seek(1500);
+        let end_digest = s.world.digest();
+        s.seek(650);
+        let before = (s.cursor(), s.world.digest(), s.actions().to_vec(), s.world.action_log.clone(), s.frontier());
+        assert_eq!(s.branch_point().map(|b| (b.step, b.later_steps(), b.later_actions)), Some((650, 850, 1)));
+        let b = s.branch_point().unwrap();
+        s.act(Action::Crash { broker: 3 }).unwrap();
+        s.seek(900);
+        assert_eq!(s.frontier(), 900, "the new branch");
+        assert_eq!(s.restore(&b, || false), Ok(1500));
+        let after = (s.cursor(), s.world.digest(), s.actions().to_vec(), s.world.action_log.clone(), s.frontier());
+        assert_eq!(after, before);
+        s.seek(1500);
+        assert_eq!(s.world.digest(), end_digest, "the old future, recomputed");
+        // Restored as far as the frame allows: the actions are back, the rest computes on play.
+        s.seek(650);
+        s.act(Action::Crash { broker: 3 }).unwrap();
+        let mut asked = 0;
+        let reached = s.restore(&b, || {
+            asked += 1;
+            true
+        });
+        assert_eq!((reached, asked), (Ok(650 + 64), 1));
+        assert_eq!((s.cursor(), s.actions()), (650, &b.actions[..]));
+        s.seek(1500);
+        assert_eq!(s.world.digest(), end_digest);
+    }
+
+    #[test]
+    fn a_branch_point_exists_only_where_acting_discards_something_and_restores_only_its_own_run() {
+        let mut s = session("replication/acks-1-leader-crash", 1);
+        s.seek(100);
+        assert_eq!(s.branch_point(), None, "at the frontier nothing is discarded");
+        s.act(Action::Crash { broker: 1 }).unwrap();
+        s.seek(50);
+        let b = s.branch_point().unwrap();
+        assert_eq!((b.step, b.later_steps(), b.later_actions), (50, 51, 1));
+        s.seek(101);
+        assert_eq!(s.branch_point(), None, "back at the frontier");
+        // A run that changed before the branch step does not take it back.
+        s.seek(20);
+        s.act(Action::Crash { broker: 2 }).unwrap();
+        let e = s.restore(&b, || false).unwrap_err();
+        assert!(e.contains("no longer shares the steps before 50"), "{e}");
+    }
+
+    #[test]
     fn replay_rejects_bad_logs_with_a_reason() {
         let mut s = session("replication/acks-1-leader-crash", 1);
         let bad_order = vec![
@@ -708,8 +852,24 @@ mod tests {
         assert!(e.0.contains("no broker 9"), "{e:?}");
         assert_eq!(s.cursor(), 9, "the session stays usable where the log broke");
         let mut s = session("replication/acks-1-leader-crash", 1);
-        let e = s.replay(Vec::new(), u64::MAX / 2).unwrap_err();
+        let e = s.replay(Vec::new(), MAX_REPLAY_STEPS).unwrap_err();
         assert!(e.0.contains("past the end"), "{e:?}");
+    }
+
+    #[test]
+    fn replay_refuses_steps_beyond_the_link_bound_before_computing_any() {
+        // Refused up front: no seek toward a step a link may not replay.
+        let mut s = session("producer/keys-and-hot-partitions", 1);
+        let far = vec![
+            LoggedAction { at_step: 10, action: Action::Crash { broker: 1 } },
+            LoggedAction { at_step: MAX_REPLAY_STEPS + 1, action: Action::Restart { broker: 1 } },
+        ];
+        let e = s.replay(far, 20).unwrap_err();
+        assert!(e.0.starts_with("action 2 of 2 ('restart broker 1') is at step 2000001, beyond"), "{e:?}");
+        assert_eq!((s.cursor(), s.frontier(), s.actions().len()), (1, 1, 0), "nothing was computed");
+        let e = s.replay(Vec::new(), u64::MAX).unwrap_err();
+        assert!(e.0.contains("beyond the 2000000 steps"), "{e:?}");
+        assert_eq!(s.frontier(), 1);
     }
 
     #[test]

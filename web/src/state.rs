@@ -4,10 +4,10 @@
 use crate::edit::{self, Knobs, MAX_SCENARIO_BYTES};
 use crate::pacer::{self, FrameKind};
 use crate::scenarios;
-use crate::session::{Goal, JumpEnd, Session, Source};
+use crate::session::{Branch, Goal, JumpEnd, Session, Source};
 use crate::share::{self, Shared};
 use crate::streams_live::{IqSelection, IqSelections};
-use crate::vm::LogFilter;
+use crate::vm::{LogFilter, PartitionView};
 use sandbox_core::action::Action;
 use sandbox_core::scenario::Scenario;
 use sandbox_core::sim::time::SimTime;
@@ -32,10 +32,48 @@ pub const MAX_JUMP_STEPS: u64 = 5_000_000;
 /// goes on frame by frame, the time bar showing its progress and Space or Esc stopping it.
 pub const SYNC_JUMP_MS: f64 = 60.0;
 
+/// Undoing a branch recomputes the old future for at most this long at once; the rest is
+/// computed when played.
+pub const UNDO_COMPUTE_MS: f64 = 150.0;
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Notice {
     Error(String),
     Info(String),
+    /// Acting in the past started a new branch: says what was discarded and offers to undo
+    /// it. One level: the next action or load replaces the notice, and with it the undo.
+    Branched {
+        text: String,
+        undo: Rc<Branch>,
+    },
+    /// A link that cannot be opened, with the fragment as given, to copy and fix (the
+    /// address bar keeps it too while this shows).
+    BadLink {
+        text: String,
+        fragment: Rc<str>,
+    },
+}
+
+impl Notice {
+    fn bad_link(text: String, fragment: &str) -> Notice {
+        Notice::BadLink { text, fragment: fragment.into() }
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Notice::Error(_) | Notice::BadLink { .. })
+    }
+
+    /// The notice after acting at `b.step` discarded `b`'s future.
+    pub fn branched(b: Branch) -> Notice {
+        let plural = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let text = format!(
+            "New branch from step {}: the previous future ({}, {}) was discarded.",
+            b.step,
+            plural(b.later_steps(), "step"),
+            plural(b.later_actions as u64, "later action")
+        );
+        Notice::Branched { text, undo: Rc::new(b) }
+    }
 }
 
 #[derive(Clone)]
@@ -58,6 +96,9 @@ pub struct AppState {
     last_mid: f64,
     pub notice: Option<Notice>,
     pub filter: LogFilter,
+    /// Which partitions the cluster view draws (a topic, a page of at most
+    /// [`crate::vm::MAX_DRAWN_PARTITIONS`]).
+    pub partitions: PartitionView,
     pub help: bool,
     /// While playing: the speed the simulation kept up with recently (simulated time per
     /// wall-clock time), refreshed with the side panels. Below the requested speed when the
@@ -82,6 +123,8 @@ pub enum Msg {
     /// Faster (+) or slower (-) by this many hundredths of a decade.
     SpeedBy(i32),
     Act(Action),
+    /// Back to the branch the last act in the past discarded (the `Branched` notice's).
+    UndoBranch,
     Load {
         source: Source,
         seed: Option<u64>,
@@ -97,6 +140,7 @@ pub enum Msg {
         after: Knobs,
     },
     SetFilter(LogFilter),
+    ShowPartitions(PartitionView),
     Notice(Option<Notice>),
     /// Stops a jump going on (Esc).
     StopJump,
@@ -136,6 +180,17 @@ pub fn open(source: Source, seed: Option<u64>) -> Result<Session, String> {
     let scenario = Scenario::parse(&file, &text).map_err(|e| e.to_string())?;
     let seed = seed.unwrap_or(scenario.seed);
     Session::new(source, scenario, seed).map_err(|e| format!("{file}: {e}"))
+}
+
+/// The fragment that starts afresh (the crash panel's "Start fresh" link uses it).
+pub const NEW: &str = "new";
+
+/// A fresh run of the default scenario.
+fn fresh() -> Result<Session, String> {
+    open(Source::Builtin(scenarios::default_name().into()), None).or_else(|e| {
+        // A broken shipped scenario must not blank the page: try the others.
+        scenarios::names().find_map(|n| open(Source::Builtin(n.into()), None).ok()).ok_or(e)
+    })
 }
 
 /// Opens a share link, replaying its action log to its cursor.
@@ -193,6 +248,7 @@ impl AppState {
             last_mid: 0.0,
             notice,
             filter: LogFilter::default(),
+            partitions: PartitionView::default(),
             help: false,
             achieved_speed: 0.0,
             fast_forward: None,
@@ -201,27 +257,24 @@ impl AppState {
     }
 
     /// The first state: the link in the URL, else the autosaved session, else the default
-    /// scenario. A bad link is reported and the next option used.
+    /// scenario. A bad link is reported and the next option used. `#new` starts afresh: the
+    /// default scenario, whatever was saved.
     pub fn initial(hash: &str, saved: Option<String>) -> AppState {
         let mut notice = None;
-        if !hash.is_empty() && hash != "new" {
+        if !hash.is_empty() && hash != NEW {
             match open_link(hash) {
                 Ok(s) => return AppState::with_session(s, None),
-                Err(e) => notice = Some(Notice::Error(e)),
+                Err(e) => notice = Some(Notice::bad_link(e, hash)),
             }
         }
-        if hash != "new" {
+        if hash != NEW {
             if let Some(saved) = saved.filter(|s| !s.is_empty()) {
                 if let Ok(s) = open_link(&saved) {
                     return AppState::with_session(s, notice);
                 }
             }
         }
-        let fallback = open(Source::Builtin(scenarios::default_name().into()), None).or_else(|e| {
-            // A broken shipped scenario must not blank the page: try the others.
-            scenarios::names().find_map(|n| open(Source::Builtin(n.into()), None).ok()).ok_or(e)
-        });
-        match fallback {
+        match fresh() {
             Ok(s) => AppState::with_session(s, notice),
             Err(e) => panic!("no scenario can be opened: {e}"),
         }
@@ -397,8 +450,11 @@ impl Reducible for AppState {
                     n.playing = !n.playing;
                     n.last_frame = None;
                     n.clock = n.session.borrow().world.now;
-                    if n.playing {
+                    // A branch's notice stays while its branch plays: its Undo still applies.
+                    if n.playing && !matches!(n.notice, Some(Notice::Branched { .. })) {
                         n.notice = None;
+                    }
+                    if n.playing {
                         n.achieved_speed = n.speed_factor();
                         pacer::with(|p| p.restart(n.achieved_speed));
                     }
@@ -456,11 +512,35 @@ impl Reducible for AppState {
             }
             Msg::Act(action) => {
                 let text = action.to_string();
-                let result = self.session.borrow_mut().act(action);
+                let (discarded, result) = {
+                    let mut s = self.session.borrow_mut();
+                    let discarded = s.branch_point();
+                    (discarded, s.act(action))
+                };
                 match result {
-                    Ok(()) => self.changed(|n| n.notice = None),
+                    Ok(()) => self.changed(|n| n.notice = discarded.map(Notice::branched)),
                     Err(e) => error(&self, format!("{text}: {e}")),
                 }
+            }
+            Msg::UndoBranch => {
+                let Some(Notice::Branched { undo, .. }) = &self.notice else { return self };
+                let undo = undo.clone();
+                let deadline = crate::dom::now_ms() + UNDO_COMPUTE_MS;
+                let result = self.session.borrow_mut().restore(&undo, || crate::dom::now_ms() > deadline);
+                self.changed(|n| {
+                    n.playing = false;
+                    n.notice = Some(match result {
+                        Ok(reached) if reached >= undo.frontier => {
+                            Notice::Info(format!("Undone: back on the previous branch at step {}.", undo.step))
+                        }
+                        Ok(reached) => Notice::Info(format!(
+                            "Undone: back on the previous branch at step {}; its future is computed up to step \
+                             {reached} of {} (playing computes the rest).",
+                            undo.step, undo.frontier
+                        )),
+                        Err(e) => Notice::Error(format!("Cannot undo the branch: {e}.")),
+                    });
+                })
             }
             Msg::Load { source, seed } => match open(source, seed) {
                 Ok(s) => self.replace(s, None),
@@ -473,9 +553,18 @@ impl Reducible for AppState {
                     Err(e) => error(&self, e),
                 }
             }
+            // `#new` typed into the address bar: start afresh, as on a load.
+            Msg::OpenLink(fragment) if fragment == NEW => match fresh() {
+                Ok(s) => self.replace(s, Some(Notice::Info("Started afresh with the default scenario.".into()))),
+                Err(e) => error(&self, e),
+            },
             Msg::OpenLink(fragment) => match open_link(&fragment) {
                 Ok(s) => self.replace(s, None),
-                Err(e) => error(&self, e),
+                Err(e) => {
+                    let mut next = (*self).clone();
+                    next.notice = Some(Notice::bad_link(e, &fragment));
+                    Rc::new(next)
+                }
             },
             Msg::Import { name, text } => {
                 if text.len() > MAX_SCENARIO_BYTES {
@@ -514,6 +603,15 @@ impl Reducible for AppState {
                 }
                 let mut next = (*self).clone();
                 next.filter = f;
+                next.rev += 1;
+                Rc::new(next)
+            }
+            Msg::ShowPartitions(v) => {
+                if v == self.partitions {
+                    return self;
+                }
+                let mut next = (*self).clone();
+                next.partitions = v;
                 next.rev += 1;
                 Rc::new(next)
             }
@@ -562,15 +660,41 @@ mod tests {
     fn bad_links_keep_the_session_and_say_why() {
         let state = Rc::new(AppState::initial("", None));
         let before = state.session.borrow().world.digest();
-        for bad in ["v=1&s=nope&seed=1", "v=9", "v=1&s=replication/acks-1-leader-crash&seed=1&a=!!"] {
+        for bad in ["v=1&s=nope&seed=1", "v=9", "v=1&s=replication/acks-1-leader-crash&seed=1&a=!!", "<b>x</b>"] {
             let next = state.clone().reduce(Msg::OpenLink(bad.into()));
-            assert!(matches!(&next.notice, Some(Notice::Error(e)) if e.contains("cannot")), "{bad}");
+            let Some(Notice::BadLink { text, fragment }) = &next.notice else { panic!("{bad}: {:?}", next.notice) };
+            assert!(text.contains("cannot"), "{bad}: {text}");
+            assert_eq!(&**fragment, bad, "the link as given, to fix it");
+            assert!(next.notice.as_ref().is_some_and(Notice::is_error));
             assert!(Rc::ptr_eq(&next.session, &state.session), "session kept for {bad}");
             assert_eq!(next.session.borrow().world.digest(), before);
         }
+        // An action beyond the steps a link replays is refused before anything runs.
+        let far = "v=1&s=replication/acks-1-leader-crash&seed=1&c=5&a=W3siYXRfc3RlcCI6OTk5OTk5OTk5OSwiYWN0aW9uIjp7ImFjdGlvbiI6ImNyYXNoIiwiYnJva2VyIjoxfX1d";
+        let next = state.clone().reduce(Msg::OpenLink(far.into()));
+        let Some(Notice::BadLink { text, .. }) = &next.notice else { panic!("{:?}", next.notice) };
+        assert_eq!(
+            text,
+            "This link cannot be opened: action 1 of 1 ('crash broker 1') is at step 9999999999, beyond the 2000000 \
+             steps a link may replay."
+        );
         // At start, a bad link falls back to the default scenario with the message shown.
         let start = AppState::initial("v=1&s=nope&seed=1", None);
-        assert!(matches!(start.notice, Some(Notice::Error(_))));
+        assert!(matches!(&start.notice, Some(Notice::BadLink { fragment, .. }) if &**fragment == "v=1&s=nope&seed=1"));
+    }
+
+    #[test]
+    fn new_starts_afresh_on_load_and_in_an_open_page() {
+        let state = forward_to(Rc::new(AppState::initial("", None)), 30);
+        let state = state.reduce(Msg::Act(Action::Crash { broker: 1 }));
+        let saved = link_of(&state.session.borrow());
+        assert_eq!(position(&AppState::initial("", Some(saved.clone()))), position(&state), "the autosave");
+        let fresh = AppState::initial(NEW, Some(saved));
+        assert_eq!(position(&fresh), position(&AppState::initial("", None)), "#new ignores it");
+        let next = state.clone().reduce(Msg::OpenLink(NEW.into()));
+        assert!(!Rc::ptr_eq(&next.session, &state.session));
+        assert_eq!(position(&next), position(&fresh), "the default scenario at step 1, no actions");
+        assert_eq!(next.notice, Some(Notice::Info("Started afresh with the default scenario.".into())));
     }
 
     #[test]
@@ -619,6 +743,61 @@ mod tests {
         let o = opened.session.borrow();
         assert_eq!(o.cursor(), 60);
         assert_eq!(o.world.action_log.len(), 1, "the crash at step 40 is in, the restart at 80 is not");
+    }
+
+    /// (cursor, digest, action log, frontier) of a state's session.
+    fn position(state: &AppState) -> (u64, u64, Vec<sandbox_core::world::LoggedAction>, u64) {
+        let s = state.session.borrow();
+        (s.cursor(), s.world.digest(), s.actions().to_vec(), s.frontier())
+    }
+
+    /// Steps forward to `step` (a seek goes no further than the frontier).
+    fn forward_to(mut state: Rc<AppState>, step: u64) -> Rc<AppState> {
+        while state.session.borrow().cursor() < step {
+            state = state.reduce(Msg::StepForward);
+        }
+        state
+    }
+
+    #[test]
+    fn acting_in_the_past_says_what_it_discarded_and_undo_restores_the_old_branch() {
+        let state = forward_to(Rc::new(AppState::initial("", None)), 60);
+        let state = state.reduce(Msg::Act(Action::Crash { broker: 2 }));
+        assert_eq!(state.notice, None, "acting at the frontier discards nothing");
+        let state = forward_to(state, 200).reduce(Msg::Seek(40));
+        let before = position(&state);
+        let state = state.reduce(Msg::Act(Action::Crash { broker: 3 }));
+        let Some(Notice::Branched { text, .. }) = &state.notice else { panic!("{:?}", state.notice) };
+        assert_eq!(text, "New branch from step 40: the previous future (160 steps, 1 later action) was discarded.");
+        assert_eq!(position(&state).2.len(), 1, "the new branch has only the new crash");
+        // Its Undo stays offered while the new branch plays.
+        let state = state.reduce(Msg::TogglePlay);
+        assert!(state.playing && matches!(state.notice, Some(Notice::Branched { .. })));
+        let state = state.reduce(Msg::UndoBranch);
+        assert!(!state.playing);
+        assert_eq!(position(&state), before, "the same cursor, digest, action log and computed future");
+        assert_eq!(state.notice, Some(Notice::Info("Undone: back on the previous branch at step 40.".into())));
+        // One level: nothing more to undo.
+        let again = state.clone().reduce(Msg::UndoBranch);
+        assert!(Rc::ptr_eq(&again, &state));
+        assert_eq!(position(&again), before);
+    }
+
+    #[test]
+    fn a_second_branch_replaces_the_first_ones_undo() {
+        let state = forward_to(Rc::new(AppState::initial("", None)), 100);
+        let state = state.reduce(Msg::Seek(50)).reduce(Msg::Act(Action::Crash { broker: 1 }));
+        let state = state.reduce(Msg::Seek(30));
+        let between = position(&state);
+        let state = state.reduce(Msg::Act(Action::Crash { broker: 2 }));
+        let Some(Notice::Branched { text, .. }) = &state.notice else { panic!("{:?}", state.notice) };
+        assert!(text.starts_with("New branch from step 30: the previous future (21 steps, 1 later action)"), "{text}");
+        let state = state.reduce(Msg::UndoBranch);
+        assert_eq!(position(&state), between, "back on the branch with the crash of broker 1, not before it");
+        // Dismissing the notice forgets the undo.
+        let state = state.reduce(Msg::Act(Action::Crash { broker: 3 })).reduce(Msg::Notice(None));
+        let after = position(&state);
+        assert_eq!(position(&state.reduce(Msg::UndoBranch)), after);
     }
 
     #[test]

@@ -205,9 +205,29 @@ pub struct ClusterVm {
     pub controller_isolated: bool,
     pub metadata_version: u64,
     pub brokers: Vec<BrokerVm>,
+    /// The partitions drawn: those the [`PartitionView`] selects, at most
+    /// [`MAX_DRAWN_PARTITIONS`] of them.
     pub partitions: Vec<PartitionVm>,
+    /// Every topic with its number of partitions, the user's first (for the topic filter).
+    pub topics: Vec<(String, usize)>,
+    /// What was asked to be drawn.
+    pub view: PartitionView,
+    /// Partitions the view selects: the drawn ones are `shown.0..shown.1` of these.
+    pub selected: usize,
+    pub shown: (usize, usize),
     /// The Schema Registry node, if the run has one.
     pub registry: Option<crate::schema_vm::RegistryNodeVm>,
+}
+
+/// Partition rows drawn at most: each is a canvas and a few dozen elements, and a run may
+/// have 200 topics of 1,000 partitions (`limits.rs`), which would freeze the page.
+pub const MAX_DRAWN_PARTITIONS: usize = 200;
+
+/// Which partitions the cluster view draws: one topic's or all, from the `first` selected.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PartitionView {
+    pub topic: Option<String>,
+    pub first: usize,
 }
 
 pub fn status_name(s: BrokerStatus) -> &'static str {
@@ -230,6 +250,12 @@ pub(crate) fn links_cut(w: &World, node: NodeId) -> (usize, bool) {
 /// `prev` (it is off screen while playing): its logs are not read and, unless its leader,
 /// epoch or ISR changed, its row is not rendered again.
 pub fn cluster(w: &World, prev: Option<&ClusterVm>, keep: impl Fn(&str) -> bool) -> ClusterVm {
+    cluster_in(w, prev, keep, &PartitionView::default())
+}
+
+/// [`cluster`] drawing the partitions `view` selects: at most [`MAX_DRAWN_PARTITIONS`], whose
+/// lanes alone are read (the counts per broker cover every partition).
+pub fn cluster_in(w: &World, prev: Option<&ClusterVm>, keep: impl Fn(&str) -> bool, view: &PartitionView) -> ClusterVm {
     let mut brokers: Vec<BrokerVm> = w
         .brokers
         .iter()
@@ -252,8 +278,10 @@ pub fn cluster(w: &World, prev: Option<&ClusterVm>, keep: impl Fn(&str) -> bool)
     // `__consumer_offsets` in any run with a group) after them.
     let (user, internal): (Vec<_>, Vec<_>) =
         w.controller.image.partitions().partition(|(tp, _)| !sandbox_core::record::is_internal_topic(&tp.topic));
+    let mut topics: Vec<(String, usize)> = Vec::new();
+    let mut selected = 0;
+    let first = view.first;
     for (tp, state) in user.into_iter().chain(internal) {
-        let min_isr = w.controller.image.topic_config(&tp.topic).map(|c| c.min_insync_replicas).unwrap_or(1);
         for r in &state.replicas {
             if let Some(b) = brokers.iter_mut().find(|b| b.id == *r) {
                 b.replicas += 1;
@@ -262,6 +290,18 @@ pub fn cluster(w: &World, prev: Option<&ClusterVm>, keep: impl Fn(&str) -> bool)
                 }
             }
         }
+        match topics.last_mut() {
+            Some((t, n)) if *t == tp.topic.as_ref() => *n += 1,
+            _ => topics.push((tp.topic.to_string(), 1)),
+        }
+        if view.topic.as_ref().is_some_and(|t| *t != tp.topic.as_ref()) {
+            continue;
+        }
+        selected += 1;
+        if selected <= first || partitions.len() >= MAX_DRAWN_PARTITIONS {
+            continue;
+        }
+        let min_isr = w.controller.image.topic_config(&tp.topic).map(|c| c.min_insync_replicas).unwrap_or(1);
         let name = tp.to_string();
         let kept = keep(&name)
             .then(|| prev.and_then(|p| p.partitions.get(partitions.len())).filter(|p| p.tp == name))
@@ -278,7 +318,11 @@ pub fn cluster(w: &World, prev: Option<&ClusterVm>, keep: impl Fn(&str) -> bool)
         controller_isolated,
         metadata_version: w.controller.image.version,
         brokers,
+        shown: (first.min(selected), first.min(selected) + partitions.len()),
         partitions,
+        topics,
+        view: view.clone(),
+        selected,
         registry: crate::schema_vm::registry_node(w),
     }
 }
@@ -1022,7 +1066,7 @@ fn partition_number(name: &str, tp: &TopicPartition) -> u32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::scenarios;
     use crate::session::{Session, Source};
@@ -1032,6 +1076,41 @@ mod tests {
     fn session(name: &str) -> Session {
         let scenario = Scenario::parse(name, scenarios::text(name).unwrap()).unwrap();
         Session::new(Source::Builtin(name.into()), scenario, 1).unwrap()
+    }
+
+    /// A run of one broker with `topics` topics `t0`.. of `partitions` partitions each.
+    pub(crate) fn wide_session(topics: usize, partitions: u32) -> Session {
+        let mut text = "name = \"wide\"\nduration_ms = 1000\n[cluster]\nbrokers = 1\n".to_string();
+        for t in 0..topics {
+            text.push_str(&format!("[[topic]]\nname = \"t{t}\"\npartitions = {partitions}\nreplication_factor = 1\n"));
+        }
+        let scenario = Scenario::parse("wide.toml", &text).unwrap();
+        Session::new(Source::Inline(text), scenario, 1).unwrap()
+    }
+
+    #[test]
+    fn the_cluster_view_draws_at_most_its_cap_by_topic_and_page() {
+        let s = wide_session(3, 100);
+        let w = &s.world;
+        let all = cluster(w, None, |_| false);
+        assert_eq!(all.partitions.len(), MAX_DRAWN_PARTITIONS);
+        assert_eq!((all.selected, all.shown), (300, (0, 200)));
+        assert_eq!(all.topics, [("t0".to_string(), 100), ("t1".into(), 100), ("t2".into(), 100)]);
+        assert_eq!(all.brokers[0].replicas, 300, "the broker's counts cover the partitions not drawn");
+        let page = |topic: Option<&str>, first| PartitionView { topic: topic.map(str::to_string), first };
+        let next = cluster_in(w, None, |_| false, &page(None, 200));
+        assert_eq!((next.shown, next.partitions[0].tp.as_str()), ((200, 300), "t2-0"));
+        let t1 = cluster_in(w, None, |_| false, &page(Some("t1"), 0));
+        assert_eq!((t1.selected, t1.shown, t1.partitions.len()), (100, (0, 100), 100));
+        assert!(t1.partitions.iter().all(|p| p.tp.starts_with("t1-")));
+        assert_eq!(t1.topics.len(), 3, "the filter still offers every topic");
+        let gone = cluster_in(w, None, |_| false, &page(Some("nope"), 0));
+        assert_eq!((gone.selected, gone.shown, gone.partitions.len()), (0, (0, 0), 0));
+        let past = cluster_in(w, None, |_| false, &page(Some("t1"), 500));
+        assert_eq!((past.shown, past.partitions.len()), ((100, 100), 0));
+        // A small cluster draws everything, as before.
+        let small = cluster(&session("replication/acks-1-leader-crash").world, None, |_| false);
+        assert_eq!((small.selected, small.shown), (1, (0, 1)));
     }
 
     #[test]
