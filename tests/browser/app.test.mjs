@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { launch, open, link, digest, cursor, partition, nativeSummary, nativeReplay, toEnd, ARTIFACTS, BASE_URL } from './common.mjs';
+import { launch, open, ready, link, digest, cursor, partition, nativeSummary, nativeReplay, toEnd, ARTIFACTS, BASE_URL } from './common.mjs';
 
 const SCENARIO = 'replication/acks-1-leader-crash';
 let browser;
@@ -475,7 +475,7 @@ test('the autosaved session survives a reload: same step, same digest', async ()
   const shared = await page.inputValue('#share-link');
   await page.waitForFunction((l) => l.endsWith('#' + localStorage.getItem('kafka-sandbox.session.v1')), shared, { timeout: 5000 });
   await page.goto(BASE_URL); // no fragment: the autosave is what opens
-  await page.waitForSelector('body[data-ready="1"]');
+  await ready(page);
   await page.waitForSelector('[data-tp]');
   assert.deepEqual({ digest: await digest(page), cursor: await cursor(page) }, want);
   assert.equal(await page.locator('[data-broker="3"]').getAttribute('data-state'), 'crashed');
@@ -540,6 +540,35 @@ test('a run with more partitions than are drawn says so and filters them by topi
   assert.equal(await page.innerText('[data-testid="partitions-shown"]'), 'partitions 201–400 of 450');
   assert.equal(await page.getAttribute('[data-tp]:first-of-type', 'data-tp'), 't1-50');
   console.log(`# wide import (450 partitions) rendered in ${ms} ms`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a link at a late step opens over frames with its progress shown, to the digest of the native replay', async () => {
+  const toml = fs.readFileSync(new URL('../../web/bench/seek-100k.toml', import.meta.url), 'utf8');
+  const url = `${BASE_URL}#v=1&t=${Buffer.from(toml, 'utf8').toString('base64url')}&seed=1&c=100000`;
+  const want = nativeReplay(url);
+  assert.equal(want.cursor, 100000);
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready="1"]', { timeout: 30000 });
+  // The page is up before the replay is over: the time bar says how far it got.
+  assert.match(await page.textContent('[data-testid="opening"]'), /opening the link … step \d+ of 100000/);
+  await ready(page);
+  assert.deepEqual({ digest: await digest(page), cursor: await cursor(page) }, want);
+  // Saved once opened: the link in the address bar is the whole one.
+  assert.match(await page.evaluate(() => location.hash), /&c=100000/);
+  // Esc stops an opening where it got to, and says so.
+  await page.goto(`${BASE_URL}#new`);
+  await ready(page);
+  await page.goto(url);
+  await page.waitForSelector('[data-testid="opening"]', { timeout: 30000 });
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('[data-testid="notice"]:has-text("Stopped opening the link at step")', { timeout: 10000 });
+  assert.ok(await cursor(page) < 100000);
+  assert.equal(await page.locator('[data-testid="opening"]').count(), 0);
   assert.deepEqual(errors, []);
   await page.close();
 });

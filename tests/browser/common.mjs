@@ -38,9 +38,16 @@ export async function open(context, url) {
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(url);
-  await page.waitForSelector('body[data-ready="1"]', { timeout: 30000 });
+  await ready(page);
   await page.waitForSelector('[data-tp]', { timeout: 30000 });
   return { page, errors };
+}
+
+/// Waits until the app is interactive and any link it opens has been replayed to its step
+/// (a link at a late step opens over frames: `body[data-opening]` while it does).
+export async function ready(page, timeout = 30000) {
+  await page.waitForSelector('body[data-ready="1"]', { timeout });
+  await page.waitForFunction(() => !document.body.hasAttribute('data-opening'), null, { timeout: 120000 });
 }
 
 export function link(scenario, seed = 1, cursor = 1) {

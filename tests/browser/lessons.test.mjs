@@ -4,7 +4,7 @@
 // holds for any number of lesson files.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, open, BASE_URL } from './common.mjs';
+import { launch, open, ready, BASE_URL } from './common.mjs';
 
 const PROGRESS_KEY = 'kafka-sandbox.lessons.v1';
 let browser;
@@ -82,7 +82,7 @@ test('a wrong prediction is marked wrong, break-it runs, and progress survives a
   const { page, errors } = await open(browser.context, `${BASE_URL}#new`);
   await page.evaluate((k) => localStorage.removeItem(k), PROGRESS_KEY);
   await page.reload();
-  await page.waitForSelector('body[data-ready="1"]');
+  await ready(page);
   const answers = await rightAnswers(page);
   const [first] = await listedLessons(page);
   const lesson = answers.find((l) => l.id === first);
@@ -111,7 +111,7 @@ test('a wrong prediction is marked wrong, break-it runs, and progress survives a
   assert.equal(await page.getAttribute(ticks, 'data-right'), String(lesson.questions.length));
 
   await page.reload();
-  await page.waitForSelector('body[data-ready="1"]');
+  await ready(page);
   assert.equal(await page.getAttribute(ticks, 'data-break'), 'true', 'break-it done is remembered');
   assert.equal(await page.getAttribute(ticks, 'data-right'), String(lesson.questions.length), 'answers are remembered');
   // Keyboard: the lesson opens from its focused button with Enter.
@@ -132,7 +132,7 @@ test('corrupt saved progress is ignored with a warning, not a broken page', asyn
   page.on('console', (m) => { if (m.type() === 'warning') warnings.push(m.text()); });
   await page.evaluate((k) => localStorage.setItem(k, '{"v":1,"lessons":{"x":{"answers":'), PROGRESS_KEY);
   await page.reload();
-  await page.waitForSelector('body[data-ready="1"]');
+  await ready(page);
   assert.match(await page.textContent('[data-testid="lessons-warning"]'), /ignored/);
   assert.ok(warnings.some((w) => w.includes('ignored')), 'the console says why');
   const [first] = await listedLessons(page);

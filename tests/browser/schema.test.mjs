@@ -4,7 +4,7 @@
 // card in the cluster view crashes and restarts it, and the event log filters by it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, link, digest, nativeSummary, toEnd } from './common.mjs';
+import { launch, ready, link, digest, nativeSummary, toEnd } from './common.mjs';
 
 let browser;
 
@@ -21,7 +21,7 @@ async function openApp(url) {
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(url);
-  await page.waitForSelector('body[data-ready="1"]', { timeout: 30000 });
+  await ready(page);
   await page.waitForSelector(PANEL, { timeout: 30000 });
   return { page, errors };
 }

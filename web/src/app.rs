@@ -89,7 +89,7 @@ pub fn app() -> Html {
     {
         let dispatch = dispatch.clone();
         // While playing, and while a long jump goes on over frames.
-        use_effect_with(state.playing || state.fast_forward.is_some(), move |&animate| {
+        use_effect_with(state.playing || state.fast_forward.is_some() || state.opening.is_some(), move |&animate| {
             let stop: Box<dyn FnOnce()> = if animate { Box::new(start_frames(dispatch)) } else { Box::new(|| ()) };
             stop
         });
@@ -126,10 +126,11 @@ pub fn app() -> Html {
                         "+" | "=" => Some(Msg::SpeedBy(10)),
                         "-" | "_" => Some(Msg::SpeedBy(-10)),
                         "?" => Some(Msg::ToggleHelp),
+                        // Dismisses the notice first, so what stopping says stays.
                         "Escape" => {
+                            d.dispatch(Msg::Notice(None));
                             d.dispatch(Msg::Help(false));
-                            d.dispatch(Msg::StopJump);
-                            Some(Msg::Notice(None))
+                            Some(Msg::StopJump)
                         }
                         _ => None,
                     };
@@ -173,13 +174,22 @@ pub fn app() -> Html {
     {
         let session = state.session.clone();
         let bad_link = matches!(state.notice, Some(Notice::BadLink { .. }));
-        use_effect_with((state.slow_rev, Rc::as_ptr(&state.session) as usize, bad_link), move |&(_, _, bad_link)| {
-            let link = link_of(&session.borrow());
-            if !bad_link {
-                dom::set_hash(&link);
-            }
-            dom::storage_set(dom::STORAGE_KEY, &link);
-        });
+        // A link still being opened is not saved: a reload then opens it again, whole.
+        let opening = state.opening.is_some();
+        use_effect_with(
+            (state.slow_rev, Rc::as_ptr(&state.session) as usize, bad_link, opening),
+            move |&(_, _, bad_link, opening)| {
+                dom::set_body_flag("data-opening", opening);
+                if opening {
+                    return;
+                }
+                let link = link_of(&session.borrow());
+                if !bad_link {
+                    dom::set_hash(&link);
+                }
+                dom::storage_set(dom::STORAGE_KEY, &link);
+            },
+        );
     }
     use_effect_with((), |_| dom::mark_ready());
 
@@ -284,7 +294,8 @@ pub fn app() -> Html {
                 speed={state.speed} time_ms={time_ms} digest={format_digest(w.digest())} at_end={s.at_end()}
                 complete={s.frontier_is_end() || (s.at_end() && s.cursor() == s.frontier())}
                 achieved={(state.playing && state.achieved_speed < 0.8 * state.speed_factor()).then_some(state.achieved_speed)}
-                jump={state.fast_forward.map(|(goal, steps)| (goal == crate::session::Goal::End, steps))} />
+                jump={state.fast_forward.map(|(goal, steps)| (goal == crate::session::Goal::End, steps))}
+                opening={state.opening.as_ref().map(|o| o.replay.cursor())} />
             <NoticeBar notice={state.notice.clone()} />
             <main class="layout">
                 <ClusterView vm={cluster} />

@@ -445,6 +445,9 @@ pub struct TimebarProps {
     pub achieved: Option<f64>,
     /// A jump going on over frames: (to the end?, steps so far).
     pub jump: Option<(bool, u64)>,
+    /// A link being opened over frames: the step it opens at.
+    #[prop_or_default]
+    pub opening: Option<u64>,
 }
 
 pub fn speed_label(speed: i32) -> String {
@@ -507,7 +510,7 @@ pub fn timebar(p: &TimebarProps) -> Html {
                 if let Some(a) = p.achieved {
                     <span class="achieved" data-testid="achieved-speed"
                         title="This machine cannot simulate that fast and still draw 60 frames a second: the run plays at this speed">
-                        { format!("→ {}", factor_label(a)) }</span>
+                        { format!("→ running at {}", factor_label(a)) }</span>
                 }
             </label>
             <label class="scrub" for="scrub">
@@ -522,6 +525,12 @@ pub fn timebar(p: &TimebarProps) -> Html {
                 <span>{ format!("t = {:.3} s", p.time_ms / 1000.0) }</span>
                 <span title="Trace digest: equal digests mean identical runs">{ "digest " }<output data-testid="digest">{ &p.digest }</output></span>
                 if p.at_end { <span class="end-badge">{ "end of run" }</span> }
+                if let Some(target) = p.opening {
+                    <span class="jump" role="status" data-testid="opening">
+                        { format!("opening the link … step {} of {target} ({}%; Esc stops)", p.cursor,
+                            p.cursor.saturating_mul(100) / target.max(1)) }
+                    </span>
+                }
                 if let Some((to_end, steps)) = p.jump {
                     <span class="jump" role="status" data-testid="jumping">
                         { format!("{} … {steps} steps so far (Space or Esc stops)",

@@ -105,6 +105,14 @@ pub fn copy_to_clipboard(text: &str) -> bool {
     true
 }
 
+/// Sets or removes a flag attribute on `<body>` (states the tests and the measurement
+/// script wait for).
+pub fn set_body_flag(name: &str, on: bool) {
+    if let Some(body) = document().and_then(|d| d.body()) {
+        let _ = if on { body.set_attribute(name, "1") } else { body.remove_attribute(name) };
+    }
+}
+
 /// Marks the page interactive (for the measurement script and the tests).
 pub fn mark_ready() {
     if let Some(body) = document().and_then(|d| d.body()) {

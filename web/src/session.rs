@@ -16,6 +16,7 @@ use sandbox_core::scenario::Scenario;
 use sandbox_core::sim::time::SimTime;
 use sandbox_core::trace::{Effect, TraceEvent};
 use sandbox_core::world::{ActionError, LoggedAction, World};
+use std::rc::Rc;
 
 /// Snapshots start every this many steps; the interval doubles whenever the snapshots
 /// outgrow [`MAX_SNAPSHOTS`] or [`SNAPSHOT_BUDGET_BYTES`], so seeking replays at most one
@@ -129,6 +130,48 @@ impl Branch {
     /// Steps it had computed after `step`.
     pub fn later_steps(&self) -> u64 {
         self.frontier - self.step
+    }
+}
+
+/// A shared action log being replayed into a session ([`Session::replay_some`]): the log,
+/// how much of it is applied, and the step to end at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replay {
+    actions: Rc<[LoggedAction]>,
+    next: usize,
+    cursor: u64,
+}
+
+impl Replay {
+    /// Checks a log and its cursor before any step is computed: in step order, none before
+    /// the boot, none beyond [`MAX_REPLAY_STEPS`].
+    pub fn new(actions: Vec<LoggedAction>, cursor: u64) -> Result<Replay, ReplayProblem> {
+        if actions.windows(2).any(|w| w[0].at_step >= w[1].at_step) {
+            return Err(ReplayProblem("the action log is not in step order".into()));
+        }
+        if let Some(a) = actions.first().filter(|a| a.at_step < 1) {
+            return Err(ReplayProblem(format!("action '{}' is before the boot step", a.action)));
+        }
+        let count = actions.len();
+        if let Some((i, a)) = actions.iter().enumerate().find(|(_, a)| a.at_step > MAX_REPLAY_STEPS) {
+            return Err(ReplayProblem(format!(
+                "action {} of {count} ('{}') is at step {}, beyond the {MAX_REPLAY_STEPS} steps a link may replay",
+                i + 1,
+                a.action,
+                a.at_step
+            )));
+        }
+        if cursor > MAX_REPLAY_STEPS {
+            return Err(ReplayProblem(format!(
+                "step {cursor} is beyond the {MAX_REPLAY_STEPS} steps a link may replay"
+            )));
+        }
+        Ok(Replay { actions: actions.into(), next: 0, cursor })
+    }
+
+    /// The step the replay ends at.
+    pub fn cursor(&self) -> u64 {
+        self.cursor
     }
 }
 
@@ -344,19 +387,7 @@ impl Session {
     /// far forward) restores a snapshot and replays. Returns the cursor reached, which is
     /// less than `target` when the run ends first.
     pub fn seek(&mut self, target: u64) -> u64 {
-        let target = target.max(1);
-        let cur = self.world.steps;
-        if target == cur {
-            return cur;
-        }
-        let i = self.snapshots.partition_point(|w| w.steps <= target);
-        if let Some(snap) = i.checked_sub(1).and_then(|i| self.snapshots.get(i)) {
-            if target < cur || snap.steps > cur {
-                self.world = snap.clone();
-            }
-        }
-        while self.world.steps < target && self.step_forward() {}
-        self.world.steps
+        self.seek_until(target, &mut || false).0
     }
 
     pub fn step_back(&mut self) -> u64 {
@@ -500,32 +531,24 @@ impl Session {
     /// replayed cleanly and says why it stopped. It computes at most
     /// [`MAX_REPLAY_STEPS`] steps: a log or cursor beyond that is refused before any step.
     pub fn replay(&mut self, actions: Vec<LoggedAction>, cursor: u64) -> Result<(), ReplayProblem> {
-        if actions.windows(2).any(|w| w[0].at_step >= w[1].at_step) {
-            return Err(ReplayProblem("the action log is not in step order".into()));
-        }
-        if let Some(a) = actions.first().filter(|a| a.at_step < 1) {
-            return Err(ReplayProblem(format!("action '{}' is before the boot step", a.action)));
-        }
-        let count = actions.len();
-        if let Some((i, a)) = actions.iter().enumerate().find(|(_, a)| a.at_step > MAX_REPLAY_STEPS) {
-            return Err(ReplayProblem(format!(
-                "action {} of {count} ('{}') is at step {}, beyond the {MAX_REPLAY_STEPS} steps a link may replay",
-                i + 1,
-                a.action,
-                a.at_step
-            )));
-        }
-        if cursor > MAX_REPLAY_STEPS {
-            return Err(ReplayProblem(format!(
-                "step {cursor} is beyond the {MAX_REPLAY_STEPS} steps a link may replay"
-            )));
-        }
-        for (i, logged) in actions.into_iter().enumerate() {
-            let reached = self.seek(logged.at_step);
+        let mut replay = Replay::new(actions, cursor)?;
+        self.replay_some(&mut replay, || false).map(|_| ())
+    }
+
+    /// Goes on with a replay until it is done (`Ok(true)`) or `stop` says so (`Ok(false)`:
+    /// call again), so a link at a late step opens over several frames instead of freezing
+    /// the page. The same steps and checks as [`Session::replay`], in the same order.
+    pub fn replay_some(&mut self, r: &mut Replay, mut stop: impl FnMut() -> bool) -> Result<bool, ReplayProblem> {
+        let count = r.actions.len();
+        while let Some(logged) = r.actions.get(r.next) {
+            let (reached, paused) = self.seek_until(logged.at_step, &mut stop);
+            if paused {
+                return Ok(false);
+            }
             if reached != logged.at_step {
                 return Err(ReplayProblem(format!(
                     "action {} of {count} ('{}') is at step {}, but the run ends at step {reached}",
-                    i + 1,
+                    r.next + 1,
                     logged.action,
                     logged.at_step
                 )));
@@ -533,17 +556,48 @@ impl Session {
             if let Err(e) = self.act(logged.action.clone()) {
                 return Err(ReplayProblem(format!(
                     "action {} of {count} ('{}') at step {} cannot be applied: {e}",
-                    i + 1,
+                    r.next + 1,
                     logged.action,
                     logged.at_step
                 )));
             }
+            r.next += 1;
         }
-        let reached = self.seek(cursor);
-        if reached != cursor.max(1) {
-            return Err(ReplayProblem(format!("the link's step {cursor} is past the end of the run ({reached})")));
+        let (reached, paused) = self.seek_until(r.cursor, &mut stop);
+        if paused {
+            return Ok(false);
         }
-        Ok(())
+        if reached != r.cursor.max(1) {
+            return Err(ReplayProblem(format!("the link's step {} is past the end of the run ({reached})", r.cursor)));
+        }
+        Ok(true)
+    }
+
+    /// [`Session::seek`], stopping early when `stop` says so (checked every 64 steps):
+    /// returns the cursor reached and whether it stopped early.
+    fn seek_until(&mut self, target: u64, stop: &mut impl FnMut() -> bool) -> (u64, bool) {
+        let target = target.max(1);
+        let cur = self.world.steps;
+        if target == cur {
+            return (cur, false);
+        }
+        let i = self.snapshots.partition_point(|w| w.steps <= target);
+        if let Some(snap) = i.checked_sub(1).and_then(|i| self.snapshots.get(i)) {
+            if target < cur || snap.steps > cur {
+                self.world = snap.clone();
+            }
+        }
+        let mut n = 0u32;
+        while self.world.steps < target {
+            n += 1;
+            if n.is_multiple_of(64) && stop() {
+                return (self.world.steps, true);
+            }
+            if !self.step_forward() {
+                break;
+            }
+        }
+        (self.world.steps, false)
     }
 
     /// The Jepsen-style check of what the clients observed up to the cursor, with the
@@ -836,6 +890,42 @@ mod tests {
         s.act(Action::Crash { broker: 2 }).unwrap();
         let e = s.restore(&b, || false).unwrap_err();
         assert!(e.contains("no longer shares the steps before 50"), "{e}");
+    }
+
+    #[test]
+    fn a_replay_stopped_every_64_steps_ends_where_a_replay_at_once_ends() {
+        let name = "replication/acks-1-leader-crash";
+        let log = vec![
+            LoggedAction { at_step: 300, action: Action::Crash { broker: 2 } },
+            LoggedAction { at_step: 700, action: Action::Restart { broker: 2 } },
+        ];
+        let mut whole = session(name, 1);
+        whole.replay(log.clone(), 1000).unwrap();
+        let mut parts = session(name, 1);
+        let mut r = Replay::new(log, 1000).unwrap();
+        let mut calls = 0;
+        // Stops at every chance it is given: each call computes at most 64 steps.
+        while !parts.replay_some(&mut r, || true).unwrap() {
+            calls += 1;
+            assert!(parts.cursor() <= 1000);
+        }
+        // About one call per 64 steps (the count starts again at each action).
+        assert!(calls >= 1000 / 64 - 3, "it went on over {calls} calls");
+        assert_eq!((parts.cursor(), parts.world.digest()), (whole.cursor(), whole.world.digest()));
+        assert_eq!(parts.actions(), whole.actions());
+        // A problem is found over calls as at once: the same message.
+        let bad = vec![LoggedAction { at_step: 500, action: Action::Crash { broker: 9 } }];
+        let at_once = session(name, 1).replay(bad.clone(), 900).unwrap_err();
+        let mut parts = session(name, 1);
+        let mut r = Replay::new(bad, 900).unwrap();
+        let over_calls = loop {
+            match parts.replay_some(&mut r, || true) {
+                Ok(false) => continue,
+                Ok(true) => panic!("crashing broker 9 replayed"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(over_calls, at_once);
     }
 
     #[test]

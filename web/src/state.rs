@@ -4,7 +4,7 @@
 use crate::edit::{self, Knobs, MAX_SCENARIO_BYTES};
 use crate::pacer::{self, FrameKind};
 use crate::scenarios;
-use crate::session::{Branch, Goal, JumpEnd, Session, Source};
+use crate::session::{Branch, Goal, JumpEnd, Replay, ReplayProblem, Session, Source};
 use crate::share::{self, Shared};
 use crate::streams_live::{IqSelection, IqSelections};
 use crate::vm::{LogFilter, PartitionView};
@@ -35,6 +35,19 @@ pub const SYNC_JUMP_MS: f64 = 60.0;
 /// Undoing a branch recomputes the old future for at most this long at once; the rest is
 /// computed when played.
 pub const UNDO_COMPUTE_MS: f64 = 150.0;
+
+/// Opening a link (or the autosaved session) replays it for at most this long at once; a
+/// longer replay goes on frame by frame with its progress in the time bar, so a session
+/// saved at a late step never freezes the page on reload.
+pub const SYNC_OPEN_MS: f64 = 150.0;
+
+/// A link being opened over frames: what is left of its replay, and the link as given (for
+/// the message if it turns out it cannot be replayed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Opening {
+    pub replay: Replay,
+    pub fragment: Rc<str>,
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Notice {
@@ -109,6 +122,8 @@ pub struct AppState {
     /// A jump (End, next interesting event) going on over several frames, and the steps
     /// it has taken so far.
     pub fast_forward: Option<(Goal, u64)>,
+    /// A link being opened over frames (its session is not saved until it is done).
+    pub opening: Option<Opening>,
 }
 
 pub enum Msg {
@@ -195,10 +210,27 @@ fn fresh() -> Result<Session, String> {
 
 /// Opens a share link, replaying its action log to its cursor.
 pub fn open_link(fragment: &str) -> Result<Session, String> {
+    start_link(fragment, || false).map(|(s, _)| s)
+}
+
+/// Opens a share link and replays its log until done or until `stop` says so; then what is
+/// left of the replay comes back, to go on with over frames ([`AppState::opening`]).
+pub fn start_link(fragment: &str, stop: impl FnMut() -> bool) -> Result<(Session, Option<Opening>), String> {
     let shared = share::decode(fragment).map_err(|e| format!("This link cannot be opened: {e}."))?;
     let mut s = open(shared.source, Some(shared.seed)).map_err(|e| format!("This link cannot be opened: {e}"))?;
-    s.replay(shared.actions, shared.cursor).map_err(|e| format!("This link cannot be replayed: {}.", e.0))?;
-    Ok(s)
+    let mut replay = Replay::new(shared.actions, shared.cursor).map_err(replay_problem)?;
+    let done = s.replay_some(&mut replay, stop).map_err(replay_problem)?;
+    Ok((s, (!done).then(|| Opening { replay, fragment: fragment.into() })))
+}
+
+fn replay_problem(e: ReplayProblem) -> String {
+    format!("This link cannot be replayed: {}.", e.0)
+}
+
+/// A stop for [`start_link`]: true once `ms` have passed.
+fn after_ms(ms: f64) -> impl FnMut() -> bool {
+    let deadline = crate::dom::now_ms() + ms;
+    move || crate::dom::now_ms() > deadline
 }
 
 /// The share link of the session at its cursor. Past the steps a link may replay
@@ -253,7 +285,14 @@ impl AppState {
             achieved_speed: 0.0,
             fast_forward: None,
             iq: IqSelections::new(),
+            opening: None,
         }
+    }
+
+    fn opened(session: Session, opening: Option<Opening>, notice: Option<Notice>) -> AppState {
+        let mut state = AppState::with_session(session, notice);
+        state.opening = opening;
+        state
     }
 
     /// The first state: the link in the URL, else the autosaved session, else the default
@@ -262,15 +301,15 @@ impl AppState {
     pub fn initial(hash: &str, saved: Option<String>) -> AppState {
         let mut notice = None;
         if !hash.is_empty() && hash != NEW {
-            match open_link(hash) {
-                Ok(s) => return AppState::with_session(s, None),
+            match start_link(hash, after_ms(SYNC_OPEN_MS)) {
+                Ok((s, opening)) => return AppState::opened(s, opening, None),
                 Err(e) => notice = Some(Notice::bad_link(e, hash)),
             }
         }
         if hash != NEW {
             if let Some(saved) = saved.filter(|s| !s.is_empty()) {
-                if let Ok(s) = open_link(&saved) {
-                    return AppState::with_session(s, notice);
+                if let Ok((s, opening)) = start_link(&saved, after_ms(SYNC_OPEN_MS)) {
+                    return AppState::opened(s, opening, notice);
                 }
             }
         }
@@ -370,6 +409,66 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// One frame of a link being opened: the replay goes on for the frame's simulation
+    /// budget; the side panels follow at their own pace.
+    fn opening_frame(self: &Rc<Self>, t: f64) -> Rc<AppState> {
+        let Some(mut opening) = self.opening.clone() else { return self.clone() };
+        let budget = pacer::with(|p| {
+            if let Some(l) = self.last_frame {
+                p.frame_arrived(t - l);
+            }
+            p.budget_ms(FrameKind::Plain)
+        });
+        let result = self.session.borrow_mut().replay_some(&mut opening.replay, after_ms(budget));
+        pacer::with(|p| p.simulated(FrameKind::Plain, budget, 0.0, 0.0));
+        match result {
+            Ok(true) => {
+                let mut next = (**self).clone();
+                next.opening = None;
+                next.last_frame = None;
+                next.rev += 1;
+                next.mid_rev += 1;
+                next.slow_rev += 1;
+                next.clock = next.session.borrow().world.now;
+                Rc::new(next)
+            }
+            Ok(false) => {
+                let mut next = (**self).clone();
+                next.opening = Some(opening);
+                next.last_frame = Some(t);
+                next.rev += 1;
+                if t - self.last_mid >= MID_REFRESH_MS {
+                    next.mid_rev += 1;
+                    next.last_mid = t;
+                }
+                next.clock = next.session.borrow().world.now;
+                Rc::new(next)
+            }
+            // As when the link fails at once: the default scenario, and the link to fix.
+            Err(e) => match fresh() {
+                Ok(s) => self.replace(s, Some(Notice::bad_link(replay_problem(e), &opening.fragment))),
+                Err(f) => error(self, format!("{}; {f}", replay_problem(e))),
+            },
+        }
+    }
+
+    /// Stops opening a link where its replay got to.
+    fn stop_opening(self: &Rc<Self>) -> Rc<AppState> {
+        let Some(opening) = &self.opening else { return self.clone() };
+        let cursor = self.session.borrow().cursor();
+        let text = format!(
+            "Stopped opening the link at step {cursor} of {}: what it did after that step is not replayed.",
+            opening.replay.cursor()
+        );
+        self.changed(|n| {
+            n.opening = None;
+            n.slow_rev += 1;
+            n.notice = Some(Notice::Info(text));
+        })
+    }
+}
+
 fn error(self_: &Rc<AppState>, text: String) -> Rc<AppState> {
     let mut next = (**self_).clone();
     next.notice = Some(Notice::Error(text));
@@ -380,6 +479,23 @@ impl Reducible for AppState {
     type Action = Msg;
 
     fn reduce(self: Rc<Self>, msg: Msg) -> Rc<Self> {
+        if self.opening.is_some() {
+            match msg {
+                Msg::Frame(t) => return self.opening_frame(t),
+                Msg::StopJump | Msg::TogglePlay => return self.stop_opening(),
+                // What only changes the view goes through.
+                Msg::Refresh
+                | Msg::Help(_)
+                | Msg::ToggleHelp
+                | Msg::SetFilter(_)
+                | Msg::ShowPartitions(_)
+                | Msg::SetSpeed(_)
+                | Msg::Notice(_)
+                | Msg::Query { .. } => {}
+                // Anything that moves or changes the session stops the opening where it is first.
+                msg => return self.stop_opening().reduce(msg),
+            }
+        }
         match msg {
             Msg::Frame(t) => {
                 if let Some((goal, done)) = self.fast_forward {
@@ -558,8 +674,14 @@ impl Reducible for AppState {
                 Ok(s) => self.replace(s, Some(Notice::Info("Started afresh with the default scenario.".into()))),
                 Err(e) => error(&self, e),
             },
-            Msg::OpenLink(fragment) => match open_link(&fragment) {
-                Ok(s) => self.replace(s, None),
+            Msg::OpenLink(fragment) => match start_link(&fragment, after_ms(SYNC_OPEN_MS)) {
+                Ok((s, opening)) => {
+                    let mut next = self.replace(s, None);
+                    if let Some(n) = Rc::get_mut(&mut next) {
+                        n.opening = opening;
+                    }
+                    next
+                }
                 Err(e) => {
                     let mut next = (*self).clone();
                     next.notice = Some(Notice::bad_link(e, &fragment));
@@ -720,6 +842,50 @@ mod tests {
         let again = AppState::initial(&link, None);
         let (a, b) = (state.session.borrow(), again.session.borrow());
         assert_eq!((a.cursor(), a.world.digest()), (b.cursor(), b.world.digest()));
+    }
+
+    #[test]
+    fn a_link_opened_over_frames_reaches_the_same_state_and_is_saved_only_then() {
+        let state = Rc::new(AppState::initial("", None));
+        let state = state.reduce(Msg::Seek(300));
+        let state = state.reduce(Msg::Act(Action::Crash { broker: 2 }));
+        let state = forward_to(state, 900);
+        let link = link_of(&state.session.borrow());
+        // Out of time at once (the page's clock would say so after SYNC_OPEN_MS).
+        let (s, opening) = start_link(&link, || true).unwrap();
+        let opening = opening.expect("a replay of 900 steps stopped at once goes on over frames");
+        assert_eq!(opening.replay.cursor(), 900);
+        assert!(s.cursor() < 900);
+        let pending = Rc::new(AppState::opened(s, Some(opening), None));
+        // Moving the session stops the opening where it got to, and says so.
+        let stopped = pending.clone().reduce(Msg::StepForward);
+        assert!(stopped.opening.is_none());
+        assert!(matches!(&stopped.notice, Some(Notice::Info(t)) if t.starts_with("Stopped opening the link at step")));
+        // Frames finish it (natively the clock stands still, so one frame is enough).
+        let opened = pending.reduce(Msg::Frame(16.0));
+        assert!(opened.opening.is_none());
+        assert_eq!(position(&opened), position(&state));
+    }
+
+    #[test]
+    fn a_link_that_fails_over_frames_opens_the_default_scenario_with_the_link_to_fix() {
+        let fresh = AppState::initial("", None);
+        let bad = {
+            let s = fresh.session.borrow();
+            let actions = vec![sandbox_core::world::LoggedAction { at_step: 200, action: Action::Crash { broker: 9 } }];
+            share::encode(&Shared { source: s.source.clone(), seed: s.seed, actions, cursor: 400 })
+        };
+        let (s, opening) = start_link(&bad, || true).unwrap();
+        let state = Rc::new(AppState::opened(s, opening, None)).reduce(Msg::Frame(16.0));
+        assert!(state.opening.is_none());
+        match &state.notice {
+            Some(Notice::BadLink { text, fragment }) => {
+                assert!(text.contains("no broker 9"), "{text}");
+                assert_eq!(&**fragment, bad.as_str());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(state.session.borrow().cursor(), 1);
     }
 
     #[test]
