@@ -515,7 +515,7 @@ pub fn timebar(p: &TimebarProps) -> Html {
             </label>
             <label class="scrub" for="scrub">
                 <span class="sr-only">{ "Timeline: step" }</span>
-                <input id="scrub" type="range" min={p.first_kept.max(1).to_string()} max={p.frontier.max(1).to_string()}
+                <input id="scrub" type="range" min="1" max={p.frontier.max(1).to_string()}
                     value={p.cursor.to_string()} oninput={on_scrub}
                     aria-valuetext={format!("step {} of {}", p.cursor, p.frontier)}/>
             </label>

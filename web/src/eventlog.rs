@@ -200,7 +200,7 @@ pub fn event_log(p: &EventLogProps) -> Html {
                 { for future.iter().rev().map(|&i| line(i, true)) }
                 { for past.iter().rev().map(|&i| line(i, false)) }
                 if past.is_empty() && scanned >= MAX_SCAN { <li class="muted">{ format!("no match in the last {MAX_SCAN} steps") }</li> }
-                if first > 0 && upto == 0 { <li class="muted">{ format!("(steps before {first} are no longer kept)") }</li> }
+                if first > 0 && upto == 0 { <li class="muted">{ format!("(the events of steps before {first} are no longer kept: a long run keeps its latest {})", crate::session::MAX_TRACE_EVENTS) }</li> }
             </ol>
         </section>
     }

@@ -75,8 +75,10 @@ pub struct Session {
     actions: Vec<LoggedAction>,
     /// Trace of the current branch: `trace[i].step == i` for every computed step.
     trace: Vec<TraceEvent>,
-    /// Steps dropped from the front of `trace` when it outgrew [`MAX_TRACE_EVENTS`].
+    /// Steps dropped from the front of `trace` when it outgrew `max_trace`.
     trace_offset: u64,
+    /// Trace events kept at most ([`MAX_TRACE_EVENTS`]; smaller in tests).
+    max_trace: usize,
     /// Worlds at steps that are multiples of `interval` (the boot world first).
     snapshots: Vec<World>,
     interval: u64,
@@ -197,6 +199,7 @@ impl Session {
             actions: Vec::new(),
             trace: vec![boot],
             trace_offset: 0,
+            max_trace: MAX_TRACE_EVENTS,
             interval: FIRST_SNAPSHOT_INTERVAL,
             samples: Vec::new(),
             sample_period,
@@ -348,8 +351,8 @@ impl Session {
                 }
             }
             self.trace.push(event);
-            if self.trace.len() > MAX_TRACE_EVENTS {
-                let drop = MAX_TRACE_EVENTS / 4;
+            if self.trace.len() > self.max_trace {
+                let drop = (self.max_trace / 4).max(1);
                 self.trace.drain(..drop);
                 self.trace_offset += drop as u64;
             }
@@ -469,9 +472,13 @@ impl Session {
     fn truncate_at_cursor(&mut self) -> Result<(), String> {
         let c = self.world.steps;
         if c < self.trace_offset {
-            return Err("this step is too old to branch from (trace trimmed)".into());
+            // Before the kept trace (a long run dropped its oldest events): the new branch
+            // keeps its events from here on; the worlds before it come from the snapshots.
+            self.trace.clear();
+            self.trace_offset = c;
+        } else {
+            self.trace.truncate((c - self.trace_offset) as usize);
         }
-        self.trace.truncate((c - self.trace_offset) as usize);
         self.actions.retain(|a| a.at_step < c);
         self.snapshots.retain(|w| w.steps <= c);
         self.samples.retain(|s| s.step <= c);
@@ -505,9 +512,6 @@ impl Session {
         let before = |log: &[LoggedAction]| log.iter().filter(|a| a.at_step < b.step).cloned().collect::<Vec<_>>();
         if before(&self.actions) != before(&b.actions) || self.frontier() < b.step {
             return Err(format!("this run no longer shares the steps before {} with that branch", b.step));
-        }
-        if b.step < self.trace_offset.max(1) {
-            return Err(format!("step {} is too old to go back to (the trace was trimmed)", b.step));
         }
         if self.seek(b.step) != b.step {
             return Err(format!("step {} cannot be reached", b.step));
@@ -926,6 +930,38 @@ mod tests {
             }
         };
         assert_eq!(over_calls, at_once);
+    }
+
+    #[test]
+    fn a_run_past_the_kept_trace_can_still_be_scrubbed_branched_and_undone_anywhere() {
+        let name = "replication/acks-1-leader-crash";
+        let mut s = session(name, 1);
+        s.max_trace = 200;
+        s.seek(1000);
+        assert!(s.first_kept_step() > 500, "the oldest events were dropped");
+        // Any step is reachable: the same world as a session that kept everything.
+        let mut full = session(name, 1);
+        for step in [3, 120, 499, 1000] {
+            assert_eq!(s.seek(step), step);
+            full.seek(step);
+            assert_eq!(s.world.digest(), full.world.digest(), "step {step}");
+        }
+        // Branching before the kept trace starts its events there.
+        s.seek(120);
+        let undo = s.branch_point().expect("a future to discard");
+        s.act(Action::Crash { broker: 2 }).unwrap();
+        full.seek(120);
+        full.act(Action::Crash { broker: 2 }).unwrap();
+        assert_eq!((s.cursor(), s.world.digest()), (full.cursor(), full.world.digest()));
+        assert_eq!(s.first_kept_step(), 120);
+        assert!(s.event(120).is_some());
+        // And the discarded branch comes back.
+        s.restore(&undo, || false).unwrap();
+        assert_eq!(s.actions(), undo.actions.as_slice());
+        assert_eq!(s.seek(1000), 1000);
+        let mut again = session(name, 1);
+        again.seek(1000);
+        assert_eq!(s.world.digest(), again.world.digest());
     }
 
     #[test]
