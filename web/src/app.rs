@@ -193,7 +193,7 @@ pub fn app() -> Html {
     }
     use_effect_with((), |_| dom::mark_ready());
 
-    let prev_cluster = use_mut_ref(|| None::<Rc<vm::ClusterVm>>);
+    let prev_cluster = use_mut_ref(|| None::<(u64, Rc<vm::ClusterVm>)>);
     let s = state.session.borrow();
     let w = &s.world;
     let summary = {
@@ -257,17 +257,22 @@ pub fn app() -> Html {
     // While playing, a partition scrolled out of view keeps its lanes as they were: its
     // logs are not read and its row is not rendered (it catches up when it scrolls back in
     // or the run pauses).
-    let cluster = {
-        let playing = state.playing;
-        let prev = prev_cluster.borrow().clone();
-        let vm = Rc::new(vm::cluster_in(
-            w,
-            prev.as_deref(),
-            |tp| playing && crate::cluster::is_off_screen(tp),
-            &state.partitions,
-        ));
-        *prev_cluster.borrow_mut() = Some(vm.clone());
-        vm
+    // While a link opens, the cluster follows the replay at the mid cadence: the frames
+    // go to the replay and the time bar's progress.
+    let prev = prev_cluster.borrow().clone();
+    let cluster = match prev {
+        Some((mid, vm)) if state.opening.is_some() && mid == state.mid_rev => vm,
+        prev => {
+            let playing = state.playing;
+            let vm = Rc::new(vm::cluster_in(
+                w,
+                prev.as_ref().map(|(_, vm)| &**vm),
+                |tp| playing && crate::cluster::is_off_screen(tp),
+                &state.partitions,
+            ));
+            *prev_cluster.borrow_mut() = Some((state.mid_rev, vm.clone()));
+            vm
+        }
     };
     // Topics a client may write to (the brokers refuse produces to internal topics).
     let topics: Vec<(String, u32)> = w

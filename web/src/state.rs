@@ -40,6 +40,8 @@ pub const UNDO_COMPUTE_MS: f64 = 150.0;
 /// longer replay goes on frame by frame with its progress in the time bar, so a session
 /// saved at a late step never freezes the page on reload.
 pub const SYNC_OPEN_MS: f64 = 150.0;
+/// Wall-clock milliseconds of replay per frame while a link opens over frames.
+pub const OPEN_FRAME_MS: f64 = pacer::MAX_SIM_MS;
 
 /// A link being opened over frames: what is left of its replay, and the link as given (for
 /// the message if it turns out it cannot be replayed).
@@ -414,14 +416,10 @@ impl AppState {
     /// budget; the side panels follow at their own pace.
     fn opening_frame(self: &Rc<Self>, t: f64) -> Rc<AppState> {
         let Some(mut opening) = self.opening.clone() else { return self.clone() };
-        let budget = pacer::with(|p| {
-            if let Some(l) = self.last_frame {
-                p.frame_arrived(t - l);
-            }
-            p.budget_ms(FrameKind::Plain)
-        });
-        let result = self.session.borrow_mut().replay_some(&mut opening.replay, after_ms(budget));
-        pacer::with(|p| p.simulated(FrameKind::Plain, budget, 0.0, 0.0));
+        // The page shows little else while it opens (the cluster follows at the mid
+        // cadence), so most of the frame goes to the replay; the pacer, which learns the
+        // budgets of playing frames, is left out of it.
+        let result = self.session.borrow_mut().replay_some(&mut opening.replay, after_ms(OPEN_FRAME_MS));
         match result {
             Ok(true) => {
                 let mut next = (**self).clone();
