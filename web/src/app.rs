@@ -295,7 +295,7 @@ pub fn app() -> Html {
                 seed={s.seed} knobs={Knobs::of(&s.scenario)} link={(!state.playing).then(|| format!("{}#{}", dom::base_url(), link_of(&s)))}
                 link_note={crate::state::link_note(&s)}
                 source_text={text.clone()} />
-            <Timebar cursor={s.cursor()} frontier={s.frontier()} first_kept={s.first_kept_step()} playing={state.playing}
+            <Timebar cursor={s.cursor()} frontier={s.frontier()} playing={state.playing}
                 speed={state.speed} time_ms={time_ms} digest={format_digest(w.digest())} at_end={s.at_end()}
                 complete={s.frontier_is_end() || (s.at_end() && s.cursor() == s.frontier())}
                 achieved={(state.playing && state.achieved_speed < 0.8 * state.speed_factor()).then_some(state.achieved_speed)}

@@ -433,7 +433,6 @@ pub fn toml_editor(p: &TomlProps) -> Html {
 pub struct TimebarProps {
     pub cursor: u64,
     pub frontier: u64,
-    pub first_kept: u64,
     pub playing: bool,
     pub speed: i32,
     pub time_ms: f64,

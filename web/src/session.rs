@@ -73,7 +73,7 @@ pub struct Session {
     pub world: World,
     /// User actions of the current branch, by step (including those after the cursor).
     actions: Vec<LoggedAction>,
-    /// Trace of the current branch: `trace[i].step == i` for every computed step.
+    /// Trace of the current branch: `trace[i].step == trace_offset + i` for every kept step.
     trace: Vec<TraceEvent>,
     /// Steps dropped from the front of `trace` when it outgrew `max_trace`.
     trace_offset: u64,

@@ -412,8 +412,8 @@ impl AppState {
 }
 
 impl AppState {
-    /// One frame of a link being opened: the replay goes on for the frame's simulation
-    /// budget; the side panels follow at their own pace.
+    /// One frame of a link being opened: [`OPEN_FRAME_MS`] of replay; the side panels
+    /// follow at their own pace.
     fn opening_frame(self: &Rc<Self>, t: f64) -> Rc<AppState> {
         let Some(mut opening) = self.opening.clone() else { return self.clone() };
         // The page shows little else while it opens (the cluster follows at the mid
@@ -434,7 +434,6 @@ impl AppState {
             Ok(false) => {
                 let mut next = (**self).clone();
                 next.opening = Some(opening);
-                next.last_frame = Some(t);
                 next.rev += 1;
                 if t - self.last_mid >= MID_REFRESH_MS {
                     next.mid_rev += 1;
